@@ -1,0 +1,376 @@
+//! Configuration, and every environment variable the core reads, in one place.
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port` or `tcp:h:p udp:h:p` (either order); invalid → logged, default kept |
+//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR` (default), `IGNORE_ERROR`, `RUNTIME_ERROR` |
+//! | `AWS_XRAY_SDK_ENABLED` | `false`/`no`/`n`/`f`/`off`/`0` disables tracing |
+//! | `AWS_XRAY_TRACING_NAME` | default segment name (server mode) |
+//! | `LAMBDA_TASK_ROOT` | present → Lambda mode |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | function name, default segment name in Lambda |
+//! | `_X_AMZN_TRACE_ID` | per-invocation trace header, read by [`crate::lambda`] |
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use crate::TraceError;
+
+/// The daemon's UDP (documents) and TCP (sampling proxy) addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonAddress {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+}
+
+impl Default for DaemonAddress {
+    fn default() -> Self {
+        let addr: SocketAddr = ([127, 0, 0, 1], 2000).into();
+        DaemonAddress {
+            udp: addr,
+            tcp: addr,
+        }
+    }
+}
+
+/// Why a daemon address was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressError {
+    pub input: String,
+    pub reason: String,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid daemon address {:?}: {}; expected \"host:port\" or \"tcp:host:port udp:host:port\"",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+impl DaemonAddress {
+    /// Parses `host:port`, or `tcp:host:port udp:host:port` in either order.
+    pub fn parse(input: &str) -> Result<DaemonAddress, AddressError> {
+        let err = |reason: &str| AddressError {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let parts: Vec<&str> = input.split_whitespace().collect();
+        match parts.as_slice() {
+            [] => Err(err("it is empty")),
+            [single] => {
+                if single.starts_with("tcp:") || single.starts_with("udp:") {
+                    return Err(err("both tcp: and udp: addresses are needed"));
+                }
+                let addr = parse_host_port(single).map_err(|r| err(&r))?;
+                Ok(DaemonAddress {
+                    udp: addr,
+                    tcp: addr,
+                })
+            }
+            [a, b] => {
+                let mut udp = None;
+                let mut tcp = None;
+                for part in [a, b] {
+                    if let Some(rest) = part.strip_prefix("udp:") {
+                        if udp.is_some() {
+                            return Err(err("udp: is given twice"));
+                        }
+                        udp = Some(parse_host_port(rest).map_err(|r| err(&r))?);
+                    } else if let Some(rest) = part.strip_prefix("tcp:") {
+                        if tcp.is_some() {
+                            return Err(err("tcp: is given twice"));
+                        }
+                        tcp = Some(parse_host_port(rest).map_err(|r| err(&r))?);
+                    } else {
+                        return Err(err(&format!(
+                            "{part:?} must start with tcp: or udp: when two addresses are given"
+                        )));
+                    }
+                }
+                match (udp, tcp) {
+                    (Some(udp), Some(tcp)) => Ok(DaemonAddress { udp, tcp }),
+                    _ => Err(err("both tcp: and udp: addresses are needed")),
+                }
+            }
+            _ => Err(err("more than two addresses")),
+        }
+    }
+}
+
+fn parse_host_port(text: &str) -> Result<SocketAddr, String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?} has no port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("port {port:?} is not a number from 1 to 65535"))?;
+    if port == 0 {
+        return Err("port 0 is not allowed".to_string());
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host"));
+    }
+    if host.contains(':') && host.parse::<IpAddr>().is_err() {
+        return Err(format!("host {host:?} is not valid"));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(format!("host {host:?} is not a valid host name"));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("host {host:?} cannot be resolved: {e}"))?
+        .find(|a| a.is_ipv4())
+        .ok_or_else(|| format!("host {host:?} has no IPv4 address"))
+}
+
+/// What to do when code asks for the current entity and there is none
+/// (`AWS_XRAY_CONTEXT_MISSING`). Only `RuntimeError` lets tracing raise into user code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextMissing {
+    #[default]
+    LogError,
+    IgnoreError,
+    RuntimeError,
+}
+
+impl ContextMissing {
+    pub fn parse(s: &str) -> Option<ContextMissing> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "LOG_ERROR" => Some(ContextMissing::LogError),
+            "IGNORE_ERROR" => Some(ContextMissing::IgnoreError),
+            "RUNTIME_ERROR" => Some(ContextMissing::RuntimeError),
+            _ => None,
+        }
+    }
+}
+
+/// How documents leave the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitMode {
+    /// A bounded queue and a sender thread (default): the caller never waits on a socket.
+    Background,
+    /// `send()` on the caller's thread.
+    Udp,
+    /// Kept in memory, for tests (see [`crate::Recorder::take_documents`]).
+    Memory,
+}
+
+/// Everything a [`crate::Recorder`] needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub enabled: bool,
+    pub daemon: DaemonAddress,
+    pub context_missing: ContextMissing,
+    pub emit_mode: EmitMode,
+    /// Most documents waiting in the background queue; more are dropped and counted.
+    pub queue_capacity: usize,
+    /// Closed children embedded in one open parent before they are streamed on their own.
+    pub max_embedded_children: usize,
+    /// Bytes of closed children embedded in one open parent before they are streamed.
+    pub max_embedded_bytes: usize,
+    /// `AWS_XRAY_TRACING_NAME`.
+    pub tracing_name: Option<String>,
+    /// Running in Lambda (`LAMBDA_TASK_ROOT` set).
+    pub lambda: bool,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: Option<String>,
+    /// `aws.xray.sdk` on segments, e.g. "oxray for Python".
+    pub sdk_name: String,
+    pub sdk_version: String,
+    /// `origin` on segments, e.g. `AWS::EC2::Instance`.
+    pub origin: Option<String>,
+    /// Probability that a new trace (no decision upstream) is sampled, for the fixed sampler.
+    pub sample_rate: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            daemon: DaemonAddress::default(),
+            context_missing: ContextMissing::default(),
+            emit_mode: EmitMode::Background,
+            queue_capacity: 16_384,
+            max_embedded_children: 100,
+            max_embedded_bytes: crate::MAX_DOCUMENT_BYTES / 2,
+            tracing_name: None,
+            lambda: false,
+            function_name: None,
+            sdk_name: "oxray".to_string(),
+            sdk_version: env!("CARGO_PKG_VERSION").to_string(),
+            origin: None,
+            sample_rate: 1.0,
+        }
+    }
+}
+
+fn is_falsey(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "false" | "no" | "n" | "f" | "off" | "0"
+    )
+}
+
+impl Config {
+    /// Reads the process environment (see the module table). Bad values are logged and the
+    /// defaults kept: configuration never fails.
+    pub fn from_env() -> Config {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::from_env`], reading variables through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Config {
+        let mut c = Config::default();
+        if let Some(addr) = lookup("AWS_XRAY_DAEMON_ADDRESS") {
+            match DaemonAddress::parse(&addr) {
+                Ok(d) => c.daemon = d,
+                Err(e) => crate::diag::error(&format!(
+                    "AWS_XRAY_DAEMON_ADDRESS: {e}; using the default 127.0.0.1:2000"
+                )),
+            }
+        }
+        if let Some(v) = lookup("AWS_XRAY_CONTEXT_MISSING") {
+            match ContextMissing::parse(&v) {
+                Some(cm) => c.context_missing = cm,
+                None => crate::diag::warn(&format!(
+                    "AWS_XRAY_CONTEXT_MISSING={v:?} is not LOG_ERROR, IGNORE_ERROR or RUNTIME_ERROR; using LOG_ERROR"
+                )),
+            }
+        }
+        if let Some(v) = lookup("AWS_XRAY_SDK_ENABLED") {
+            c.enabled = !is_falsey(&v);
+        }
+        c.tracing_name = lookup("AWS_XRAY_TRACING_NAME").filter(|s| !s.is_empty());
+        c.lambda = lookup("LAMBDA_TASK_ROOT").is_some();
+        c.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|s| !s.is_empty());
+        c
+    }
+
+    /// Applies settings from a JSON object (the C ABI's configuration). Known keys:
+    /// `enabled`, `daemon_address`, `context_missing`, `emit_mode` (`background`|`udp`|`memory`),
+    /// `queue_capacity`, `max_embedded_children`, `max_embedded_bytes`, `tracing_name`, `lambda`,
+    /// `function_name`, `sdk_name`, `sdk_version`, `origin`, `sample_rate`. An unknown key or a
+    /// wrong type is an error naming the key; nothing is applied then.
+    pub fn apply_json(&mut self, text: &str) -> Result<(), TraceError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| TraceError::InvalidArgument(format!("config is not JSON: {e}")))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| TraceError::InvalidArgument("config must be a JSON object".into()))?;
+        let mut next = self.clone();
+        for (key, v) in obj {
+            let bad =
+                |what: &str| TraceError::InvalidArgument(format!("config key {key:?}: {what}"));
+            let string = || {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("expected a string"))
+            };
+            let boolean = || v.as_bool().ok_or_else(|| bad("expected true or false"));
+            let count = || {
+                v.as_u64()
+                    .filter(|n| *n > 0)
+                    .map(|n| n as usize)
+                    .ok_or_else(|| bad("expected a positive integer"))
+            };
+            match key.as_str() {
+                "enabled" => next.enabled = boolean()?,
+                "daemon_address" => {
+                    next.daemon =
+                        DaemonAddress::parse(&string()?).map_err(|e| bad(&e.to_string()))?
+                }
+                "context_missing" => {
+                    next.context_missing = ContextMissing::parse(&string()?)
+                        .ok_or_else(|| bad("expected LOG_ERROR, IGNORE_ERROR or RUNTIME_ERROR"))?
+                }
+                "emit_mode" => {
+                    next.emit_mode = match string()?.as_str() {
+                        "background" => EmitMode::Background,
+                        "udp" => EmitMode::Udp,
+                        "memory" => EmitMode::Memory,
+                        _ => return Err(bad("expected background, udp or memory")),
+                    }
+                }
+                "queue_capacity" => next.queue_capacity = count()?,
+                "max_embedded_children" => next.max_embedded_children = count()?,
+                "max_embedded_bytes" => next.max_embedded_bytes = count()?,
+                "tracing_name" => next.tracing_name = Some(string()?),
+                "lambda" => next.lambda = boolean()?,
+                "function_name" => next.function_name = Some(string()?),
+                "sdk_name" => next.sdk_name = string()?,
+                "sdk_version" => next.sdk_version = string()?,
+                "origin" => next.origin = Some(string()?),
+                "sample_rate" => {
+                    next.sample_rate = v
+                        .as_f64()
+                        .filter(|r| (0.0..=1.0).contains(r))
+                        .ok_or_else(|| bad("expected a number from 0 to 1"))?
+                }
+                _ => return Err(bad("unknown key")),
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_addresses() {
+        let d = DaemonAddress::parse("127.0.0.1:3000").unwrap();
+        assert_eq!(d.udp.port(), 3000);
+        assert_eq!(d.tcp.port(), 3000);
+        let d = DaemonAddress::parse("udp:127.0.0.1:2001 tcp:127.0.0.2:2002").unwrap();
+        assert_eq!(d.udp.to_string(), "127.0.0.1:2001");
+        assert_eq!(d.tcp.to_string(), "127.0.0.2:2002");
+        for bad in [
+            "",
+            "127.0.0.1",
+            "127.0.0.1:x",
+            "tcp:127.0.0.1:2000",
+            "a:1 b:2",
+            "a:1 b:2 c:3",
+            ":2000",
+            "127.0.0.1:0",
+        ] {
+            assert!(DaemonAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_env_keeps_defaults() {
+        let c = Config::from_lookup(|k| match k {
+            "AWS_XRAY_DAEMON_ADDRESS" => Some("garbage".into()),
+            "AWS_XRAY_CONTEXT_MISSING" => Some("nope".into()),
+            _ => None,
+        });
+        assert_eq!(c.daemon, DaemonAddress::default());
+        assert_eq!(c.context_missing, ContextMissing::LogError);
+    }
+
+    #[test]
+    fn json_config() {
+        let mut c = Config::default();
+        c.apply_json(r#"{"emit_mode":"memory","daemon_address":"127.0.0.1:9"}"#)
+            .unwrap();
+        assert_eq!(c.emit_mode, EmitMode::Memory);
+        let err = c.apply_json(r#"{"bogus":1}"#).unwrap_err();
+        assert!(err.to_string().contains("bogus"));
+        assert!(c.apply_json(r#"{"queue_capacity":"x"}"#).is_err());
+        assert!(c.apply_json("[").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! A bounded queue drained by one sender thread, for servers and for Lambda handlers that
+//! should not pay for `send()` on their own time.
+//!
+//! Producers never make a syscall while the sender is active: the sender polls the queue
+//! for a short while after each batch and only then sleeps, and producers wake it only when it
+//! sleeps or the queue is half full. [`Emitter::flush`] wakes it and waits until everything
+//! queued before the call has been sent.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{worth_logging, Counters, Emitter};
+
+/// How long the sender polls an empty queue before it sleeps.
+const POLL_INTERVAL: Duration = Duration::from_millis(2);
+const POLLS_BEFORE_SLEEP: u32 = 25;
+
+struct State {
+    queue: VecDeque<Vec<u8>>,
+    /// Datagrams ever accepted into the queue, and ever finished (sent or dropped).
+    accepted: u64,
+    finished: u64,
+    sleeping: bool,
+    wake_requested: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    done: Condvar,
+}
+
+/// The queue and its sender thread, wrapping the emitter that actually sends.
+pub struct BackgroundEmitter {
+    /// Replaced (never freed) after fork: the old one may be locked by a thread that no
+    /// longer exists in the child.
+    shared: AtomicPtr<Shared>,
+    inner: Arc<dyn Emitter>,
+    capacity: usize,
+    counters: Arc<Counters>,
+}
+
+impl BackgroundEmitter {
+    /// Queues at most `capacity` datagrams for `inner`.
+    pub fn new(inner: Arc<dyn Emitter>, capacity: usize, counters: Arc<Counters>) -> Self {
+        let emitter = BackgroundEmitter {
+            shared: AtomicPtr::new(std::ptr::null_mut()),
+            inner,
+            capacity: capacity.max(1),
+            counters,
+        };
+        emitter.start();
+        emitter
+    }
+
+    fn start(&self) {
+        let shared: &'static Shared = Box::leak(Box::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                accepted: 0,
+                finished: 0,
+                sleeping: false,
+                wake_requested: false,
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        }));
+        let inner = Arc::clone(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("oxray-sender".into())
+            .spawn(move || sender_loop(shared, inner));
+        if let Err(e) = spawned {
+            crate::diag::error(&format!("cannot start the oxray sender thread: {e}"));
+        }
+        self.shared
+            .store(shared as *const Shared as *mut Shared, Ordering::Release);
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: the pointer is set in `start` (called from `new`) to a leaked Box that is
+        // never freed, so it is valid for the life of the process.
+        unsafe { &*self.shared.load(Ordering::Acquire) }
+    }
+
+    /// Datagrams waiting in the queue now.
+    pub fn queued(&self) -> usize {
+        lock(&self.shared().state).queue.len()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn sender_loop(shared: &'static Shared, inner: Arc<dyn Emitter>) {
+    let mut idle_polls = 0u32;
+    loop {
+        let batch: Vec<Vec<u8>> = {
+            let mut st = lock(&shared.state);
+            while st.queue.is_empty() {
+                if idle_polls < POLLS_BEFORE_SLEEP && !st.wake_requested {
+                    idle_polls += 1;
+                    st = shared
+                        .work
+                        .wait_timeout(st, POLL_INTERVAL)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                } else {
+                    st.sleeping = true;
+                    st.wake_requested = false;
+                    st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st.sleeping = false;
+                }
+            }
+            idle_polls = 0;
+            st.wake_requested = false;
+            st.queue.drain(..).collect()
+        };
+        let n = batch.len() as u64;
+        for datagram in batch {
+            inner.emit(datagram);
+        }
+        let mut st = lock(&shared.state);
+        st.finished += n;
+        shared.done.notify_all();
+    }
+}
+
+impl Emitter for BackgroundEmitter {
+    fn emit(&self, datagram: Vec<u8>) {
+        let shared = self.shared();
+        let mut st = lock(&shared.state);
+        if st.queue.len() >= self.capacity {
+            drop(st);
+            let n = Counters::bump(&self.counters.dropped);
+            if worth_logging(n) {
+                crate::diag::error(&format!(
+                    "send queue full ({} documents): dropped a document (dropped so far: {n})",
+                    self.capacity
+                ));
+            }
+            return;
+        }
+        st.queue.push_back(datagram);
+        st.accepted += 1;
+        let wake = st.sleeping || st.queue.len() * 2 >= self.capacity;
+        drop(st);
+        if wake {
+            shared.work.notify_one();
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let shared = self.shared();
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&shared.state);
+        let target = st.accepted;
+        if st.finished >= target {
+            return true;
+        }
+        st.wake_requested = true;
+        shared.work.notify_one();
+        while st.finished < target {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = shared
+                .done
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn after_fork_child(&self) {
+        // The parent's queue belongs to the parent, which will send it.
+        self.start();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::memory::MemoryEmitter;
+
+    #[test]
+    fn flush_delivers_everything_queued() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 100_000, Arc::clone(&counters));
+        for i in 0..10_000u32 {
+            bg.emit(i.to_le_bytes().to_vec());
+        }
+        assert!(bg.flush(Duration::from_secs(30)));
+        assert_eq!(memory.take_datagrams().len(), 10_000);
+        assert_eq!(counters.snapshot().dropped, 0);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 1, Arc::clone(&counters));
+        for _ in 0..1000 {
+            bg.emit(vec![1]);
+        }
+        assert!(bg.flush(Duration::from_secs(30)));
+        let snap = counters.snapshot();
+        assert_eq!(snap.sent + snap.dropped, 1000);
+        assert_eq!(memory.take_datagrams().len() as u64, snap.sent);
+    }
+}

@@ -1,0 +1,81 @@
+//! Emission: where finished documents go.
+//!
+//! An [`Emitter`] takes complete datagrams (frame header + one document). [`udp::UdpEmitter`]
+//! sends them to the daemon from the calling thread; [`background::BackgroundEmitter`] queues
+//! them (bounded) for a sender thread, with a [`Emitter::flush`] that waits until everything
+//! queued so far has been handed to the socket; [`memory::MemoryEmitter`] keeps them for tests.
+//! Every emitter counts what it sent and dropped in the shared [`Counters`].
+
+pub mod background;
+pub mod memory;
+pub mod udp;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Where finished datagrams go. Implementations never panic and never block for long.
+pub trait Emitter: Send + Sync {
+    /// Takes one datagram: [`crate::DAEMON_HEADER`] followed by one document.
+    fn emit(&self, datagram: Vec<u8>);
+
+    /// Waits until every datagram passed to `emit` before this call has been sent (or
+    /// dropped and counted). Returns false if `timeout` passed first.
+    fn flush(&self, _timeout: Duration) -> bool {
+        true
+    }
+
+    /// Called in the child process after `fork()`: restart threads, forget the parent's queue.
+    fn after_fork_child(&self) {}
+}
+
+/// Counters shared by a recorder and its emitters. Readable from every binding.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Datagrams handed to the socket (or memory) successfully.
+    pub sent: AtomicU64,
+    /// Datagrams lost: queue full, or the socket refused them.
+    pub dropped: AtomicU64,
+    /// Documents in which at least one value was truncated to fit the size bound.
+    pub truncated: AtomicU64,
+    /// Subsegments sent on their own because their parent's document would have overflowed
+    /// (or their parent was still open at flush).
+    pub streamed: AtomicU64,
+    /// Socket errors seen (each also counted in `dropped` if the datagram was lost).
+    pub send_errors: AtomicU64,
+    /// Inputs the recorder corrected or refused (bad keys, bad values, context missing, …).
+    pub warnings: AtomicU64,
+}
+
+/// A point-in-time copy of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    pub sent: u64,
+    pub dropped: u64,
+    pub truncated: u64,
+    pub streamed: u64,
+    pub send_errors: u64,
+    pub warnings: u64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            sent: self.sent.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            truncated: self.truncated.load(Ordering::Relaxed),
+            streamed: self.streamed.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+            warnings: self.warnings.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn bump(counter: &AtomicU64) -> u64 {
+        counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// True for the 1st, 2nd, … 10th, then every 1000th occurrence: how often a repeated
+/// problem is logged, so a dead daemon does not flood the log.
+pub(crate) fn worth_logging(occurrence: u64) -> bool {
+    occurrence <= 10 || occurrence % 1000 == 0
+}

@@ -1,0 +1,697 @@
+//! [`Entity`]: a handle on one segment, subsegment or Lambda facade, and the emit policy.
+//!
+//! Entities are independent objects: each has its own lock, knows its trace id, its parent and
+//! its data. There is no tree-wide lock.
+//!
+//! # Emit policy
+//! When an entity ends it is serialized once, as a *fragment*, and handed on:
+//! - a segment is sent as a document;
+//! - a child of a Lambda facade, or of a parent that already ended, is sent on its own
+//!   (`type`, `trace_id`, `parent_id`);
+//! - otherwise it is embedded in its open parent, which sends it inside its own document —
+//!   unless the parent already holds `max_embedded_children` children or `max_embedded_bytes`
+//!   bytes of them, in which case this child is streamed on its own at once.
+//!
+//! When the parent ends, [`crate::json::fit`] keeps its document ≤ 64,000 bytes: it streams the
+//! largest children first and only then truncates the parent's own largest values, with a
+//! visible marker. [`crate::Recorder::flush`] streams the closed children of parents still
+//! open, and an entity dropped without `end()` is sent as in-progress with its children: nothing
+//! that completed is lost. The reassembled trace is the same as if every subsegment had been
+//! sent on close.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::emit::Counters;
+use crate::header::TraceHeader;
+use crate::id::{EntityId, TraceId};
+use crate::json;
+use crate::model::{
+    AnnotationValue, Cause, EntityData, Exception, HttpRequest, HttpResponse, JsonText, Namespace,
+    Sql,
+};
+use crate::recorder::Shared;
+use crate::sanitize;
+use crate::TraceError;
+
+/// What an entity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Segment,
+    Subsegment,
+    /// The Lambda function segment, known only by its id; never sent.
+    Facade,
+}
+
+pub(crate) struct State {
+    /// None when unsampled, for a facade, or once ended.
+    data: Option<Box<EntityData>>,
+    ended: bool,
+    /// Fragments of closed children waiting to be embedded.
+    children: Vec<Vec<u8>>,
+    children_bytes: usize,
+    /// Listed in the recorder's set of parents holding children (for flush).
+    listed: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    id: EntityId,
+    trace_id: TraceId,
+    kind: EntityKind,
+    sampled: bool,
+    parent: Option<Entity>,
+    /// A segment's upstream parent (from the incoming header).
+    upstream_parent: Option<EntityId>,
+    /// The trace's incoming header, for Lineage and extra keys on propagation.
+    incoming: Option<Arc<TraceHeader>>,
+    state: Mutex<State>,
+}
+
+/// A handle on a segment, subsegment or facade. Cheap to clone; all clones are the same entity.
+#[derive(Clone)]
+pub struct Entity {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entity")
+            .field("kind", &self.inner.kind)
+            .field("id", &self.inner.id)
+            .field("trace_id", &self.inner.trace_id)
+            .field("sampled", &self.inner.sampled)
+            .finish()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Parameters for creating an entity (used by the recorder).
+pub(crate) struct NewEntity {
+    pub kind: EntityKind,
+    pub id: EntityId,
+    pub trace_id: TraceId,
+    pub sampled: bool,
+    pub parent: Option<Entity>,
+    pub upstream_parent: Option<EntityId>,
+    pub incoming: Option<Arc<TraceHeader>>,
+    pub data: Option<Box<EntityData>>,
+}
+
+impl Entity {
+    pub(crate) fn create(shared: Arc<Shared>, n: NewEntity) -> Entity {
+        Entity {
+            inner: Arc::new(Inner {
+                shared,
+                id: n.id,
+                trace_id: n.trace_id,
+                kind: n.kind,
+                sampled: n.sampled,
+                parent: n.parent,
+                upstream_parent: n.upstream_parent,
+                incoming: n.incoming,
+                state: Mutex::new(State {
+                    data: n.data,
+                    ended: false,
+                    children: Vec::new(),
+                    children_bytes: 0,
+                    listed: false,
+                }),
+            }),
+        }
+    }
+
+    pub fn id(&self) -> EntityId {
+        self.inner.id
+    }
+
+    pub fn trace_id(&self) -> TraceId {
+        self.inner.trace_id
+    }
+
+    pub fn kind(&self) -> EntityKind {
+        self.inner.kind
+    }
+
+    /// Whether this entity's trace is recorded. Unsampled entities accept every call and
+    /// record nothing.
+    pub fn is_sampled(&self) -> bool {
+        self.inner.sampled
+    }
+
+    /// The id of the parent entity (a subsegment's parent, or a segment's upstream parent).
+    pub fn parent_id(&self) -> Option<EntityId> {
+        match &self.inner.parent {
+            Some(p) => Some(p.id()),
+            None => self.inner.upstream_parent,
+        }
+    }
+
+    /// The parent entity handle, for subsegments.
+    pub fn parent(&self) -> Option<&Entity> {
+        self.inner.parent.as_ref()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        lock(&self.inner.state).ended
+    }
+
+    /// True when both handles refer to the same entity.
+    pub fn same_as(&self, other: &Entity) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Begins a subsegment under this entity. Works on any entity, ended or not; the child of
+    /// an unsampled entity is unsampled. The name is sanitized (a warning is logged if it
+    /// changed).
+    pub fn begin_subsegment(&self, name: &str) -> Entity {
+        self.begin_subsegment_at(name, crate::time::now_micros())
+    }
+
+    /// [`Entity::begin_subsegment`] with an explicit start time in epoch microseconds.
+    pub fn begin_subsegment_at(&self, name: &str, start_micros: u64) -> Entity {
+        let data = if self.inner.sampled {
+            let name = self.clean_name(name);
+            Some(Box::new(EntityData {
+                name,
+                start_micros,
+                ..EntityData::default()
+            }))
+        } else {
+            None
+        };
+        Entity::create(
+            Arc::clone(&self.inner.shared),
+            NewEntity {
+                kind: EntityKind::Subsegment,
+                id: EntityId::generate(),
+                trace_id: self.inner.trace_id,
+                sampled: self.inner.sampled,
+                parent: Some(self.clone()),
+                upstream_parent: None,
+                incoming: self.inner.incoming.clone(),
+                data,
+            },
+        )
+    }
+
+    pub(crate) fn clean_name(&self, name: &str) -> String {
+        let (clean, changed) = sanitize::entity_name(name);
+        if changed {
+            self.warn(&format!(
+                "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
+                sanitize::truncate_chars(name, 64).0
+            ));
+        }
+        clean.into_owned()
+    }
+
+    fn warn(&self, message: &str) {
+        self.inner.shared.warn(message);
+    }
+
+    /// Runs `f` on the data if this entity is sampled and open. Unsampled: Ok, nothing done.
+    fn with_data(&self, f: impl FnOnce(&mut EntityData)) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        let mut st = lock(&self.inner.state);
+        let ended = st.ended;
+        match st.data.as_deref_mut() {
+            Some(data) => {
+                f(data);
+                Ok(())
+            }
+            None if ended => {
+                drop(st);
+                self.warn(&format!(
+                    "{} was already ended; the change was ignored",
+                    self.describe()
+                ));
+                Err(TraceError::AlreadyEnded)
+            }
+            None => {
+                drop(st);
+                self.warn(
+                    "a Lambda facade segment cannot be changed; record on a subsegment instead",
+                );
+                Err(TraceError::InvalidArgument(
+                    "the Lambda facade segment is read-only".into(),
+                ))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{:?} {}", self.inner.kind, self.inner.id).to_lowercase()
+    }
+
+    /// Adds or replaces an annotation. The key is sanitized to `[A-Za-z0-9_]` (with a
+    /// warning); an empty key is refused. Strings over 1,000 characters are truncated and
+    /// non-finite numbers are recorded as strings, each with a warning.
+    pub fn put_annotation(&self, key: &str, value: AnnotationValue) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        let Some((clean_key, changed)) = sanitize::annotation_key(key) else {
+            self.warn("annotation key is empty; annotation dropped");
+            return Err(TraceError::InvalidArgument(
+                "annotation key must not be empty".into(),
+            ));
+        };
+        if changed {
+            self.warn(&format!(
+                "annotation key {:?} was changed to {clean_key:?} (only A-Z, a-z, 0-9 and _ are indexed)",
+                sanitize::truncate_chars(key, 64).0
+            ));
+        }
+        let value = match value {
+            AnnotationValue::Str(s) => {
+                let (v, cut) = sanitize::truncate_chars(&s, sanitize::MAX_ANNOTATION_VALUE_CHARS);
+                if cut {
+                    self.warn(&format!(
+                        "annotation {clean_key:?} was truncated to {} characters",
+                        sanitize::MAX_ANNOTATION_VALUE_CHARS
+                    ));
+                    AnnotationValue::Str(v.into_owned())
+                } else {
+                    AnnotationValue::Str(s)
+                }
+            }
+            AnnotationValue::Float(f) if !f.is_finite() => {
+                self.warn(&format!(
+                    "annotation {clean_key:?} is {f}, which JSON cannot hold; recorded as a string"
+                ));
+                AnnotationValue::Str(f.to_string())
+            }
+            other => other,
+        };
+        let key = clean_key.into_owned();
+        self.with_data(|d| d.set_annotation(key, value))
+    }
+
+    /// Adds or replaces a metadata value under `namespace` (default `default`). Namespaces
+    /// starting with `AWS.` are reserved and refused.
+    pub fn put_metadata(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        value: JsonText,
+    ) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        let namespace = namespace.unwrap_or("default");
+        if namespace.starts_with("AWS.") {
+            self.warn(&format!(
+                "metadata namespace {namespace:?} is reserved for AWS; value dropped"
+            ));
+            return Err(TraceError::ReservedNamespace(namespace.to_string()));
+        }
+        let key = key.to_string();
+        self.with_data(|d| d.set_metadata(namespace, key, value))
+    }
+
+    /// [`Entity::put_metadata`] from JSON text, which is validated first.
+    pub fn put_metadata_json(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        json_text: &str,
+    ) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        match JsonText::parse(json_text) {
+            Ok(v) => self.put_metadata(namespace, key, v),
+            Err(e) => {
+                self.warn(&format!(
+                    "metadata {key:?} is not valid JSON ({e}); value dropped"
+                ));
+                Err(TraceError::InvalidJson(e.to_string()))
+            }
+        }
+    }
+
+    /// Sets `http.request`. String fields are cut to 250 characters (the schema's limit).
+    pub fn set_http_request(&self, mut request: HttpRequest) -> Result<(), TraceError> {
+        for field in [
+            &mut request.method,
+            &mut request.url,
+            &mut request.user_agent,
+            &mut request.client_ip,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (v, cut) = sanitize::truncate_chars(field, sanitize::MAX_SHORT_FIELD_CHARS);
+            if cut {
+                *field = v.into_owned();
+            }
+        }
+        self.with_data(|d| d.http_request = Some(request))
+    }
+
+    /// Sets `http.response` and, from the status, the error/throttle/fault flags.
+    pub fn set_http_response(
+        &self,
+        status: Option<u16>,
+        content_length: Option<i64>,
+    ) -> Result<(), TraceError> {
+        self.with_data(|d| {
+            d.http_response = Some(HttpResponse {
+                status,
+                content_length,
+            });
+            if let Some(s) = status {
+                d.apply_status(s);
+            }
+        })
+    }
+
+    /// Sets one field of the `aws` object (e.g. `operation`, `region`, `request_id`).
+    pub fn set_aws(&self, key: &str, value: serde_json::Value) -> Result<(), TraceError> {
+        let key = key.to_string();
+        self.with_data(|d| {
+            d.aws.insert(key, value);
+        })
+    }
+
+    /// Sets the `sql` block.
+    pub fn set_sql(&self, sql: Sql) -> Result<(), TraceError> {
+        self.with_data(|d| d.sql = Some(sql))
+    }
+
+    /// Sets or clears the namespace (`aws` or `remote`; none for local work).
+    pub fn set_namespace(&self, namespace: Option<Namespace>) -> Result<(), TraceError> {
+        self.with_data(|d| d.namespace = namespace)
+    }
+
+    pub fn set_origin(&self, origin: &str) -> Result<(), TraceError> {
+        let origin = origin.to_string();
+        self.with_data(|d| d.origin = Some(origin))
+    }
+
+    /// Sets `user` (cut to 250 characters).
+    pub fn set_user(&self, user: &str) -> Result<(), TraceError> {
+        let user = sanitize::truncate_chars(user, sanitize::MAX_SHORT_FIELD_CHARS)
+            .0
+            .into_owned();
+        self.with_data(|d| d.user = Some(user))
+    }
+
+    pub fn set_resource_arn(&self, arn: &str) -> Result<(), TraceError> {
+        let arn = arn.to_string();
+        self.with_data(|d| d.resource_arn = Some(arn))
+    }
+
+    /// Sets one key of the `service` object (`version`, `runtime`, `runtime_version`, …).
+    pub fn set_service(&self, key: &str, value: &str) -> Result<(), TraceError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with_data(|d| match d.service.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => d.service.push((key, value)),
+        })
+    }
+
+    pub fn add_precursor_id(&self, id: EntityId) -> Result<(), TraceError> {
+        self.with_data(|d| d.precursor_ids.push(id))
+    }
+
+    pub fn set_error(&self, on: bool) -> Result<(), TraceError> {
+        self.with_data(|d| d.error = on)
+    }
+
+    pub fn set_fault(&self, on: bool) -> Result<(), TraceError> {
+        self.with_data(|d| d.fault = on)
+    }
+
+    pub fn set_throttle(&self, on: bool) -> Result<(), TraceError> {
+        self.with_data(|d| d.throttle = on)
+    }
+
+    /// Renames the entity (sanitized).
+    pub fn set_name(&self, name: &str) -> Result<(), TraceError> {
+        let name = self.clean_name(name);
+        self.with_data(|d| d.name = name)
+    }
+
+    /// Records an exception in `cause.exceptions` and returns its id. Sets `fault` unless
+    /// `error` or `throttle` already describe the failure. `working_directory` is recorded
+    /// the first time it is given.
+    pub fn add_exception(
+        &self,
+        exception: Exception,
+        working_directory: Option<&str>,
+    ) -> Result<EntityId, TraceError> {
+        let id = exception.id;
+        let wd = working_directory.map(str::to_string);
+        self.with_data(|d| {
+            if !d.error && !d.throttle {
+                d.fault = true;
+            }
+            match &mut d.cause {
+                Some(Cause::Details {
+                    exceptions,
+                    working_directory,
+                    ..
+                }) => {
+                    exceptions.push(exception);
+                    if working_directory.is_none() {
+                        *working_directory = wd;
+                    }
+                }
+                _ => {
+                    d.cause = Some(Cause::Details {
+                        working_directory: wd,
+                        paths: Vec::new(),
+                        exceptions: vec![exception],
+                    })
+                }
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// Records that this entity failed with an exception already recorded (with `exception_id`)
+    /// by a descendant: `cause` becomes that id. Sets `fault` like [`Entity::add_exception`].
+    pub fn set_cause_exception_ref(&self, exception_id: EntityId) -> Result<(), TraceError> {
+        self.with_data(|d| {
+            if !d.error && !d.throttle {
+                d.fault = true;
+            }
+            d.cause = Some(Cause::ExceptionRef(exception_id));
+        })
+    }
+
+    /// The `X-Amzn-Trace-Id` to send on a downstream call made inside this entity:
+    /// `Root=<trace>;Parent=<this id>;Sampled=<0|1>` plus Lineage and extra keys of the
+    /// incoming header, without `Self`.
+    pub fn outgoing_header(&self) -> TraceHeader {
+        match &self.inner.incoming {
+            Some(h) => h.propagate(self.inner.trace_id, self.inner.id, self.inner.sampled),
+            None => TraceHeader::default().propagate(
+                self.inner.trace_id,
+                self.inner.id,
+                self.inner.sampled,
+            ),
+        }
+    }
+
+    /// The incoming header of this entity's trace, if any.
+    pub fn incoming_header(&self) -> Option<&TraceHeader> {
+        self.inner.incoming.as_deref()
+    }
+
+    /// Ends the entity now. See the module docs for where it goes.
+    pub fn end(&self) -> Result<(), TraceError> {
+        self.end_at(crate::time::now_micros())
+    }
+
+    /// Ends the entity at `end_micros` (epoch microseconds; clamped to its start).
+    pub fn end_at(&self, end_micros: u64) -> Result<(), TraceError> {
+        let (data, children) = {
+            let mut st = lock(&self.inner.state);
+            if st.ended {
+                drop(st);
+                if self.inner.sampled {
+                    self.warn(&format!("{} was already ended", self.describe()));
+                }
+                return Err(TraceError::AlreadyEnded);
+            }
+            st.ended = true;
+            st.children_bytes = 0;
+            (st.data.take(), std::mem::take(&mut st.children))
+        };
+        match data {
+            Some(mut data) => {
+                data.end_micros = Some(end_micros.max(data.start_micros));
+                self.finish(&mut data, children);
+            }
+            // A facade that held children (not expected: they are streamed) still sends them.
+            None => self.stream_children(children),
+        }
+        Ok(())
+    }
+
+    /// Sends an in-progress document for this open entity (for long-running work), without
+    /// its children. The complete document sent at `end()` replaces it.
+    pub fn send_in_progress(&self) -> Result<(), TraceError> {
+        let snapshot = {
+            let st = lock(&self.inner.state);
+            match st.data.as_deref() {
+                Some(d) => d.clone(),
+                None => return Ok(()),
+            }
+        };
+        let mut data = snapshot;
+        data.end_micros = None;
+        let mut buf = Vec::new();
+        let report = json::fit(self.inner.id, &mut data, Vec::new(), &mut buf);
+        if report.truncations > 0 {
+            Counters::bump(&self.inner.shared.counters.truncated);
+        }
+        self.inner.shared.emitter.emit(self.datagram(&buf));
+        Ok(())
+    }
+
+    /// Serializes within the bound and hands the fragment on.
+    fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
+        let mut buf = Vec::with_capacity(256);
+        let report = json::fit(self.inner.id, data, children, &mut buf);
+        if report.truncations > 0 {
+            Counters::bump(&self.inner.shared.counters.truncated);
+            self.warn(&format!(
+                "{} {:?} was larger than {} bytes: {} value(s) truncated with a \"{}\" marker",
+                self.describe(),
+                data.name,
+                crate::MAX_DOCUMENT_BYTES,
+                report.truncations,
+                json::TRUNCATED_MARK
+            ));
+        }
+        self.stream_children(report.streamed);
+        self.deliver(buf);
+    }
+
+    /// Sends children fragments on their own, with this entity as their parent.
+    fn stream_children(&self, children: Vec<Vec<u8>>) {
+        let shared = &self.inner.shared;
+        for child in children {
+            Counters::bump(&shared.counters.streamed);
+            shared.emitter.emit(json::standalone_subsegment(
+                self.inner.trace_id,
+                self.inner.id,
+                &child,
+            ));
+        }
+    }
+
+    /// The datagram for this entity's own fragment sent as a document.
+    fn datagram(&self, fragment: &[u8]) -> Vec<u8> {
+        match (&self.inner.kind, &self.inner.parent) {
+            (EntityKind::Subsegment, Some(parent)) => {
+                json::standalone_subsegment(self.inner.trace_id, parent.id(), fragment)
+            }
+            _ => json::root_segment(self.inner.trace_id, self.inner.upstream_parent, fragment),
+        }
+    }
+
+    /// Embeds the closed fragment in the open parent, or sends it (see module docs).
+    fn deliver(&self, fragment: Vec<u8>) {
+        let shared = &self.inner.shared;
+        let parent = match &self.inner.parent {
+            Some(p) if p.inner.kind != EntityKind::Facade => p,
+            _ => {
+                shared.emitter.emit(self.datagram(&fragment));
+                return;
+            }
+        };
+        let mut st = lock(&parent.inner.state);
+        let full = st.children.len() >= shared.config.max_embedded_children
+            || st.children_bytes + fragment.len() > shared.config.max_embedded_bytes;
+        if st.ended || full {
+            drop(st);
+            if full {
+                Counters::bump(&shared.counters.streamed);
+            }
+            shared.emitter.emit(self.datagram(&fragment));
+            return;
+        }
+        st.children_bytes += fragment.len();
+        st.children.push(fragment);
+        let newly_listed = !st.listed;
+        st.listed = true;
+        drop(st);
+        if newly_listed {
+            shared.list_parent(Arc::downgrade(&parent.inner));
+        }
+    }
+
+    /// Streams the closed children this open entity holds (flush). Returns how many.
+    pub(crate) fn stream_pending(inner: &Arc<Inner>) -> usize {
+        let children = {
+            let mut st = lock(&inner.state);
+            st.listed = false;
+            if st.ended {
+                return 0;
+            }
+            st.children_bytes = 0;
+            std::mem::take(&mut st.children)
+        };
+        let n = children.len();
+        Entity {
+            inner: Arc::clone(inner),
+        }
+        .stream_children(children);
+        n
+    }
+}
+
+impl Drop for Inner {
+    /// An entity dropped without `end()` is sent as in-progress, with the children it held:
+    /// completed work is never lost because a handle was abandoned.
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if st.ended {
+            return;
+        }
+        let children = std::mem::take(&mut st.children);
+        let data = st.data.take();
+        if data.is_none() && children.is_empty() {
+            return;
+        }
+        for child in &children {
+            Counters::bump(&self.shared.counters.streamed);
+            self.shared
+                .emitter
+                .emit(json::standalone_subsegment(self.trace_id, self.id, child));
+        }
+        if let Some(mut data) = data {
+            data.end_micros = None;
+            let mut buf = Vec::new();
+            json::fit(self.id, &mut data, Vec::new(), &mut buf);
+            let datagram = match (&self.kind, &self.parent) {
+                (EntityKind::Subsegment, Some(parent)) => {
+                    json::standalone_subsegment(self.trace_id, parent.id(), &buf)
+                }
+                _ => json::root_segment(self.trace_id, self.upstream_parent, &buf),
+            };
+            self.shared.emitter.emit(datagram);
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn state_lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+}
+
+impl State {
+    pub(crate) fn set_data(&mut self, data: Box<EntityData>) {
+        self.data = Some(data);
+    }
+}

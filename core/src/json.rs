@@ -1,0 +1,621 @@
+//! Compact JSON for segment documents, and the size bound.
+//!
+//! An entity is first written as a *fragment*: `{"name":…,"id":…,…}` without the keys that
+//! only a standalone document needs. [`standalone_subsegment`] and [`root_segment`] prefix a
+//! fragment with `type`/`trace_id`/`parent_id` without re-serializing it, so a closed child can
+//! be embedded in its parent or streamed on its own at the same cost.
+//!
+//! [`fit`] enforces the bound: a fragment never exceeds [`FRAGMENT_BUDGET`], which leaves room
+//! for the standalone prefix under [`crate::MAX_DOCUMENT_BYTES`]. Children are streamed out
+//! first; then the largest metadata values, SQL text and stack traces are truncated with a
+//! visible `…truncated` marker that carries the original size.
+
+use crate::id::{EntityId, TraceId};
+use crate::model::{AnnotationValue, Cause, EntityData, Exception, JsonText};
+use crate::time::{write_epoch_seconds, write_u64};
+
+/// Largest fragment: the document bound less room for the standalone prefix and frame.
+pub const FRAGMENT_BUDGET: usize = crate::MAX_DOCUMENT_BYTES - 256;
+
+/// Marker appended to truncated text.
+pub const TRUNCATED_MARK: &str = "…truncated";
+
+/// Appends `s` as a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(b"\\u00");
+                out.push(b"0123456789abcdef"[(b >> 4) as usize]);
+                out.push(b"0123456789abcdef"[(b & 0xf) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes objects key by key, managing commas.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Obj<'a> {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        let out = self.key(k);
+        write_str(out, v);
+    }
+
+    fn opt_str(&mut self, k: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+
+    fn raw(&mut self, k: &str, v: &[u8]) {
+        self.key(k).extend_from_slice(v);
+    }
+
+    fn id(&mut self, k: &str, id: EntityId) {
+        let out = self.key(k);
+        out.push(b'"');
+        out.extend_from_slice(&id.to_hex());
+        out.push(b'"');
+    }
+
+    fn uint(&mut self, k: &str, v: u64) {
+        let out = self.key(k);
+        write_u64(out, v);
+    }
+
+    fn flag(&mut self, k: &str, v: bool) {
+        if v {
+            self.raw(k, b"true");
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn write_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        // serde_json writes the shortest round-tripping form.
+        if let Ok(s) = serde_json::to_string(&v) {
+            out.extend_from_slice(s.as_bytes());
+            return;
+        }
+    }
+    out.extend_from_slice(b"null");
+}
+
+fn write_annotation(out: &mut Vec<u8>, v: &AnnotationValue) {
+    match v {
+        AnnotationValue::Str(s) => write_str(out, s),
+        AnnotationValue::Int(i) => {
+            if *i < 0 {
+                out.push(b'-');
+            }
+            write_u64(out, i.unsigned_abs());
+        }
+        AnnotationValue::Float(f) => write_f64(out, *f),
+        AnnotationValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+    }
+}
+
+fn write_exception(out: &mut Vec<u8>, e: &Exception) {
+    let mut o = Obj::open(out);
+    o.id("id", e.id);
+    o.opt_str("message", &e.message);
+    o.opt_str("type", &e.type_name);
+    o.flag("remote", e.remote);
+    if e.truncated > 0 {
+        o.uint("truncated", e.truncated as u64);
+    }
+    if e.skipped > 0 {
+        o.uint("skipped", e.skipped as u64);
+    }
+    if let Some(c) = e.cause {
+        o.id("cause", c);
+    }
+    if !e.stack.is_empty() {
+        let out = o.key("stack");
+        out.push(b'[');
+        for (i, f) in e.stack.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut fo = Obj::open(out);
+            fo.opt_str("path", &f.path);
+            if let Some(line) = f.line {
+                fo.uint("line", line as u64);
+            }
+            fo.opt_str("label", &f.label);
+            fo.close();
+        }
+        out.push(b']');
+    }
+    o.close();
+}
+
+fn write_cause(out: &mut Vec<u8>, cause: &Cause) {
+    match cause {
+        Cause::ExceptionRef(id) => {
+            out.push(b'"');
+            out.extend_from_slice(&id.to_hex());
+            out.push(b'"');
+        }
+        Cause::Details {
+            working_directory,
+            paths,
+            exceptions,
+        } => {
+            let mut o = Obj::open(out);
+            o.opt_str("working_directory", working_directory);
+            if !paths.is_empty() {
+                let out = o.key("paths");
+                out.push(b'[');
+                for (i, p) in paths.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, p);
+                }
+                out.push(b']');
+            }
+            let out = o.key("exceptions");
+            out.push(b'[');
+            for (i, e) in exceptions.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_exception(out, e);
+            }
+            out.push(b']');
+            o.close();
+        }
+    }
+}
+
+/// Writes one entity as a fragment: its own fields plus `children` (already fragments)
+/// embedded under `subsegments`. `in_progress` is written when there is no end time.
+pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, children: &[Vec<u8>]) {
+    let mut o = Obj::open(out);
+    o.str("name", &data.name);
+    o.id("id", id);
+    write_epoch_seconds(o.key("start_time"), data.start_micros);
+    match data.end_micros {
+        Some(end) => write_epoch_seconds(o.key("end_time"), end.max(data.start_micros)),
+        None => o.raw("in_progress", b"true"),
+    }
+    if let Some(ns) = data.namespace {
+        o.str("namespace", ns.as_str());
+    }
+    o.opt_str("origin", &data.origin);
+    o.opt_str("user", &data.user);
+    o.opt_str("resource_arn", &data.resource_arn);
+    if !data.service.is_empty() {
+        let out = o.key("service");
+        let mut so = Obj::open(out);
+        for (k, v) in &data.service {
+            so.str(k, v);
+        }
+        so.close();
+    }
+    if data.http_request.is_some() || data.http_response.is_some() {
+        let out = o.key("http");
+        let mut ho = Obj::open(out);
+        if let Some(r) = &data.http_request {
+            let out = ho.key("request");
+            let mut ro = Obj::open(out);
+            ro.opt_str("method", &r.method);
+            ro.opt_str("url", &r.url);
+            ro.opt_str("user_agent", &r.user_agent);
+            ro.opt_str("client_ip", &r.client_ip);
+            ro.flag("x_forwarded_for", r.x_forwarded_for);
+            ro.flag("traced", r.traced);
+            ro.close();
+        }
+        if let Some(r) = &data.http_response {
+            let out = ho.key("response");
+            let mut ro = Obj::open(out);
+            if let Some(s) = r.status {
+                ro.uint("status", s as u64);
+            }
+            if let Some(len) = r.content_length {
+                let out = ro.key("content_length");
+                if len < 0 {
+                    out.push(b'-');
+                }
+                write_u64(out, len.unsigned_abs());
+            }
+            ro.close();
+        }
+        ho.close();
+    }
+    if !data.aws.is_empty() {
+        let text = serde_json::to_vec(&data.aws).unwrap_or_else(|_| b"{}".to_vec());
+        o.raw("aws", &text);
+    }
+    if let Some(sql) = &data.sql {
+        let out = o.key("sql");
+        let mut so = Obj::open(out);
+        so.opt_str("url", &sql.url);
+        so.opt_str("connection_string", &sql.connection_string);
+        so.opt_str("sanitized_query", &sql.sanitized_query);
+        so.opt_str("database_type", &sql.database_type);
+        so.opt_str("database_version", &sql.database_version);
+        so.opt_str("driver_version", &sql.driver_version);
+        so.opt_str("user", &sql.user);
+        so.opt_str("preparation", &sql.preparation);
+        so.close();
+    }
+    o.flag("error", data.error);
+    o.flag("throttle", data.throttle);
+    o.flag("fault", data.fault);
+    if let Some(cause) = &data.cause {
+        write_cause(o.key("cause"), cause);
+    }
+    if !data.annotations.is_empty() {
+        let out = o.key("annotations");
+        let mut ao = Obj::open(out);
+        for (k, v) in &data.annotations {
+            write_annotation(ao.key(k), v);
+        }
+        ao.close();
+    }
+    if !data.metadata.is_empty() {
+        let out = o.key("metadata");
+        let mut mo = Obj::open(out);
+        for (ns, entries) in &data.metadata {
+            let out = mo.key(ns);
+            let mut no = Obj::open(out);
+            for (k, v) in entries {
+                no.raw(k, v.as_str().as_bytes());
+            }
+            no.close();
+        }
+        mo.close();
+    }
+    if !data.precursor_ids.is_empty() {
+        let out = o.key("precursor_ids");
+        out.push(b'[');
+        for (i, id) in data.precursor_ids.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(&id.to_hex());
+            out.push(b'"');
+        }
+        out.push(b']');
+    }
+    if !children.is_empty() {
+        let out = o.key("subsegments");
+        out.push(b'[');
+        for (i, c) in children.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(c);
+        }
+        out.push(b']');
+    }
+    o.close();
+}
+
+/// A complete datagram for a subsegment sent on its own: frame header + document
+/// `{"type":"subsegment","trace_id":…,"parent_id":…,<fragment fields>}`.
+pub fn standalone_subsegment(trace_id: TraceId, parent_id: EntityId, fragment: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crate::DAEMON_HEADER.len() + fragment.len() + 100);
+    out.extend_from_slice(crate::DAEMON_HEADER);
+    out.extend_from_slice(b"{\"type\":\"subsegment\",\"trace_id\":\"");
+    out.extend_from_slice(&trace_id.to_bytes());
+    out.extend_from_slice(b"\",\"parent_id\":\"");
+    out.extend_from_slice(&parent_id.to_hex());
+    out.extend_from_slice(b"\",");
+    out.extend_from_slice(&fragment[1..]);
+    out
+}
+
+/// A complete datagram for a segment: frame header + `{"trace_id":…,["parent_id":…,]<fields>}`.
+pub fn root_segment(trace_id: TraceId, parent_id: Option<EntityId>, fragment: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crate::DAEMON_HEADER.len() + fragment.len() + 80);
+    out.extend_from_slice(crate::DAEMON_HEADER);
+    out.extend_from_slice(b"{\"trace_id\":\"");
+    out.extend_from_slice(&trace_id.to_bytes());
+    out.extend_from_slice(b"\",");
+    if let Some(p) = parent_id {
+        out.extend_from_slice(b"\"parent_id\":\"");
+        out.extend_from_slice(&p.to_hex());
+        out.extend_from_slice(b"\",");
+    }
+    out.extend_from_slice(&fragment[1..]);
+    out
+}
+
+/// The document part of a datagram (the bytes after the frame header).
+pub fn document_of(datagram: &[u8]) -> &[u8] {
+    match datagram.iter().position(|b| *b == b'\n') {
+        Some(i) => &datagram[i + 1..],
+        None => datagram,
+    }
+}
+
+/// What [`fit`] had to do to make an entity fit the bound.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FitReport {
+    /// Children taken out of the fragment; the caller sends each on its own.
+    pub streamed: Vec<Vec<u8>>,
+    /// Values truncated (0 when the entity fit as it was).
+    pub truncations: usize,
+}
+
+/// A replacement for a value that was too big: a prefix of its JSON text and the marker.
+fn truncated_marker(original: &str, keep_bytes: usize) -> JsonText {
+    let prefix = crate::sanitize::truncate_bytes(original, keep_bytes);
+    JsonText::from_value(&serde_json::Value::String(format!(
+        "{prefix}{TRUNCATED_MARK} (original {} bytes)",
+        original.len()
+    )))
+}
+
+fn is_marker(v: &JsonText) -> bool {
+    v.as_str().starts_with('"') && v.as_str().contains(TRUNCATED_MARK)
+}
+
+/// The largest thing in `data` that can still be made smaller.
+enum Shrinkable {
+    Metadata(usize, usize),
+    Namespace(usize),
+    Stack(usize),
+    SqlQuery,
+    Annotations,
+}
+
+fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
+    let mut best: Option<(usize, Shrinkable)> = None;
+    let mut consider = |size: usize, s: Shrinkable| {
+        if best.as_ref().is_none_or(|(b, _)| size > *b) {
+            best = Some((size, s));
+        }
+    };
+    for (ni, (_, entries)) in data.metadata.iter().enumerate() {
+        let mut total = 0;
+        for (ki, (k, v)) in entries.iter().enumerate() {
+            total += k.len() + v.as_str().len();
+            if v.as_str().len() > 512 && !is_marker(v) {
+                consider(v.as_str().len(), Shrinkable::Metadata(ni, ki));
+            }
+        }
+        if entries.len() > 1 && total > 512 {
+            consider(total, Shrinkable::Namespace(ni));
+        }
+    }
+    if let Some(Cause::Details { exceptions, .. }) = &data.cause {
+        for (ei, e) in exceptions.iter().enumerate() {
+            if !e.stack.is_empty() {
+                let size: usize = e
+                    .stack
+                    .iter()
+                    .map(|f| {
+                        24 + f.path.as_deref().map_or(0, str::len)
+                            + f.label.as_deref().map_or(0, str::len)
+                    })
+                    .sum();
+                consider(size, Shrinkable::Stack(ei));
+            }
+        }
+    }
+    if let Some(q) = data.sql.as_ref().and_then(|s| s.sanitized_query.as_ref()) {
+        if q.len() > 512 && !q.contains(TRUNCATED_MARK) {
+            consider(q.len(), Shrinkable::SqlQuery);
+        }
+    }
+    if !data.annotations.is_empty() {
+        let size: usize = data
+            .annotations
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + match v {
+                        AnnotationValue::Str(s) => s.len(),
+                        _ => 8,
+                    }
+            })
+            .sum();
+        if size > 1024 {
+            consider(size, Shrinkable::Annotations);
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+fn shrink(data: &mut EntityData, what: Shrinkable) {
+    match what {
+        Shrinkable::Metadata(ni, ki) => {
+            let v = &mut data.metadata[ni].1[ki].1;
+            *v = truncated_marker(v.as_str(), 256);
+        }
+        Shrinkable::Namespace(ni) => {
+            let entries = &mut data.metadata[ni].1;
+            let original: usize = entries
+                .iter()
+                .map(|(k, v)| k.len() + v.as_str().len() + 4)
+                .sum();
+            let count = entries.len();
+            entries.clear();
+            entries.push((
+                TRUNCATED_MARK.to_string(),
+                JsonText::from_value(&serde_json::Value::String(format!(
+                    "{count} keys (original {original} bytes)"
+                ))),
+            ));
+        }
+        Shrinkable::Stack(ei) => {
+            if let Some(Cause::Details { exceptions, .. }) = &mut data.cause {
+                let e = &mut exceptions[ei];
+                let keep = e.stack.len() / 2;
+                e.truncated += (e.stack.len() - keep) as u32;
+                e.stack.truncate(keep);
+            }
+        }
+        Shrinkable::SqlQuery => {
+            if let Some(q) = data.sql.as_mut().and_then(|s| s.sanitized_query.as_mut()) {
+                let original = q.len();
+                let prefix = crate::sanitize::truncate_bytes(q, 256).to_string();
+                *q = format!("{prefix}{TRUNCATED_MARK} (original {original} bytes)");
+            }
+        }
+        Shrinkable::Annotations => {
+            // Keep the first annotations that fit in a quarter of the budget.
+            let mut used = 0;
+            let original = data.annotations.len();
+            data.annotations.retain(|(k, v)| {
+                used += k.len()
+                    + 4
+                    + match v {
+                        AnnotationValue::Str(s) => s.len() + 2,
+                        _ => 24,
+                    };
+                used <= FRAGMENT_BUDGET / 4
+            });
+            let dropped = original - data.annotations.len();
+            data.set_metadata(
+                "oxray",
+                "annotations".to_string(),
+                JsonText::from_value(&serde_json::Value::String(format!(
+                    "{dropped} annotations{TRUNCATED_MARK}"
+                ))),
+            );
+        }
+    }
+}
+
+/// Serializes `data` with `children` so the fragment is at most [`FRAGMENT_BUDGET`] bytes.
+/// Streams children out (largest first) before truncating anything of the entity's own.
+pub fn fit(
+    id: EntityId,
+    data: &mut EntityData,
+    mut children: Vec<Vec<u8>>,
+    out: &mut Vec<u8>,
+) -> FitReport {
+    let mut report = FitReport::default();
+    out.clear();
+    write_fragment(out, id, data, &children);
+    if out.len() <= FRAGMENT_BUDGET {
+        return report;
+    }
+    // 1. Stream the largest children until the rest fits.
+    children.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    let mut size = out.len();
+    while size > FRAGMENT_BUDGET && !children.is_empty() {
+        let child = children.remove(0);
+        size -= child.len() + 1;
+        report.streamed.push(child);
+    }
+    out.clear();
+    write_fragment(out, id, data, &children);
+    // 2. Shrink the entity's own largest values.
+    while out.len() > FRAGMENT_BUDGET {
+        let Some(what) = largest_shrinkable(data) else {
+            break;
+        };
+        shrink(data, what);
+        report.truncations += 1;
+        out.clear();
+        write_fragment(out, id, data, &children);
+    }
+    // 3. Last resort: keep identity, timing, flags and a note; never drop the entity.
+    if out.len() > FRAGMENT_BUDGET {
+        let mut minimal = EntityData {
+            name: data.name.clone(),
+            start_micros: data.start_micros,
+            end_micros: data.end_micros,
+            namespace: data.namespace,
+            error: data.error,
+            throttle: data.throttle,
+            fault: data.fault,
+            ..EntityData::default()
+        };
+        minimal.set_metadata(
+            "oxray",
+            "entity".to_string(),
+            JsonText::from_value(&serde_json::Value::String(format!(
+                "fields{TRUNCATED_MARK} (original {} bytes)",
+                out.len()
+            ))),
+        );
+        *data = minimal;
+        report.truncations += 1;
+        out.clear();
+        write_fragment(out, id, data, &children);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_strings() {
+        let mut out = Vec::new();
+        write_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\\"b\\\\c\\nd\\u0001é\""
+        );
+    }
+
+    #[test]
+    fn huge_metadata_is_truncated_with_marker() {
+        let mut data = EntityData {
+            name: "big".into(),
+            start_micros: 1,
+            end_micros: Some(2),
+            ..Default::default()
+        };
+        let big = format!("\"{}\"", "x".repeat(200_000));
+        data.set_metadata("default", "blob".into(), JsonText(big));
+        let mut out = Vec::new();
+        let report = fit(EntityId(1), &mut data, Vec::new(), &mut out);
+        assert!(out.len() <= FRAGMENT_BUDGET);
+        assert_eq!(report.truncations, 1);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let s = v["metadata"]["default"]["blob"].as_str().unwrap();
+        assert!(s.contains("…truncated (original 200002 bytes)"));
+    }
+}

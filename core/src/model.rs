@@ -1,0 +1,224 @@
+//! The data of one segment or subsegment (PROTOCOL.md §1), independent of how it is sent.
+//!
+//! Values here are already valid: names sanitized, annotation keys cleaned, metadata held as
+//! validated JSON text, numbers finite. [`crate::entity::Entity`] enforces that on the way in;
+//! [`crate::json`] writes these structs out.
+
+use crate::id::EntityId;
+
+/// `namespace` of a subsegment. Local work has none (PROTOCOL.md §1.9: omit rather than `local`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace {
+    /// A call to an AWS service through an AWS SDK.
+    Aws,
+    /// Any other downstream call (HTTP, SQL, …).
+    Remote,
+}
+
+impl Namespace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Namespace::Aws => "aws",
+            Namespace::Remote => "remote",
+        }
+    }
+
+    /// `aws` or `remote`; anything else (including `local`) means no namespace.
+    pub fn parse(s: &str) -> Option<Namespace> {
+        match s {
+            "aws" => Some(Namespace::Aws),
+            "remote" => Some(Namespace::Remote),
+            _ => None,
+        }
+    }
+}
+
+/// An annotation value: X-Ray indexes strings, numbers and booleans only.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnnotationValue {
+    Str(String),
+    Int(i64),
+    /// Always finite: non-finite floats are recorded as strings instead.
+    Float(f64),
+    Bool(bool),
+}
+
+/// `http.request`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_ip: Option<String>,
+    /// Segments only: `client_ip` was read from `X-Forwarded-For`.
+    pub x_forwarded_for: bool,
+    /// Subsegments only: the downstream call carries this subsegment's id as its parent.
+    pub traced: bool,
+}
+
+/// `http.response`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: Option<u16>,
+    pub content_length: Option<i64>,
+}
+
+/// `sql` (PROTOCOL.md §1.15). `url` must not carry a password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sql {
+    pub url: Option<String>,
+    pub connection_string: Option<String>,
+    pub sanitized_query: Option<String>,
+    pub database_type: Option<String>,
+    pub database_version: Option<String>,
+    pub driver_version: Option<String>,
+    pub user: Option<String>,
+    /// `call` or `statement`.
+    pub preparation: Option<String>,
+}
+
+/// One stack frame of an exception.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackFrame {
+    pub path: Option<String>,
+    pub line: Option<u32>,
+    pub label: Option<String>,
+}
+
+/// An exception in `cause.exceptions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub id: EntityId,
+    pub message: Option<String>,
+    pub type_name: Option<String>,
+    /// Caused by a downstream service.
+    pub remote: bool,
+    pub stack: Vec<StackFrame>,
+    /// Stack frames omitted.
+    pub truncated: u32,
+    /// Exceptions skipped between this one and its cause.
+    pub skipped: u32,
+    /// Id of the exception that caused this one.
+    pub cause: Option<EntityId>,
+}
+
+impl Exception {
+    /// A new exception record with a fresh id.
+    pub fn new(type_name: Option<String>, message: Option<String>) -> Exception {
+        Exception {
+            id: EntityId::generate(),
+            message,
+            type_name,
+            remote: false,
+            stack: Vec::new(),
+            truncated: 0,
+            skipped: 0,
+            cause: None,
+        }
+    }
+}
+
+/// `cause`: either exception details, or the id of an exception recorded in a descendant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    Details {
+        working_directory: Option<String>,
+        paths: Vec<String>,
+        exceptions: Vec<Exception>,
+    },
+    /// The same exception was already recorded (with this id) by a descendant entity.
+    ExceptionRef(EntityId),
+}
+
+/// A metadata value: validated, compact JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(pub(crate) String);
+
+impl JsonText {
+    /// Validates `text` as one JSON value and keeps it. NaN/Infinity are not JSON, so they are
+    /// refused here.
+    pub fn parse(text: &str) -> Result<JsonText, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        Ok(JsonText::from_value(&value))
+    }
+
+    /// Serializes a JSON value (serde_json's `Value` cannot hold NaN/Infinity).
+    pub fn from_value(value: &serde_json::Value) -> JsonText {
+        JsonText(serde_json::to_string(value).unwrap_or_else(|_| "null".to_string()))
+    }
+
+    /// Takes text produced by a trusted serializer (a binding's own encoder) without
+    /// re-validating it. The caller guarantees it is one valid JSON value.
+    pub fn from_trusted(text: String) -> JsonText {
+        JsonText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Everything recorded on one entity. Built under the entity's lock, serialized at end.
+#[derive(Debug, Clone, Default)]
+pub struct EntityData {
+    pub name: String,
+    pub start_micros: u64,
+    pub end_micros: Option<u64>,
+    pub namespace: Option<Namespace>,
+    pub origin: Option<String>,
+    pub user: Option<String>,
+    pub resource_arn: Option<String>,
+    /// `service` object (segments): version, runtime, runtime_version, …
+    pub service: Vec<(String, String)>,
+    pub http_request: Option<HttpRequest>,
+    pub http_response: Option<HttpResponse>,
+    /// `aws` object: free-form (operation, region, request_id, table_name, xray, …).
+    pub aws: serde_json::Map<String, serde_json::Value>,
+    pub sql: Option<Sql>,
+    pub error: bool,
+    pub throttle: bool,
+    pub fault: bool,
+    pub cause: Option<Cause>,
+    pub annotations: Vec<(String, AnnotationValue)>,
+    /// namespace → (key → value), both in insertion order.
+    pub metadata: Vec<(String, Vec<(String, JsonText)>)>,
+    pub precursor_ids: Vec<EntityId>,
+}
+
+impl EntityData {
+    /// Sets error/throttle/fault from an HTTP status as the SDKs do (PROTOCOL.md §1.10).
+    pub fn apply_status(&mut self, status: u16) {
+        match status {
+            429 => {
+                self.throttle = true;
+                self.error = true;
+            }
+            400..=499 => self.error = true,
+            500..=599 => self.fault = true,
+            _ => {}
+        }
+    }
+
+    /// Inserts or replaces an annotation.
+    pub fn set_annotation(&mut self, key: String, value: AnnotationValue) {
+        match self.annotations.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.annotations.push((key, value)),
+        }
+    }
+
+    /// Inserts or replaces a metadata value.
+    pub fn set_metadata(&mut self, namespace: &str, key: String, value: JsonText) {
+        let ns = match self.metadata.iter().position(|(n, _)| n == namespace) {
+            Some(i) => &mut self.metadata[i].1,
+            None => {
+                self.metadata.push((namespace.to_string(), Vec::new()));
+                &mut self.metadata.last_mut().expect("just pushed").1
+            }
+        };
+        match ns.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => ns.push((key, value)),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! [`Recorder`]: configuration + sampler + emitter, and where traces begin.
+
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use crate::config::{Config, ContextMissing, EmitMode};
+use crate::emit::background::BackgroundEmitter;
+use crate::emit::memory::MemoryEmitter;
+use crate::emit::udp::UdpEmitter;
+use crate::emit::{Counters, CountersSnapshot, Emitter};
+use crate::entity::{Entity, EntityKind, Inner, NewEntity};
+use crate::header::{Sampled, TraceHeader};
+use crate::id::{EntityId, TraceId};
+use crate::lambda::{self, FacadeError};
+use crate::model::EntityData;
+use crate::sampling::{FixedSampler, Sampler, SamplingDecision, SamplingRequest};
+use crate::TraceError;
+
+/// State shared by a recorder and all its entities.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) emitter: Arc<dyn Emitter>,
+    pub(crate) counters: Arc<Counters>,
+    memory: Option<Arc<MemoryEmitter>>,
+    sampler: RwLock<Arc<dyn Sampler>>,
+    /// Open parents that hold closed children (weak: they may be dropped).
+    parents_with_children: Mutex<Vec<Weak<Inner>>>,
+    /// The last facade made, by header text: one parse per invocation.
+    last_facade: Mutex<Option<(String, Weak<Inner>)>>,
+}
+
+impl Shared {
+    pub(crate) fn warn(&self, message: &str) {
+        Counters::bump(&self.counters.warnings);
+        crate::diag::warn(message);
+    }
+
+    pub(crate) fn list_parent(&self, parent: Weak<Inner>) {
+        let mut list = self
+            .parents_with_children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if list.len() >= 1024 && list.len().is_power_of_two() {
+            // Amortized pruning: parents that ended or were dropped need no flushing.
+            list.retain(|w| w.strong_count() > 0);
+        }
+        list.push(parent);
+    }
+}
+
+/// Begins traces and owns where their documents go. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Recorder {
+    /// A recorder configured by `config`, with the fixed sampler at `config.sample_rate`.
+    pub fn new(config: Config) -> Recorder {
+        let counters = Arc::new(Counters::default());
+        let mut memory = None;
+        let emitter: Arc<dyn Emitter> = match config.emit_mode {
+            EmitMode::Memory => {
+                let m = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+                memory = Some(Arc::clone(&m));
+                m
+            }
+            EmitMode::Udp => Arc::new(UdpEmitter::new(config.daemon.udp, Arc::clone(&counters))),
+            EmitMode::Background => {
+                let udp = Arc::new(UdpEmitter::new(config.daemon.udp, Arc::clone(&counters)));
+                Arc::new(BackgroundEmitter::new(
+                    udp,
+                    config.queue_capacity,
+                    Arc::clone(&counters),
+                ))
+            }
+        };
+        let sampler: Arc<dyn Sampler> = Arc::new(FixedSampler::new(config.sample_rate));
+        Recorder {
+            shared: Arc::new(Shared {
+                config,
+                emitter,
+                counters,
+                memory,
+                sampler: RwLock::new(sampler),
+                parents_with_children: Mutex::new(Vec::new()),
+                last_facade: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// A recorder configured from the environment ([`Config::from_env`]).
+    pub fn from_env() -> Recorder {
+        Recorder::new(Config::from_env())
+    }
+
+    /// A recorder that keeps documents in memory (read them with [`Recorder::take_documents`]).
+    pub fn in_memory() -> Recorder {
+        Recorder::new(Config {
+            emit_mode: EmitMode::Memory,
+            ..Config::default()
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Replaces the sampler consulted for new traces without an upstream decision.
+    pub fn set_sampler(&self, sampler: Arc<dyn Sampler>) {
+        *self
+            .shared
+            .sampler
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = sampler;
+    }
+
+    /// Counters of sent, dropped, truncated and streamed documents, and warnings.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Reports a tracing problem found by a binding (logged and counted as a warning).
+    pub fn warn(&self, message: &str) {
+        self.shared.warn(message);
+    }
+
+    /// The documents sent so far, in memory mode (empty otherwise).
+    pub fn take_documents(&self) -> Vec<String> {
+        self.shared
+            .memory
+            .as_ref()
+            .map(|m| m.take_documents())
+            .unwrap_or_default()
+    }
+
+    /// Applies the `AWS_XRAY_CONTEXT_MISSING` strategy when code wanted a current entity and
+    /// there was none. Err only under `RUNTIME_ERROR`.
+    pub fn context_missing(&self, what: &str) -> Result<(), TraceError> {
+        match self.shared.config.context_missing {
+            ContextMissing::IgnoreError => Ok(()),
+            ContextMissing::LogError => {
+                self.shared.warn(&format!(
+                    "cannot find the current segment/subsegment: {what}"
+                ));
+                Ok(())
+            }
+            ContextMissing::RuntimeError => {
+                Counters::bump(&self.shared.counters.warnings);
+                Err(TraceError::ContextMissing(format!(
+                    "cannot find the current segment/subsegment: {what}"
+                )))
+            }
+        }
+    }
+
+    /// Begins a segment (server mode). The name is `AWS_XRAY_TRACING_NAME` if set, else
+    /// `name`, else the Lambda function name, else `unnamed`. With an incoming header the trace
+    /// and its upstream parent continue; its `Sampled=1/0` is honoured; otherwise the sampler
+    /// decides from `request`.
+    pub fn begin_segment(
+        &self,
+        name: Option<&str>,
+        incoming: Option<&TraceHeader>,
+        request: &SamplingRequest<'_>,
+    ) -> Entity {
+        let config = &self.shared.config;
+        let name = config
+            .tracing_name
+            .as_deref()
+            .or(name)
+            .or(config.function_name.as_deref())
+            .unwrap_or("unnamed");
+        let decision = match incoming.and_then(|h| h.sampled) {
+            _ if !config.enabled => SamplingDecision::new(false),
+            Some(Sampled::Yes) => SamplingDecision::new(true),
+            Some(Sampled::No) => SamplingDecision::new(false),
+            Some(Sampled::Requested) | None => {
+                let request = SamplingRequest {
+                    service_name: request.service_name.or(Some(name)),
+                    service_type: request.service_type.or(config.origin.as_deref()),
+                    ..*request
+                };
+                self.sampler().should_sample(&request)
+            }
+        };
+        let trace_id = incoming
+            .and_then(|h| h.root)
+            .unwrap_or_else(TraceId::generate);
+        let start = crate::time::now_micros();
+        let mut data = None;
+        if decision.sampled {
+            let mut d = EntityData {
+                start_micros: start,
+                origin: config.origin.clone(),
+                ..EntityData::default()
+            };
+            let mut xray = serde_json::Map::new();
+            xray.insert("sdk".into(), config.sdk_name.clone().into());
+            xray.insert("sdk_version".into(), config.sdk_version.clone().into());
+            if let Some(rule) = &decision.rule_name {
+                xray.insert("sampling_rule_name".into(), rule.to_string().into());
+            }
+            d.aws.insert("xray".into(), xray.into());
+            data = Some(Box::new(d));
+        }
+        let entity = Entity::create(
+            Arc::clone(&self.shared),
+            NewEntity {
+                kind: EntityKind::Segment,
+                id: EntityId::generate(),
+                trace_id,
+                sampled: decision.sampled,
+                parent: None,
+                upstream_parent: incoming.and_then(|h| h.parent),
+                incoming: incoming.map(|h| Arc::new(h.clone())),
+                data: None,
+            },
+        );
+        if let Some(mut d) = data {
+            d.name = entity.clean_name(name);
+            // Set the data now that the name is clean; the entity is not shared yet.
+            entity.install_data(d);
+        }
+        entity
+    }
+
+    /// The Lambda facade for this invocation, from `header` (the invocation's trace header,
+    /// passed explicitly with concurrent invocations) or else `_X_AMZN_TRACE_ID`. The facade is
+    /// never sent; subsegments under it are sent as standalone documents. With no usable
+    /// header the facade is unsampled (nothing is recorded) and the reason is logged at debug.
+    /// Asking again with the same header text returns the same facade while it is alive.
+    pub fn lambda_facade(&self, header: Option<&str>) -> Entity {
+        let text = match header {
+            Some(h) => Some(h.to_string()),
+            None => lambda::header_from_env(),
+        };
+        if let Some(text) = &text {
+            let cache = self
+                .shared
+                .last_facade
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((cached_text, weak)) = cache.as_ref() {
+                if cached_text == text {
+                    if let Some(inner) = weak.upgrade() {
+                        return Entity { inner };
+                    }
+                }
+            }
+        }
+        let context = match &text {
+            None => Err(FacadeError::NoHeader),
+            Some(t) => lambda::facade_context(t),
+        };
+        let entity = match context {
+            Ok(ctx) => Entity::create(
+                Arc::clone(&self.shared),
+                NewEntity {
+                    kind: EntityKind::Facade,
+                    id: ctx.id,
+                    trace_id: ctx.trace_id,
+                    sampled: ctx.sampled && self.shared.config.enabled,
+                    parent: None,
+                    upstream_parent: None,
+                    incoming: Some(Arc::new(ctx.header)),
+                    data: None,
+                },
+            ),
+            Err(e) => {
+                if matches!(e, FacadeError::Malformed(_)) {
+                    self.shared.warn(&e.to_string());
+                } else {
+                    crate::diag::report(crate::diag::Level::Debug, &e.to_string());
+                }
+                Entity::create(
+                    Arc::clone(&self.shared),
+                    NewEntity {
+                        kind: EntityKind::Facade,
+                        id: EntityId::generate(),
+                        trace_id: TraceId::generate(),
+                        sampled: false,
+                        parent: None,
+                        upstream_parent: None,
+                        incoming: None,
+                        data: None,
+                    },
+                )
+            }
+        };
+        if let Some(text) = text {
+            *self
+                .shared
+                .last_facade
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((text, Arc::downgrade(&entity.inner)));
+        }
+        entity
+    }
+
+    fn sampler(&self) -> Arc<dyn Sampler> {
+        Arc::clone(
+            &self
+                .shared
+                .sampler
+                .read()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Sends everything completed so far: closed children still held by open parents are
+    /// streamed on their own, then the emitter is drained. Returns false if `timeout` passed
+    /// before the last datagram was handed to the socket.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let parents = std::mem::take(
+            &mut *self
+                .shared
+                .parents_with_children
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for weak in parents {
+            if let Some(inner) = weak.upgrade() {
+                Entity::stream_pending(&inner);
+            }
+        }
+        self.shared.emitter.flush(timeout)
+    }
+
+    /// Call in the child after `fork()`: reseeds id generation and restarts the sender thread.
+    pub fn after_fork_child(&self) {
+        crate::id::reseed_after_fork();
+        self.shared.emitter.after_fork_child();
+    }
+}
+
+impl Entity {
+    fn install_data(&self, data: Box<EntityData>) {
+        let mut st = self.inner.state_lock();
+        st.set_data(data);
+    }
+}

@@ -1,0 +1,109 @@
+//! Names and annotation keys made acceptable to X-Ray (PROTOCOL.md §1.7, §1.12).
+//!
+//! Each function returns the cleaned text and whether anything changed, so callers can log a
+//! warning instead of silently altering user input.
+
+use std::borrow::Cow;
+
+/// Longest entity name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Name used when nothing usable is left of the given one.
+pub const FALLBACK_NAME: &str = "unnamed";
+/// Longest annotation key (schema).
+pub const MAX_ANNOTATION_KEY_CHARS: usize = 500;
+/// Longest annotation string value (schema).
+pub const MAX_ANNOTATION_VALUE_CHARS: usize = 1000;
+/// Longest `http.request.*` string and `user` (schema).
+pub const MAX_SHORT_FIELD_CHARS: usize = 250;
+
+/// True for characters the documented name charset allows: Unicode letters and digits,
+/// the space separator, and `_ . : / % & # = + - @`. (The docs also list `\`, but the
+/// published schema rejects it, so it is removed.)
+fn name_char_allowed(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == ' ' || "_.:/%&#=+-@".contains(c)
+    } else {
+        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control())
+    }
+}
+
+/// Strips characters outside the name charset, truncates to 200 characters and falls back to
+/// [`FALLBACK_NAME`] when nothing is left.
+pub fn entity_name(raw: &str) -> (Cow<'_, str>, bool) {
+    let fits = raw.chars().take(MAX_NAME_CHARS + 1).count() <= MAX_NAME_CHARS;
+    if fits && !raw.is_empty() && raw.chars().all(name_char_allowed) {
+        return (Cow::Borrowed(raw), false);
+    }
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| name_char_allowed(*c))
+        .take(MAX_NAME_CHARS)
+        .collect();
+    if cleaned.trim().is_empty() {
+        return (Cow::Owned(FALLBACK_NAME.to_string()), true);
+    }
+    (Cow::Owned(cleaned), true)
+}
+
+/// Replaces every character outside `[A-Za-z0-9_]` with `_` and truncates to 500 characters.
+/// Returns None for an empty key (nothing to sanitize into).
+pub fn annotation_key(raw: &str) -> Option<(Cow<'_, str>, bool)> {
+    if raw.is_empty() {
+        return None;
+    }
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if raw.len() <= MAX_ANNOTATION_KEY_CHARS && raw.chars().all(ok) {
+        return Some((Cow::Borrowed(raw), false));
+    }
+    let cleaned: String = raw
+        .chars()
+        .take(MAX_ANNOTATION_KEY_CHARS)
+        .map(|c| if ok(c) { c } else { '_' })
+        .collect();
+    Some((Cow::Owned(cleaned), true))
+}
+
+/// Truncates `s` to at most `max_chars` characters.
+pub fn truncate_chars(s: &str, max_chars: usize) -> (Cow<'_, str>, bool) {
+    match s.char_indices().nth(max_chars) {
+        None => (Cow::Borrowed(s), false),
+        Some((cut, _)) => (Cow::Owned(s[..cut].to_string()), true),
+    }
+}
+
+/// Cuts `s` to at most `max_bytes` bytes on a character boundary.
+pub fn truncate_bytes(s: &str, max_bytes: usize) -> &str {
+    if s.len() <= max_bytes {
+        return s;
+    }
+    let mut cut = max_bytes;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(entity_name("## app.handler").0, "## app.handler");
+        assert_eq!(entity_name("a?b*c(d)!").0, "abcd");
+        assert_eq!(entity_name("").0, FALLBACK_NAME);
+        assert_eq!(entity_name("???").0, FALLBACK_NAME);
+        assert_eq!(entity_name(&"x".repeat(300)).0.chars().count(), 200);
+        assert_eq!(entity_name("café").0, "café");
+        assert_eq!(entity_name("tab\there").0, "tabhere");
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(annotation_key("ok_key1").unwrap().0, "ok_key1");
+        let (k, changed) = annotation_key("a-b.c d").unwrap();
+        assert_eq!(k, "a_b_c_d");
+        assert!(changed);
+        assert!(annotation_key("").is_none());
+    }
+}
