@@ -1,0 +1,1 @@
+//! oxray Node addon (work in progress).

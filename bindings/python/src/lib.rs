@@ -1,0 +1,1 @@
+//! oxray._core (work in progress).
