@@ -482,7 +482,7 @@ impl Entity {
             if !d.error && !d.throttle {
                 d.fault = true;
             }
-            d.cause = Some(Cause::ExceptionRef(exception_id));
+            d.cause = Some(Cause::ExceptionRef(exception_id.to_string()));
         })
     }
 

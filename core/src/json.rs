@@ -172,11 +172,7 @@ fn write_exception(out: &mut Vec<u8>, e: &Exception) {
 
 fn write_cause(out: &mut Vec<u8>, cause: &Cause) {
     match cause {
-        Cause::ExceptionRef(id) => {
-            out.push(b'"');
-            out.extend_from_slice(&id.to_hex());
-            out.push(b'"');
-        }
+        Cause::ExceptionRef(id) => write_str(out, id),
         Cause::Details {
             working_directory,
             paths,

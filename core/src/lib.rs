@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod diag;
+pub mod document;
 pub mod emit;
 pub mod entity;
 pub mod header;

@@ -126,8 +126,9 @@ pub enum Cause {
         paths: Vec<String>,
         exceptions: Vec<Exception>,
     },
-    /// The same exception was already recorded (with this id) by a descendant entity.
-    ExceptionRef(EntityId),
+    /// The same exception was already recorded by a descendant entity: its id. (Emitted ids
+    /// are 16 hex; parsed documents may hold any 16-character string, as the schema allows.)
+    ExceptionRef(String),
 }
 
 /// A metadata value: validated, compact JSON text.

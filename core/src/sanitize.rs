@@ -31,7 +31,7 @@ fn name_char_allowed(c: char) -> bool {
 /// [`FALLBACK_NAME`] when nothing is left.
 pub fn entity_name(raw: &str) -> (Cow<'_, str>, bool) {
     let fits = raw.chars().take(MAX_NAME_CHARS + 1).count() <= MAX_NAME_CHARS;
-    if fits && !raw.is_empty() && raw.chars().all(name_char_allowed) {
+    if fits && !raw.trim().is_empty() && raw.chars().all(name_char_allowed) {
         return (Cow::Borrowed(raw), false);
     }
     let cleaned: String = raw
