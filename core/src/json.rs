@@ -410,13 +410,16 @@ fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
     };
     for (ni, (_, entries)) in data.metadata.iter().enumerate() {
         let mut total = 0;
+        let mut has_big_value = false;
         for (ki, (k, v)) in entries.iter().enumerate() {
             total += k.len() + v.as_str().len();
             if v.as_str().len() > 512 && !is_marker(v) {
+                has_big_value = true;
                 consider(v.as_str().len(), Shrinkable::Metadata(ni, ki));
             }
         }
-        if entries.len() > 1 && total > 512 {
+        // A whole namespace goes only once none of its values can be shrunk alone.
+        if !has_big_value && entries.len() > 1 && total > 512 {
             consider(total, Shrinkable::Namespace(ni));
         }
     }

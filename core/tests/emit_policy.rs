@@ -1,0 +1,306 @@
+//! The emit policy and the size bound, observed through a memory-mode recorder.
+
+mod common;
+
+use std::time::Duration;
+
+use oxray_core::config::{Config, EmitMode};
+use oxray_core::model::{Exception, JsonText, StackFrame};
+use oxray_core::sampling::SamplingRequest;
+use oxray_core::{AnnotationValue, ContextMissing, Recorder, TraceError, TraceHeader};
+use serde_json::Value;
+
+const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+fn recorder_with(f: impl FnOnce(&mut Config)) -> Recorder {
+    let mut c = Config {
+        emit_mode: EmitMode::Memory,
+        ..Config::default()
+    };
+    f(&mut c);
+    Recorder::new(c)
+}
+
+fn validated(recorder: &Recorder) -> Vec<Value> {
+    recorder
+        .take_documents()
+        .iter()
+        .map(|d| common::validate_document(d))
+        .collect()
+}
+
+#[test]
+fn children_beyond_the_count_bound_are_streamed() {
+    let r = recorder_with(|c| c.max_embedded_children = 3);
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    for i in 0..10 {
+        seg.begin_subsegment(&format!("child {i}")).end().unwrap();
+    }
+    seg.end().unwrap();
+    let docs = validated(&r);
+    // 7 streamed on their own, then the segment with 3 embedded.
+    assert_eq!(docs.len(), 8);
+    let seg_doc = docs.last().unwrap();
+    assert_eq!(seg_doc["subsegments"].as_array().unwrap().len(), 3);
+    for d in &docs[..7] {
+        assert_eq!(d["type"], "subsegment");
+        assert_eq!(d["parent_id"], seg_doc["id"]);
+    }
+    assert_eq!(r.counters().streamed, 7);
+    let tree = common::reassemble(&r.take_documents());
+    assert!(tree.is_empty());
+}
+
+#[test]
+fn big_children_are_streamed_by_size_and_nothing_exceeds_the_bound() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    let blob = JsonText::parse(&format!("\"{}\"", "x".repeat(20_000))).unwrap();
+    for i in 0..20 {
+        let c = seg.begin_subsegment(&format!("c{i}"));
+        c.put_metadata(None, "blob", blob.clone()).unwrap();
+        c.end().unwrap();
+    }
+    seg.end().unwrap();
+    let raw = r.take_documents();
+    for d in &raw {
+        assert!(d.len() <= oxray_core::MAX_DOCUMENT_BYTES);
+        common::validate_document(d);
+    }
+    let roots = common::reassemble(&raw);
+    let root = &roots[""][0];
+    assert_eq!(
+        root.children.len(),
+        20,
+        "every child arrives, reassembled under the segment"
+    );
+    assert_eq!(
+        r.counters().truncated,
+        0,
+        "children are streamed, not truncated"
+    );
+}
+
+#[test]
+fn an_entity_too_big_on_its_own_is_truncated_with_a_marker_never_dropped() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    seg.put_metadata(
+        None,
+        "huge",
+        JsonText::parse(&format!("\"{}\"", "y".repeat(200_000))).unwrap(),
+    )
+    .unwrap();
+    seg.put_metadata(None, "small", JsonText::parse("{\"keep\":true}").unwrap())
+        .unwrap();
+    let mut e = Exception::new(Some("Boom".into()), Some("deep".into()));
+    e.stack = (0..5000)
+        .map(|i| StackFrame {
+            path: Some(format!("/very/long/path/to/module_{i}.py")),
+            line: Some(i),
+            label: Some(format!("function_{i}")),
+        })
+        .collect();
+    seg.add_exception(e, None).unwrap();
+    seg.end().unwrap();
+    let docs = validated(&r);
+    assert_eq!(docs.len(), 1);
+    let d = &docs[0];
+    let huge = d["metadata"]["default"]["huge"].as_str().unwrap();
+    assert!(
+        huge.contains("…truncated (original 200002 bytes)"),
+        "{huge:.80}"
+    );
+    assert_eq!(d["metadata"]["default"]["small"]["keep"], true);
+    let ex = &d["cause"]["exceptions"][0];
+    let kept = ex["stack"].as_array().map_or(0, Vec::len);
+    assert_eq!(kept as u64 + ex["truncated"].as_u64().unwrap(), 5000);
+    assert_eq!(r.counters().truncated, 1);
+}
+
+#[test]
+fn thousands_of_annotations_still_fit() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    for i in 0..5000 {
+        seg.put_annotation(&format!("key_{i}"), AnnotationValue::Str("v".repeat(100)))
+            .unwrap();
+    }
+    seg.end().unwrap();
+    let docs = validated(&r);
+    assert!(docs[0]["metadata"]["oxray"]["annotations"]
+        .as_str()
+        .unwrap()
+        .contains("truncated"));
+}
+
+#[test]
+fn dropping_an_open_entity_sends_it_in_progress_with_its_children() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    let open = seg.begin_subsegment("forgotten");
+    open.begin_subsegment("finished").end().unwrap();
+    drop(open);
+    seg.end().unwrap();
+    let raw = r.take_documents();
+    for d in &raw {
+        common::validate_document(d);
+    }
+    let roots = common::reassemble(&raw);
+    let root = &roots[""][0];
+    let forgotten = root.find("forgotten").expect("forgotten arrives");
+    assert_eq!(forgotten.doc["in_progress"], true);
+    assert_eq!(forgotten.children[0].name(), "finished");
+}
+
+#[test]
+fn ended_entities_refuse_changes_and_count_a_warning() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    seg.end().unwrap();
+    let before = r.counters().warnings;
+    assert_eq!(seg.end(), Err(TraceError::AlreadyEnded));
+    assert_eq!(
+        seg.put_annotation("k", AnnotationValue::Bool(true)),
+        Err(TraceError::AlreadyEnded)
+    );
+    assert!(r.counters().warnings >= before + 2);
+    assert_eq!(r.take_documents().len(), 1);
+}
+
+#[test]
+fn bad_values_are_errors_or_corrected_never_invalid_json() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    assert!(matches!(
+        seg.put_annotation("", AnnotationValue::Int(1)),
+        Err(TraceError::InvalidArgument(_))
+    ));
+    seg.put_annotation("nan", AnnotationValue::Float(f64::NAN))
+        .unwrap();
+    seg.put_annotation("inf", AnnotationValue::Float(f64::INFINITY))
+        .unwrap();
+    seg.put_annotation("long", AnnotationValue::Str("z".repeat(5000)))
+        .unwrap();
+    assert!(matches!(
+        seg.put_metadata_json(None, "x", "NaN"),
+        Err(TraceError::InvalidJson(_))
+    ));
+    assert!(matches!(
+        seg.put_metadata_json(None, "x", "{\"a\":"),
+        Err(TraceError::InvalidJson(_))
+    ));
+    assert!(matches!(
+        seg.put_metadata_json(Some("AWS.xray"), "x", "1"),
+        Err(TraceError::ReservedNamespace(_))
+    ));
+    seg.put_metadata_json(Some("ok"), "quote\"key\n", "\"v\"")
+        .unwrap();
+    seg.end().unwrap();
+    let d = &validated(&r)[0];
+    assert_eq!(d["annotations"]["nan"], "NaN");
+    assert_eq!(d["annotations"]["inf"], "inf");
+    assert_eq!(d["annotations"]["long"].as_str().unwrap().len(), 1000);
+    assert_eq!(d["metadata"]["ok"]["quote\"key\n"], "v");
+    assert!(d["metadata"].get("AWS.xray").is_none());
+}
+
+#[test]
+fn the_lambda_facade_is_read_only_and_never_sent() {
+    let r = Recorder::in_memory();
+    let facade = r.lambda_facade(Some(HEADER));
+    assert!(facade.put_annotation("k", AnnotationValue::Int(1)).is_err());
+    let again = r.lambda_facade(Some(HEADER));
+    assert!(again.same_as(&facade), "one facade per invocation header");
+    facade.end().unwrap();
+    assert!(r.flush(Duration::from_secs(1)));
+    assert!(r.take_documents().is_empty());
+}
+
+#[test]
+fn lambda_without_a_usable_header_traces_nothing() {
+    let r = Recorder::in_memory();
+    for header in ["Root=1-5759e988-bd862e3fe1be46a994272793", "garbage", ""] {
+        let facade = r.lambda_facade(Some(header));
+        assert!(!facade.is_sampled(), "{header}");
+        facade.begin_subsegment("## handler").end().unwrap();
+    }
+    assert!(r.take_documents().is_empty());
+}
+
+#[test]
+fn outgoing_headers_propagate_lineage_and_drop_self() {
+    let r = Recorder::in_memory();
+    let incoming = TraceHeader::parse(
+        "Self=1-67891233-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;App=x",
+    )
+    .unwrap();
+    let seg = r.begin_segment(Some("svc"), Some(&incoming), &SamplingRequest::default());
+    let child = seg.begin_subsegment("call");
+    assert_eq!(
+        child.outgoing_header().to_string(),
+        format!(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent={};Sampled=1;Lineage=a87bd80c:1;App=x",
+            child.id()
+        )
+    );
+    assert_eq!(
+        TraceHeader::response(Some(&incoming), seg.trace_id(), true),
+        "Root=1-5759e988-bd862e3fe1be46a994272793"
+    );
+    let asked = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?").unwrap();
+    assert_eq!(
+        TraceHeader::response(Some(&asked), seg.trace_id(), false),
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+    );
+}
+
+#[test]
+fn context_missing_strategies() {
+    let r = recorder_with(|c| c.context_missing = ContextMissing::LogError);
+    assert!(r.context_missing("put_annotation").is_ok());
+    assert_eq!(r.counters().warnings, 1);
+    let r = recorder_with(|c| c.context_missing = ContextMissing::IgnoreError);
+    assert!(r.context_missing("put_annotation").is_ok());
+    let r = recorder_with(|c| c.context_missing = ContextMissing::RuntimeError);
+    assert!(matches!(
+        r.context_missing("put_annotation"),
+        Err(TraceError::ContextMissing(_))
+    ));
+}
+
+#[test]
+fn disabled_recorder_records_nothing() {
+    let r = recorder_with(|c| c.enabled = false);
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    assert!(!seg.is_sampled());
+    seg.begin_subsegment("x").end().unwrap();
+    seg.end().unwrap();
+    assert!(r.take_documents().is_empty());
+}
+
+#[test]
+fn tracing_name_overrides_and_sampling_rule_name_is_recorded() {
+    struct RuleSampler;
+    impl oxray_core::sampling::Sampler for RuleSampler {
+        fn should_sample(
+            &self,
+            req: &SamplingRequest<'_>,
+        ) -> oxray_core::sampling::SamplingDecision {
+            assert_eq!(req.service_name, Some("from-env"));
+            oxray_core::sampling::SamplingDecision {
+                sampled: true,
+                rule_name: Some("checkout".into()),
+            }
+        }
+    }
+    let r = recorder_with(|c| c.tracing_name = Some("from-env".into()));
+    r.set_sampler(std::sync::Arc::new(RuleSampler));
+    r.begin_segment(Some("given"), None, &SamplingRequest::default())
+        .end()
+        .unwrap();
+    let d = &validated(&r)[0];
+    assert_eq!(d["name"], "from-env");
+    assert_eq!(d["aws"]["xray"]["sampling_rule_name"], "checkout");
+    assert_eq!(d["aws"]["xray"]["sdk"], "oxray");
+}
