@@ -1,0 +1,141 @@
+//! Handle tables: what C holds instead of raw pointers.
+//!
+//! A handle given to C is an opaque token, never a real address: a serial number (never reused
+//! on 64-bit targets) shifted left by two, with a two-bit tag for the kind of object. C sees it
+//! as a pointer to an incomplete struct, so NULL works as "no handle" and the types stay
+//! distinct. Looking a token up in its table answers `OXRAY_INVALID_HANDLE` for anything not
+//! live — freed twice, used after free, garbage, or a handle of the other kind — instead of
+//! undefined behaviour.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+
+use crate::error::{Failure, Outcome};
+use crate::status::{OXRAY_INVALID_HANDLE, OXRAY_NULL_ARGUMENT};
+
+const TAG_BITS: u32 = 2;
+const TAG_MASK: usize = (1 << TAG_BITS) - 1;
+
+/// A table of live handles of one kind. Lookups clone the value out (an `Arc` in practice), so
+/// the table lock is held only for the lookup itself.
+pub(crate) struct Registry<T> {
+    kind: &'static str,
+    tag: usize,
+    next: AtomicU64,
+    live: RwLock<Option<HashMap<usize, T>>>,
+}
+
+impl<T: Clone> Registry<T> {
+    pub(crate) const fn new(kind: &'static str, tag: usize) -> Registry<T> {
+        Registry {
+            kind,
+            tag,
+            next: AtomicU64::new(1),
+            live: RwLock::new(None),
+        }
+    }
+
+    /// Registers `value` and returns its token as an opaque pointer.
+    pub(crate) fn insert<H>(&self, value: T) -> *mut H {
+        let serial = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        let token = (serial << TAG_BITS) | self.tag;
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(token, value);
+        std::ptr::without_provenance_mut(token)
+    }
+
+    /// The value behind a handle named `what`.
+    pub(crate) fn get<H>(&self, handle: *const H, what: &str) -> Outcome<T> {
+        let token = handle.addr();
+        if token == 0 {
+            return Err(Failure::new(
+                OXRAY_NULL_ARGUMENT,
+                format!("{what} must not be NULL"),
+            ));
+        }
+        let found = if token & TAG_MASK == self.tag {
+            self.live
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .and_then(|m| m.get(&token).cloned())
+        } else {
+            None
+        };
+        found.ok_or_else(|| {
+            Failure::new(
+                OXRAY_INVALID_HANDLE,
+                format!(
+                    "{what} is not a live {} handle (already freed, or not made by oxray)",
+                    self.kind
+                ),
+            )
+        })
+    }
+
+    /// Forgets a handle and returns its value (dropped by the caller outside the table lock).
+    /// NULL and unknown handles give None.
+    pub(crate) fn remove<H>(&self, handle: *const H) -> Option<T> {
+        let token = handle.addr();
+        if token == 0 || token & TAG_MASK != self.tag {
+            return None;
+        }
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(|m| m.remove(&token))
+    }
+
+    /// How many handles are live (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, HashMap::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct A;
+    struct B;
+
+    #[test]
+    fn tokens_are_checked_by_kind_and_liveness() {
+        static AS: Registry<u32> = Registry::new("a", 1);
+        static BS: Registry<u32> = Registry::new("b", 2);
+        let a: *mut A = AS.insert(7);
+        let b: *mut B = BS.insert(8);
+        assert_eq!(AS.get(a, "x").unwrap(), 7);
+        assert_eq!(BS.get(b, "x").unwrap(), 8);
+        // A handle of the other kind is refused, not misread.
+        assert_eq!(
+            AS.get(b.cast::<A>(), "x").unwrap_err().status,
+            OXRAY_INVALID_HANDLE
+        );
+        assert_eq!(AS.remove(a), Some(7));
+        assert_eq!(AS.get(a, "x").unwrap_err().status, OXRAY_INVALID_HANDLE);
+        assert_eq!(AS.remove(a), None);
+        assert_eq!(
+            AS.get(std::ptr::null::<A>(), "x").unwrap_err().status,
+            OXRAY_NULL_ARGUMENT
+        );
+        let junk: *const A = std::ptr::without_provenance(0xdead_bee1);
+        assert_eq!(AS.get(junk, "x").unwrap_err().status, OXRAY_INVALID_HANDLE);
+        // Tokens are never reused.
+        let a2: *mut A = AS.insert(9);
+        assert_ne!(a2, a);
+        assert_eq!(AS.len(), 1);
+        AS.remove(a2);
+        BS.remove(b);
+    }
+}
