@@ -212,6 +212,12 @@ impl Entity {
         self.inner.shared.warn(message);
     }
 
+    /// Reports a problem a binding found with input for this entity: logged and counted as a
+    /// warning by its recorder, like the core's own checks.
+    pub fn report_warning(&self, message: &str) {
+        self.warn(message);
+    }
+
     /// Runs `f` on the data if this entity is sampled and open. Unsampled: Ok, nothing done.
     fn with_data(&self, f: impl FnOnce(&mut EntityData)) -> Result<(), TraceError> {
         if !self.inner.sampled {

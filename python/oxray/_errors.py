@@ -1,0 +1,41 @@
+"""Exceptions recorded on subsegments.
+
+The subsegment an exception escapes first gets the full record (type, message, stack);
+each enclosing subsegment it then escapes gets ``cause: "<that exception's id>"``, as the
+X-Ray SDK does. The SDK marks the user's exception object to know it was recorded; oxray
+keeps a small table instead, so the user's exception is never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from . import _core
+
+_MAX_REMEMBERED = 32
+_recorded: Dict[int, Tuple[BaseException, str]] = {}
+
+#: Stack frames kept per exception (the SDK's max_trace_back).
+stack_limit = 10
+
+
+def record(entity: _core.Entity, exc: BaseException, remote: bool = False) -> None:
+    """Records ``exc`` as the reason ``entity`` failed. Never raises."""
+    try:
+        seen = _recorded.get(id(exc))
+        if seen is not None and seen[0] is exc:
+            entity.add_exception_ref(seen[1])
+            return
+        exception_id = entity.add_exception(exc, remote, stack_limit)
+        if exception_id is None:
+            return
+        if len(_recorded) >= _MAX_REMEMBERED:
+            _recorded.pop(next(iter(_recorded)), None)
+        _recorded[id(exc)] = (exc, exception_id)
+    except Exception:  # noqa: BLE001 - e.g. the table changed size in another thread
+        pass
+
+
+def forget() -> None:
+    """Drops the table (end of a Lambda invocation): no exception outlives its invocation."""
+    _recorded.clear()

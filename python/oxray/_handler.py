@@ -1,0 +1,133 @@
+"""The wrapper behind ``capture_lambda_handler``: subsegment ``## <handler>``, ColdStart and
+Service annotations, response/error metadata, and a flush before returning or raising, so
+nothing is left in the send queue when Lambda freezes the process."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from . import _capture, _core, _errors, _runtime
+from ._capture import _get, _reset, _set
+from ._log import warn
+
+_cold_start = True
+
+
+def _take_cold_start() -> bool:
+    """True for the first invocation of the process, unless provisioned concurrency."""
+    global _cold_start
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+        _cold_start = False
+        return False
+    cold = _cold_start
+    _cold_start = False
+    return cold
+
+
+def reset_cold_start() -> None:
+    global _cold_start
+    _cold_start = True
+
+
+def _annotate(sub: _core.Entity, cold: bool, service: str) -> None:
+    sub.put_annotation("ColdStart", cold)
+    if service:
+        sub.put_annotation("Service", service)
+
+
+def _finish_invocation() -> None:
+    _errors.forget()
+    _runtime.flush()
+
+
+def _ok(site: _core.Site, sub: _core.Entity, result: Any, cold: bool, service: str) -> None:
+    try:
+        _annotate(sub, cold, service)
+        site.finish(sub, result)
+    except Exception as problem:  # noqa: BLE001
+        warn(f"could not record the handler response: {problem!r}")
+    _finish_invocation()
+
+
+def _failed(site: _core.Site, sub: _core.Entity, exc: BaseException, cold: bool, service: str) -> None:
+    try:
+        _annotate(sub, cold, service)
+    except Exception:  # noqa: BLE001
+        pass
+    _capture._fail(site, sub, exc)
+    _finish_invocation()
+
+
+def _invocation_parent() -> Any:
+    parent = _get()
+    if parent is None:
+        parent = _capture.root()
+    return parent
+
+
+def wrap_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
+    if _capture.is_coroutine_function(fn):
+        return _capture.copy_metadata(_async_handler(fn, site, service), fn)
+    return _capture.copy_metadata(_sync_handler(fn, site, service), fn)
+
+
+def _sync_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
+    def handler(event: Any, context: Any, **kwargs: Any) -> Any:
+        if not _capture._ENABLED:
+            return fn(event, context, **kwargs)
+        parent = _invocation_parent()
+        if parent is None or not parent.sampled:
+            _take_cold_start()
+            # Nested calls see the unsampled parent at once, without looking it up.
+            token = _set(parent) if parent is not None else None
+            try:
+                return fn(event, context, **kwargs)
+            finally:
+                if token is not None:
+                    _reset(token)
+                _finish_invocation()
+        sub = site.begin(parent)
+        cold = _take_cold_start()
+        token = _set(sub)
+        try:
+            result = fn(event, context, **kwargs)
+        except BaseException as exc:
+            _reset(token)
+            _failed(site, sub, exc, cold, service)
+            raise
+        _reset(token)
+        _ok(site, sub, result, cold, service)
+        return result
+
+    return handler
+
+
+def _async_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
+    async def handler(event: Any, context: Any, **kwargs: Any) -> Any:
+        if not _capture._ENABLED:
+            return await fn(event, context, **kwargs)
+        parent = _invocation_parent()
+        if parent is None or not parent.sampled:
+            _take_cold_start()
+            token = _set(parent) if parent is not None else None
+            try:
+                return await fn(event, context, **kwargs)
+            finally:
+                if token is not None:
+                    _reset(token)
+                _finish_invocation()
+        sub = site.begin(parent)
+        cold = _take_cold_start()
+        token = _set(sub)
+        try:
+            result = await fn(event, context, **kwargs)
+        except BaseException as exc:
+            _reset(token)
+            _failed(site, sub, exc, cold, service)
+            raise
+        _reset(token)
+        _ok(site, sub, result, cold, service)
+        return result
+
+    return handler
