@@ -1,0 +1,57 @@
+//! Per-thread state: the recorder and the handle table of one JavaScript thread.
+//!
+//! Each JavaScript thread (main or worker) has its own state, so no lock is taken on the
+//! hot path and handles never cross threads.
+
+use std::cell::RefCell;
+
+use oxray_core::{Entity, Recorder};
+
+use crate::slab::Slab;
+
+pub struct State {
+    pub recorder: Recorder,
+    pub slab: Slab,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Replaces this thread's state.
+pub fn install(recorder: Recorder) {
+    STATE.with(|s| {
+        *s.borrow_mut() = Some(State {
+            recorder,
+            slab: Slab::default(),
+        })
+    });
+}
+
+/// Runs `f` on this thread's state; None before [`install`].
+pub fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    STATE.with(|s| s.borrow_mut().as_mut().map(f))
+}
+
+/// Runs `f` on the entity behind `handle`; None if the handle is not current.
+pub fn with_entity<R>(handle: u32, f: impl FnOnce(&Entity) -> R) -> Option<R> {
+    // Clone the handle out of the table first: core calls may report diagnostics, and the
+    // entity must not be used while the table is borrowed.
+    let entity = with(|s| s.slab.get(handle).cloned()).flatten()?;
+    Some(f(&entity))
+}
+
+/// Stores `entity` and returns its handle; 0 (and a counted warning) when the table is full.
+pub fn insert(entity: Entity) -> u32 {
+    with(|s| match s.slab.insert(entity) {
+        Some(h) => h,
+        None => {
+            s.recorder.warn(&format!(
+                "more than {} open entities in this thread; new ones are not recorded",
+                crate::slab::MAX_SLOTS
+            ));
+            0
+        }
+    })
+    .unwrap_or(0)
+}

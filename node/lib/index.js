@@ -1,0 +1,26 @@
+'use strict';
+/**
+ * oxray for Node.js: `const { Tracer } = require('oxray')`, a drop-in for
+ * `@aws-lambda-powertools/tracer`, on a Rust core.
+ */
+
+const { Tracer } = require('./tracer');
+const { Segment, Subsegment, DummySegment } = require('./segment');
+
+/**
+ * Parses an `X-Amzn-Trace-Id` value (never throws; `valid: false` with `error` when refused).
+ * @param {string} text
+ */
+function parseTraceHeader(text) {
+  return require('../binding.js').parseTraceHeader(String(text));
+}
+
+/**
+ * Parses an `AWS_XRAY_DAEMON_ADDRESS` value (never throws).
+ * @param {string} text
+ */
+function parseDaemonAddress(text) {
+  return require('../binding.js').parseDaemonAddress(String(text));
+}
+
+module.exports = { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress };

@@ -1,0 +1,216 @@
+'use strict';
+/**
+ * Outgoing HTTP capture, installed once per process (two Tracers never double a subsegment
+ * or a header): `http`/`https` `request`/`get` are wrapped (and ESM named imports synced),
+ * `fetch` is observed through undici's diagnostics channels. Each call becomes a `remote`
+ * subsegment named after the host, with method, URL (no port, no query), status, flags and an
+ * injected `X-Amzn-Trace-Id`. Calls made outside traced code, or already carrying a trace
+ * header (AWS SDK clients traced by captureAWSv3Client), are left alone.
+ *
+ * Subsegments end when the response headers arrive (or on error), for http and fetch alike.
+ */
+
+const context = require('./context');
+const nativeLoader = require('./native');
+const { recordError } = require('./errors');
+
+const HEADER = 'X-Amzn-Trace-Id';
+let installed = false;
+
+/** @typedef {{ h: number, inv: import('./context').Invocation | null }} Pending */
+
+/**
+ * Begins a remote subsegment for a request under the current traced entity, or returns null.
+ * @param {string} host
+ * @param {string} method
+ * @param {string} url
+ * @returns {Pending | null}
+ */
+function beginRemote(host, method, url) {
+  const store = context.currentStore();
+  const native = nativeLoader.recorder();
+  if (store === null || native === null) return null;
+  const h = native.begin(store.h, host || 'Unknown host');
+  if (h === 0) return null;
+  native.setNamespace(h, 'remote');
+  native.httpRequest(h, method, url, true);
+  if (store.inv !== null) store.inv.open.add(h);
+  return { h, inv: store.inv };
+}
+
+/**
+ * @param {Pending} p
+ * @param {number | undefined} status
+ * @param {number | undefined} length
+ * @param {unknown} [error]
+ * @param {boolean} [remoteError]
+ */
+function endRemote(p, status, length, error, remoteError = false) {
+  const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+  if (status !== undefined) native.httpResponse(p.h, status, length ?? null);
+  if (error !== undefined) recordError(native, p.h, error, remoteError);
+  native.end(p.h);
+  if (p.inv !== null) p.inv.open.delete(p.h);
+}
+
+/** @param {unknown} v */
+function toLength(v) {
+  const n = Number(Array.isArray(v) ? v[0] : v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+// ---- node:http / node:https ----
+
+/** @type {WeakMap<object, Pending>} */
+const httpPending = new WeakMap();
+
+/** @param {any} req */
+function instrumentClientRequest(req) {
+  if (req.getHeader(HEADER) !== undefined) return;
+  const path = String(req.path ?? '/').split('?')[0];
+  const host = String(req.host ?? '');
+  const p = beginRemote(host, String(req.method ?? 'GET'), `${req.protocol ?? 'http:'}//${host}${path}`);
+  if (p === null) return;
+  httpPending.set(req, p);
+  if (!req.headersSent && !req._header) {
+    const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+    req.setHeader(HEADER, native.outgoingHeader(p.h) ?? '');
+  }
+  const { errorMonitor } = require('node:events');
+  req.on(errorMonitor, safe((/** @type {unknown} */ err) => {
+    const pending = httpPending.get(req);
+    if (pending === undefined) return;
+    httpPending.delete(req);
+    endRemote(pending, undefined, undefined, err, false);
+  }));
+  req.once('close', safe(() => {
+    const pending = httpPending.get(req);
+    if (pending === undefined) return;
+    httpPending.delete(req);
+    endRemote(pending, undefined, undefined);
+  }));
+}
+
+/** @param {any} message */
+function onHttpResponse(message) {
+  const pending = httpPending.get(message.request);
+  if (pending === undefined) return;
+  httpPending.delete(message.request);
+  const res = message.response;
+  endRemote(pending, res.statusCode, toLength(res.headers?.['content-length']));
+}
+
+/** @param {any} mod node:http or node:https */
+function wrapModule(mod) {
+  const original = mod.request;
+  /** @this {unknown} @param {unknown[]} args */
+  mod.request = function request(...args) {
+    const req = Reflect.apply(original, this, args);
+    if (context.currentStore() !== null) {
+      try {
+        instrumentClientRequest(req);
+      } catch (err) {
+        nativeLoader.recorder()?.warn(`http capture failed (request left untraced): ${String(err)}`);
+      }
+    }
+    return req;
+  };
+  /** @this {unknown} @param {unknown[]} args */
+  mod.get = function get(...args) {
+    const req = Reflect.apply(mod.request, this, args);
+    req.end();
+    return req;
+  };
+}
+
+// ---- fetch (undici) ----
+
+/** @type {WeakMap<object, Pending>} */
+const fetchPending = new WeakMap();
+
+/** @param {unknown} headers undici keeps them as a string or as an array */
+function hasTraceHeader(headers) {
+  if (typeof headers === 'string') return /(^|\r\n)x-amzn-trace-id:/i.test(headers);
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === 'x-amzn-trace-id') return true;
+    }
+  }
+  return false;
+}
+
+/** @param {any} message */
+function onFetchCreate({ request }) {
+  try {
+    if (request.method === 'CONNECT' || context.currentStore() === null) return;
+    if (hasTraceHeader(request.headers)) return;
+    const origin = new URL(String(request.origin));
+    const path = String(request.path ?? '/').split('?')[0];
+    const p = beginRemote(origin.hostname, String(request.method), `${origin.protocol}//${origin.hostname}${path}`);
+    if (p === null) return;
+    fetchPending.set(request, p);
+    const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+    request.addHeader(HEADER, native.outgoingHeader(p.h) ?? '');
+  } catch (err) {
+    nativeLoader.recorder()?.warn(`fetch capture failed (request left untraced): ${String(err)}`);
+  }
+}
+
+/** @param {any} message */
+function onFetchHeaders({ request, response }) {
+  const p = fetchPending.get(request);
+  if (p === undefined) return;
+  fetchPending.delete(request);
+  let length;
+  const raw = response.headers;
+  if (Array.isArray(raw)) {
+    for (let i = 0; i < raw.length; i += 2) {
+      if (String(raw[i]).toLowerCase() === 'content-length') length = toLength(String(raw[i + 1]));
+    }
+  }
+  endRemote(p, response.statusCode, length);
+}
+
+/** @param {any} message */
+function onFetchError({ request, error }) {
+  const p = fetchPending.get(request);
+  if (p === undefined) return;
+  fetchPending.delete(request);
+  endRemote(p, undefined, undefined, error, true);
+}
+
+/**
+ * A diagnostics-channel subscriber that can never throw (a throwing subscriber would surface
+ * as an uncaught exception in the user's process).
+ * @param {(message: any) => void} fn
+ */
+function safe(fn) {
+  return (/** @type {any} */ message) => {
+    try {
+      fn(message);
+    } catch (err) {
+      try {
+        nativeLoader.recorder()?.warn(`http capture failed: ${String(err)}`);
+      } catch {
+        // Nothing more can be done.
+      }
+    }
+  };
+}
+
+/** Installs http, https and fetch capture (idempotent). */
+function httpAndFetch() {
+  if (installed) return;
+  installed = true;
+  const dc = require('node:diagnostics_channel');
+  wrapModule(require('node:http'));
+  wrapModule(require('node:https'));
+  // ESM `import { request } from 'node:http'` sees the wrappers too.
+  require('node:module').syncBuiltinESMExports();
+  dc.subscribe('http.client.response.finish', safe(onHttpResponse));
+  dc.subscribe('undici:request:create', safe(onFetchCreate));
+  dc.subscribe('undici:request:headers', safe(onFetchHeaders));
+  dc.subscribe('undici:request:error', safe(onFetchError));
+}
+
+module.exports = { httpAndFetch };

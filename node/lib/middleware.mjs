@@ -1,0 +1,6 @@
+// ESM entry of oxray/middleware: the same objects as the CommonJS entry.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export const { captureLambdaHandler } = require('./middleware.js');

@@ -1,0 +1,183 @@
+'use strict';
+/**
+ * User-facing entity objects, shaped like the X-Ray SDK's `Segment`/`Subsegment` that
+ * Powertools' `getSegment()` returns: `addNewSubsegment`, `addAnnotation`, `addMetadata`,
+ * `addError`, flags, `close`. They wrap a native handle.
+ *
+ * A subsegment created through this API and then dropped without `close()` is released when
+ * garbage-collected: the core sends it as in-progress, so its completed children are kept.
+ */
+
+const { annotate, addMetadata } = require('./record');
+const { recordError } = require('./errors');
+
+/** @type {FinalizationRegistry<number> | null} */
+let registry = null;
+
+/**
+ * @param {typeof import('../binding')} native
+ * @param {object} owner
+ * @param {number} handle
+ */
+function releaseWhenCollected(native, owner, handle) {
+  registry ??= new FinalizationRegistry((h) => native.release(h));
+  registry.register(owner, handle, owner);
+}
+
+class Subsegment {
+  /**
+   * @param {typeof import('../binding')} native
+   * @param {number} handle
+   * @param {string} name
+   */
+  constructor(native, handle, name) {
+    /** @private */
+    this._native = native;
+    /** The native handle (0 if nothing is recorded). */
+    this.handle = handle;
+    this.name = name;
+  }
+
+  get id() {
+    return this._native.entityId(this.handle) ?? undefined;
+  }
+
+  get trace_id() {
+    return this._native.traceId(this.handle) ?? undefined;
+  }
+
+  get parent_id() {
+    return this._native.parentId(this.handle) ?? undefined;
+  }
+
+  /** True when this trace is not sampled (nothing is recorded). */
+  get notTraced() {
+    return !this._native.isSampled(this.handle);
+  }
+
+  /** @param {string} name */
+  addNewSubsegment(name) {
+    const child = new Subsegment(this._native, this._native.begin(this.handle, String(name)), String(name));
+    releaseWhenCollected(this._native, child, child.handle);
+    return child;
+  }
+
+  /** @param {string} key @param {string | number | boolean} value */
+  addAnnotation(key, value) {
+    annotate(this._native, this.handle, key, value);
+  }
+
+  /** @param {string} key @param {unknown} value @param {string} [namespace] */
+  addMetadata(key, value, namespace) {
+    addMetadata(this._native, this.handle, key, value, namespace ?? 'default');
+  }
+
+  /** @param {unknown} err @param {boolean} [remote] */
+  addError(err, remote = false) {
+    recordError(this._native, this.handle, err, remote);
+  }
+
+  addErrorFlag() {
+    this._native.setFlags(this.handle, true, false, false);
+  }
+
+  addFaultFlag() {
+    this._native.setFlags(this.handle, false, true, false);
+  }
+
+  addThrottleFlag() {
+    this._native.setFlags(this.handle, false, false, true);
+  }
+
+  /** @param {unknown} [err] @param {boolean} [remote] */
+  close(err, remote = false) {
+    if (err !== undefined && err !== null) this.addError(err, remote);
+    if (!this._native.end(this.handle) && this.handle !== 0) {
+      this._native.warn(`subsegment ${JSON.stringify(this.name)} was already closed`);
+    }
+  }
+
+  isClosed() {
+    return !this._native.isOpen(this.handle);
+  }
+
+  /** Kept for SDK compatibility: oxray sends on close and flushes per invocation. */
+  flush() {}
+
+  toJSON() {
+    return { id: this.id, name: this.name, trace_id: this.trace_id, parent_id: this.parent_id };
+  }
+}
+
+/** The Lambda function segment (facade): read-only, never sent. */
+class Segment extends Subsegment {
+  addAnnotation() {
+    this._native.warn('You cannot annotate the main segment in a Lambda execution environment');
+  }
+
+  addMetadata() {
+    this._native.warn('You cannot add metadata to the main segment in a Lambda execution environment');
+  }
+
+  addError() {
+    this._native.warn('errors cannot be recorded on the Lambda function segment; use a subsegment');
+  }
+
+  addErrorFlag() {}
+
+  addFaultFlag() {}
+
+  addThrottleFlag() {}
+
+  close() {}
+
+  isClosed() {
+    return false;
+  }
+}
+
+/** What `getSegment()` returns while tracing is disabled: every method does nothing. */
+class DummySegment {
+  constructor(name = '## Dummy segment') {
+    this.name = name;
+    this.handle = 0;
+    this.notTraced = true;
+  }
+
+  /** @param {string} name */
+  addNewSubsegment(name) {
+    return new DummySegment(name);
+  }
+
+  addAnnotation() {}
+
+  addMetadata() {}
+
+  addError() {}
+
+  addErrorFlag() {}
+
+  addFaultFlag() {}
+
+  addThrottleFlag() {}
+
+  close() {}
+
+  flush() {}
+
+  isClosed() {
+    return false;
+  }
+}
+
+/**
+ * The wrapper for a handle: a Segment for a facade, else a Subsegment.
+ * @param {typeof import('../binding')} native
+ * @param {number} handle
+ */
+function wrap(native, handle) {
+  const kind = native.kind(handle);
+  return kind === 'facade' ? new Segment(native, handle, 'facade') : new Subsegment(native, handle, kind ?? 'unknown');
+}
+
+module.exports = { Subsegment, Segment, DummySegment, wrap, releaseWhenCollected };
