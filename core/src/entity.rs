@@ -44,7 +44,7 @@ pub enum EntityKind {
 
 pub(crate) struct State {
     /// None when unsampled, for a facade, or once ended.
-    data: Option<Box<EntityData>>,
+    data: Option<EntityData>,
     ended: bool,
     /// Fragments of closed children waiting to be embedded.
     children: Vec<Vec<u8>>,
@@ -97,7 +97,7 @@ pub(crate) struct NewEntity {
     pub parent: Option<Entity>,
     pub upstream_parent: Option<EntityId>,
     pub incoming: Option<Arc<TraceHeader>>,
-    pub data: Option<Box<EntityData>>,
+    pub data: Option<EntityData>,
 }
 
 impl Entity {
@@ -174,11 +174,11 @@ impl Entity {
     pub fn begin_subsegment_at(&self, name: &str, start_micros: u64) -> Entity {
         let data = if self.inner.sampled {
             let name = self.clean_name(name);
-            Some(Box::new(EntityData {
+            Some(EntityData {
                 name,
                 start_micros,
                 ..EntityData::default()
-            }))
+            })
         } else {
             None
         };
@@ -225,7 +225,7 @@ impl Entity {
         }
         let mut st = lock(&self.inner.state);
         let ended = st.ended;
-        match st.data.as_deref_mut() {
+        match st.data.as_mut() {
             Some(data) => {
                 f(data);
                 Ok(())
@@ -547,7 +547,7 @@ impl Entity {
     pub fn send_in_progress(&self) -> Result<(), TraceError> {
         let snapshot = {
             let st = lock(&self.inner.state);
-            match st.data.as_deref() {
+            match st.data.as_ref() {
                 Some(d) => d.clone(),
                 None => return Ok(()),
             }
@@ -563,9 +563,17 @@ impl Entity {
         Ok(())
     }
 
-    /// Serializes within the bound and hands the fragment on.
+    /// Serializes within the bound and hands the result on. When the entity will be sent
+    /// directly (a segment, or a child of a facade) it is written straight into its datagram.
     fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
-        let mut buf = Vec::with_capacity(256);
+        let direct = match &self.inner.parent {
+            None => true,
+            Some(p) => p.inner.kind == EntityKind::Facade,
+        };
+        let mut buf = Vec::with_capacity(512);
+        if direct {
+            self.write_prefix(&mut buf);
+        }
         let report = json::fit(self.inner.id, data, children, &mut buf);
         if report.truncations > 0 {
             Counters::bump(&self.inner.shared.counters.truncated);
@@ -579,7 +587,21 @@ impl Entity {
             ));
         }
         self.stream_children(report.streamed);
-        self.deliver(buf);
+        if direct {
+            self.inner.shared.emitter.emit(buf);
+        } else {
+            self.deliver(buf);
+        }
+    }
+
+    /// Writes the frame header and document opening for this entity sent on its own.
+    fn write_prefix(&self, out: &mut Vec<u8>) {
+        match (&self.inner.kind, &self.inner.parent) {
+            (EntityKind::Subsegment, Some(parent)) => {
+                json::write_standalone_prefix(out, self.inner.trace_id, parent.id())
+            }
+            _ => json::write_root_prefix(out, self.inner.trace_id, self.inner.upstream_parent),
+        }
     }
 
     /// Sends children fragments on their own, with this entity as their parent.
@@ -605,15 +627,12 @@ impl Entity {
         }
     }
 
-    /// Embeds the closed fragment in the open parent, or sends it (see module docs).
+    /// Embeds the closed fragment in its open parent, or sends it (see module docs).
     fn deliver(&self, fragment: Vec<u8>) {
         let shared = &self.inner.shared;
-        let parent = match &self.inner.parent {
-            Some(p) if p.inner.kind != EntityKind::Facade => p,
-            _ => {
-                shared.emitter.emit(self.datagram(&fragment));
-                return;
-            }
+        let Some(parent) = &self.inner.parent else {
+            shared.emitter.emit(self.datagram(&fragment));
+            return;
         };
         let mut st = lock(&parent.inner.state);
         let full = st.children.len() >= shared.config.max_embedded_children
@@ -697,7 +716,7 @@ impl Inner {
 }
 
 impl State {
-    pub(crate) fn set_data(&mut self, data: Box<EntityData>) {
+    pub(crate) fn set_data(&mut self, data: EntityData) {
         self.data = Some(data);
     }
 }

@@ -112,9 +112,7 @@ impl EntityId {
     /// The 16 lowercase hex digits.
     pub fn to_hex(self) -> [u8; 16] {
         let mut out = [0u8; 16];
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = HEX[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
-        }
+        write_hex_bytes(&mut out, &self.0.to_be_bytes());
         out
     }
 }
@@ -222,14 +220,18 @@ impl TraceId {
         let mut out = [0u8; 35];
         out[0] = b'1';
         out[1] = b'-';
-        for i in 0..8 {
-            out[2 + i] = HEX[((self.epoch >> (28 - 4 * i)) & 0xf) as usize];
-        }
+        write_hex_bytes(&mut out[2..10], &self.epoch.to_be_bytes());
         out[10] = b'-';
-        for i in 0..24 {
-            out[11 + i] = HEX[((self.random >> (92 - 4 * i)) & 0xf) as usize];
-        }
+        write_hex_bytes(&mut out[11..35], &self.random.to_be_bytes()[4..]);
         out
+    }
+}
+
+/// Writes two lowercase hex digits per byte of `bytes` into `out` (`out.len() == 2 * bytes.len()`).
+fn write_hex_bytes(out: &mut [u8], bytes: &[u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 0xf) as usize];
     }
 }
 

@@ -20,30 +20,42 @@ pub const FRAGMENT_BUDGET: usize = crate::MAX_DOCUMENT_BYTES - 256;
 /// Marker appended to truncated text.
 pub const TRUNCATED_MARK: &str = "…truncated";
 
-/// Appends `s` as a JSON string literal.
+/// Bytes that need escaping inside a JSON string: control characters, `"` and `\\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Appends `s` as a JSON string literal. Runs of plain bytes are copied in one go.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(b"0123456789abcdef"[(b >> 4) as usize]);
                 out.push(b"0123456789abcdef"[(b & 0xf) as usize]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -62,7 +74,25 @@ impl<'a> Obj<'a> {
         Obj { out, first: true }
     }
 
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+    /// Continues an object whose opening (and at least one field) is already in `out`.
+    fn resume(out: &'a mut Vec<u8>) -> Obj<'a> {
+        Obj { out, first: true }
+    }
+
+    /// A literal key: written as is (literal keys need no escaping).
+    fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A key from data (annotation, metadata, service keys): escaped.
+    fn dyn_key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.first {
             self.out.push(b',');
         }
@@ -72,34 +102,34 @@ impl<'a> Obj<'a> {
         self.out
     }
 
-    fn str(&mut self, k: &str, v: &str) {
+    fn str(&mut self, k: &'static str, v: &str) {
         let out = self.key(k);
         write_str(out, v);
     }
 
-    fn opt_str(&mut self, k: &str, v: &Option<String>) {
+    fn opt_str(&mut self, k: &'static str, v: &Option<String>) {
         if let Some(v) = v {
             self.str(k, v);
         }
     }
 
-    fn raw(&mut self, k: &str, v: &[u8]) {
+    fn raw(&mut self, k: &'static str, v: &[u8]) {
         self.key(k).extend_from_slice(v);
     }
 
-    fn id(&mut self, k: &str, id: EntityId) {
+    fn id(&mut self, k: &'static str, id: EntityId) {
         let out = self.key(k);
         out.push(b'"');
         out.extend_from_slice(&id.to_hex());
         out.push(b'"');
     }
 
-    fn uint(&mut self, k: &str, v: u64) {
+    fn uint(&mut self, k: &'static str, v: u64) {
         let out = self.key(k);
         write_u64(out, v);
     }
 
-    fn flag(&mut self, k: &str, v: bool) {
+    fn flag(&mut self, k: &'static str, v: bool) {
         if v {
             self.raw(k, b"true");
         }
@@ -208,7 +238,21 @@ fn write_cause(out: &mut Vec<u8>, cause: &Cause) {
 /// Writes one entity as a fragment: its own fields plus `children` (already fragments)
 /// embedded under `subsegments`. `in_progress` is written when there is no end time.
 pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, children: &[Vec<u8>]) {
-    let mut o = Obj::open(out);
+    write_fields(Obj::open(out), id, data, children)
+}
+
+/// Writes the entity's fields after a document prefix already in `out` (one that ends with
+/// `,`, as [`write_standalone_prefix`] and [`write_root_prefix`] leave it).
+pub fn write_after_prefix(
+    out: &mut Vec<u8>,
+    id: EntityId,
+    data: &EntityData,
+    children: &[Vec<u8>],
+) {
+    write_fields(Obj::resume(out), id, data, children)
+}
+
+fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec<u8>]) {
     o.str("name", &data.name);
     o.id("id", id);
     write_epoch_seconds(o.key("start_time"), data.start_micros);
@@ -226,7 +270,7 @@ pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, childr
         let out = o.key("service");
         let mut so = Obj::open(out);
         for (k, v) in &data.service {
-            so.str(k, v);
+            write_str(so.dyn_key(k), v);
         }
         so.close();
     }
@@ -288,7 +332,7 @@ pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, childr
         let out = o.key("annotations");
         let mut ao = Obj::open(out);
         for (k, v) in &data.annotations {
-            write_annotation(ao.key(k), v);
+            write_annotation(ao.dyn_key(k), v);
         }
         ao.close();
     }
@@ -296,10 +340,10 @@ pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, childr
         let out = o.key("metadata");
         let mut mo = Obj::open(out);
         for (ns, entries) in &data.metadata {
-            let out = mo.key(ns);
+            let out = mo.dyn_key(ns);
             let mut no = Obj::open(out);
             for (k, v) in entries {
-                no.raw(k, v.as_str().as_bytes());
+                no.dyn_key(k).extend_from_slice(v.as_str().as_bytes());
             }
             no.close();
         }
@@ -332,23 +376,20 @@ pub fn write_fragment(out: &mut Vec<u8>, id: EntityId, data: &EntityData, childr
     o.close();
 }
 
-/// A complete datagram for a subsegment sent on its own: frame header + document
-/// `{"type":"subsegment","trace_id":…,"parent_id":…,<fragment fields>}`.
-pub fn standalone_subsegment(trace_id: TraceId, parent_id: EntityId, fragment: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crate::DAEMON_HEADER.len() + fragment.len() + 100);
+/// Writes the frame header and the opening of a standalone subsegment document:
+/// `{"type":"subsegment","trace_id":…,"parent_id":…,` (fields follow).
+pub fn write_standalone_prefix(out: &mut Vec<u8>, trace_id: TraceId, parent_id: EntityId) {
     out.extend_from_slice(crate::DAEMON_HEADER);
     out.extend_from_slice(b"{\"type\":\"subsegment\",\"trace_id\":\"");
     out.extend_from_slice(&trace_id.to_bytes());
     out.extend_from_slice(b"\",\"parent_id\":\"");
     out.extend_from_slice(&parent_id.to_hex());
     out.extend_from_slice(b"\",");
-    out.extend_from_slice(&fragment[1..]);
-    out
 }
 
-/// A complete datagram for a segment: frame header + `{"trace_id":…,["parent_id":…,]<fields>}`.
-pub fn root_segment(trace_id: TraceId, parent_id: Option<EntityId>, fragment: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crate::DAEMON_HEADER.len() + fragment.len() + 80);
+/// Writes the frame header and the opening of a segment document:
+/// `{"trace_id":…,["parent_id":…,]` (fields follow).
+pub fn write_root_prefix(out: &mut Vec<u8>, trace_id: TraceId, parent_id: Option<EntityId>) {
     out.extend_from_slice(crate::DAEMON_HEADER);
     out.extend_from_slice(b"{\"trace_id\":\"");
     out.extend_from_slice(&trace_id.to_bytes());
@@ -358,6 +399,20 @@ pub fn root_segment(trace_id: TraceId, parent_id: Option<EntityId>, fragment: &[
         out.extend_from_slice(&p.to_hex());
         out.extend_from_slice(b"\",");
     }
+}
+
+/// A complete datagram for a subsegment fragment sent on its own.
+pub fn standalone_subsegment(trace_id: TraceId, parent_id: EntityId, fragment: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fragment.len() + 128);
+    write_standalone_prefix(&mut out, trace_id, parent_id);
+    out.extend_from_slice(&fragment[1..]);
+    out
+}
+
+/// A complete datagram for a segment fragment.
+pub fn root_segment(trace_id: TraceId, parent_id: Option<EntityId>, fragment: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fragment.len() + 128);
+    write_root_prefix(&mut out, trace_id, parent_id);
     out.extend_from_slice(&fragment[1..]);
     out
 }
@@ -525,40 +580,50 @@ fn shrink(data: &mut EntityData, what: Shrinkable) {
 
 /// Serializes `data` with `children` so the fragment is at most [`FRAGMENT_BUDGET`] bytes.
 /// Streams children out (largest first) before truncating anything of the entity's own.
+///
+/// `out` may already hold a document prefix ([`write_standalone_prefix`] /
+/// [`write_root_prefix`]); the fields are then written after it and `out` becomes a complete
+/// datagram. With an empty `out` the result is a bare fragment.
 pub fn fit(
     id: EntityId,
     data: &mut EntityData,
     mut children: Vec<Vec<u8>>,
     out: &mut Vec<u8>,
 ) -> FitReport {
+    let prefix_len = out.len();
+    let write = |out: &mut Vec<u8>, data: &EntityData, children: &[Vec<u8>]| {
+        out.truncate(prefix_len);
+        if prefix_len == 0 {
+            write_fragment(out, id, data, children);
+        } else {
+            write_after_prefix(out, id, data, children);
+        }
+        out.len() - prefix_len
+    };
     let mut report = FitReport::default();
-    out.clear();
-    write_fragment(out, id, data, &children);
-    if out.len() <= FRAGMENT_BUDGET {
+    let mut size = write(out, data, &children);
+    if size <= FRAGMENT_BUDGET {
         return report;
     }
     // 1. Stream the largest children until the rest fits.
     children.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    let mut size = out.len();
     while size > FRAGMENT_BUDGET && !children.is_empty() {
         let child = children.remove(0);
         size -= child.len() + 1;
         report.streamed.push(child);
     }
-    out.clear();
-    write_fragment(out, id, data, &children);
+    size = write(out, data, &children);
     // 2. Shrink the entity's own largest values.
-    while out.len() > FRAGMENT_BUDGET {
+    while size > FRAGMENT_BUDGET {
         let Some(what) = largest_shrinkable(data) else {
             break;
         };
         shrink(data, what);
         report.truncations += 1;
-        out.clear();
-        write_fragment(out, id, data, &children);
+        size = write(out, data, &children);
     }
     // 3. Last resort: keep identity, timing, flags and a note; never drop the entity.
-    if out.len() > FRAGMENT_BUDGET {
+    if size > FRAGMENT_BUDGET {
         let mut minimal = EntityData {
             name: data.name.clone(),
             start_micros: data.start_micros,
@@ -573,14 +638,12 @@ pub fn fit(
             "oxray",
             "entity".to_string(),
             JsonText::from_value(&serde_json::Value::String(format!(
-                "fields{TRUNCATED_MARK} (original {} bytes)",
-                out.len()
+                "fields{TRUNCATED_MARK} (original {size} bytes)"
             ))),
         );
         *data = minimal;
         report.truncations += 1;
-        out.clear();
-        write_fragment(out, id, data, &children);
+        write(out, data, &children);
     }
     report
 }

@@ -63,37 +63,57 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// A recorder configured by `config`, with the fixed sampler at `config.sample_rate`.
+    /// A recorder configured by `config`, with the fixed sampler at `config.sample_rate` and
+    /// the emitter `config.emit_mode` selects.
     pub fn new(config: Config) -> Recorder {
-        let counters = Arc::new(Counters::default());
         let mut memory = None;
-        let emitter: Arc<dyn Emitter> = match config.emit_mode {
+        let recorder = Recorder::with_emitter(config.clone(), |counters| match config.emit_mode {
             EmitMode::Memory => {
-                let m = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+                let m = Arc::new(MemoryEmitter::new(counters));
                 memory = Some(Arc::clone(&m));
                 m
             }
-            EmitMode::Udp => Arc::new(UdpEmitter::new(config.daemon.udp, Arc::clone(&counters))),
+            EmitMode::Udp => Arc::new(UdpEmitter::new(config.daemon.udp, counters)),
             EmitMode::Background => {
                 let udp = Arc::new(UdpEmitter::new(config.daemon.udp, Arc::clone(&counters)));
-                Arc::new(BackgroundEmitter::new(
-                    udp,
-                    config.queue_capacity,
-                    Arc::clone(&counters),
-                ))
+                Arc::new(BackgroundEmitter::new(udp, config.queue_capacity, counters))
             }
-        };
+        });
+        match memory {
+            Some(m) => recorder.keeping_documents_of(m),
+            None => recorder,
+        }
+    }
+
+    /// A recorder sending through the emitter `make` builds (given the recorder's counters).
+    pub fn with_emitter(
+        config: Config,
+        make: impl FnOnce(Arc<Counters>) -> Arc<dyn Emitter>,
+    ) -> Recorder {
+        let counters = Arc::new(Counters::default());
+        let emitter = make(Arc::clone(&counters));
         let sampler: Arc<dyn Sampler> = Arc::new(FixedSampler::new(config.sample_rate));
         Recorder {
             shared: Arc::new(Shared {
                 config,
                 emitter,
                 counters,
-                memory,
+                memory: None,
                 sampler: RwLock::new(sampler),
                 parents_with_children: Mutex::new(Vec::new()),
                 last_facade: Mutex::new(None),
             }),
+        }
+    }
+
+    fn keeping_documents_of(self, memory: Arc<MemoryEmitter>) -> Recorder {
+        let mut shared = match Arc::try_unwrap(self.shared) {
+            Ok(s) => s,
+            Err(shared) => return Recorder { shared },
+        };
+        shared.memory = Some(memory);
+        Recorder {
+            shared: Arc::new(shared),
         }
     }
 
@@ -210,7 +230,7 @@ impl Recorder {
                 xray.insert("sampling_rule_name".into(), rule.to_string().into());
             }
             d.aws.insert("xray".into(), xray.into());
-            data = Some(Box::new(d));
+            data = Some(d);
         }
         let entity = Entity::create(
             Arc::clone(&self.shared),
@@ -335,6 +355,25 @@ impl Recorder {
         self.shared.emitter.flush(timeout)
     }
 
+    /// [`Recorder::flush`] for a caller that waits anyway (the end of a Lambda invocation):
+    /// what is still queued is sent from the calling thread instead of waking the sender
+    /// thread and waiting for it.
+    pub fn flush_on_caller(&self, timeout: Duration) -> bool {
+        let parents = std::mem::take(
+            &mut *self
+                .shared
+                .parents_with_children
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for weak in parents {
+            if let Some(inner) = weak.upgrade() {
+                Entity::stream_pending(&inner);
+            }
+        }
+        self.shared.emitter.flush_on_caller(timeout)
+    }
+
     /// Call in the child after `fork()`: reseeds id generation and restarts the sender thread.
     pub fn after_fork_child(&self) {
         crate::id::reseed_after_fork();
@@ -343,7 +382,7 @@ impl Recorder {
 }
 
 impl Entity {
-    fn install_data(&self, data: Box<EntityData>) {
+    fn install_data(&self, data: EntityData) {
         let mut st = self.inner.state_lock();
         st.set_data(data);
     }

@@ -16,12 +16,29 @@ pub const MAX_ANNOTATION_VALUE_CHARS: usize = 1000;
 /// Longest `http.request.*` string and `user` (schema).
 pub const MAX_SHORT_FIELD_CHARS: usize = 250;
 
+const ASCII_NAME_CHARS: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        table[i] = c.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let symbols = b" _.:/%&#=+-@";
+    let mut j = 0;
+    while j < symbols.len() {
+        table[symbols[j] as usize] = true;
+        j += 1;
+    }
+    table
+};
+
 /// True for characters the documented name charset allows: Unicode letters and digits,
 /// the space separator, and `_ . : / % & # = + - @`. (The docs also list `\`, but the
 /// published schema rejects it, so it is removed.)
 fn name_char_allowed(c: char) -> bool {
     if c.is_ascii() {
-        c.is_ascii_alphanumeric() || c == ' ' || "_.:/%&#=+-@".contains(c)
+        ASCII_NAME_CHARS[c as usize]
     } else {
         c.is_alphanumeric() || (c.is_whitespace() && !c.is_control())
     }
@@ -30,6 +47,16 @@ fn name_char_allowed(c: char) -> bool {
 /// Strips characters outside the name charset, truncates to 200 characters and falls back to
 /// [`FALLBACK_NAME`] when nothing is left.
 pub fn entity_name(raw: &str) -> (Cow<'_, str>, bool) {
+    // Fast path: short ASCII names made only of allowed characters (the common case).
+    let bytes = raw.as_bytes();
+    if bytes.len() <= MAX_NAME_CHARS
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii() && ASCII_NAME_CHARS[*b as usize])
+        && bytes.iter().any(|b| *b != b' ')
+    {
+        return (Cow::Borrowed(raw), false);
+    }
     let fits = raw.chars().take(MAX_NAME_CHARS + 1).count() <= MAX_NAME_CHARS;
     if fits && !raw.trim().is_empty() && raw.chars().all(name_char_allowed) {
         return (Cow::Borrowed(raw), false);
@@ -52,7 +79,9 @@ pub fn annotation_key(raw: &str) -> Option<(Cow<'_, str>, bool)> {
         return None;
     }
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if raw.len() <= MAX_ANNOTATION_KEY_CHARS && raw.chars().all(ok) {
+    if raw.len() <= MAX_ANNOTATION_KEY_CHARS
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Some((Cow::Borrowed(raw), false));
     }
     let cleaned: String = raw

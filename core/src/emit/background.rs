@@ -176,6 +176,22 @@ impl Emitter for BackgroundEmitter {
         true
     }
 
+    fn flush_on_caller(&self, timeout: Duration) -> bool {
+        let shared = self.shared();
+        let batch: Vec<Vec<u8>> = lock(&shared.state).queue.drain(..).collect();
+        let n = batch.len() as u64;
+        for datagram in batch {
+            self.inner.emit(datagram);
+        }
+        if n > 0 {
+            let mut st = lock(&shared.state);
+            st.finished += n;
+            shared.done.notify_all();
+        }
+        // Anything the sender thread took before us is waited for as usual.
+        self.flush(timeout)
+    }
+
     fn after_fork_child(&self) {
         // The parent's queue belongs to the parent, which will send it.
         self.start();
@@ -198,6 +214,22 @@ mod tests {
         assert!(bg.flush(Duration::from_secs(30)));
         assert_eq!(memory.take_datagrams().len(), 10_000);
         assert_eq!(counters.snapshot().dropped, 0);
+    }
+
+    #[test]
+    fn flush_on_caller_delivers_everything_queued() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 100_000, Arc::clone(&counters));
+        for round in 0..50u32 {
+            for i in 0..100u32 {
+                bg.emit((round * 100 + i).to_le_bytes().to_vec());
+            }
+            assert!(bg.flush_on_caller(Duration::from_secs(30)));
+            assert_eq!(bg.queued(), 0);
+        }
+        assert_eq!(memory.take_datagrams().len(), 5_000);
+        assert!(bg.flush(Duration::from_secs(1)));
     }
 
     #[test]

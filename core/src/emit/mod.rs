@@ -24,6 +24,13 @@ pub trait Emitter: Send + Sync {
         true
     }
 
+    /// Like [`Emitter::flush`], but a caller that has to wait anyway sends what is still
+    /// queued itself instead of waking a sender thread and waiting for it (end of a Lambda
+    /// invocation). Emitters without a queue just flush.
+    fn flush_on_caller(&self, timeout: Duration) -> bool {
+        self.flush(timeout)
+    }
+
     /// Called in the child process after `fork()`: restart threads, forget the parent's queue.
     fn after_fork_child(&self) {}
 }

@@ -234,7 +234,9 @@ fn split_frame(datagram: &[u8]) -> Option<&[u8]> {
 }
 
 fn enlarge_receive_buffer(socket: &UdpSocket) {
-    let size: libc::c_int = 32 * 1024 * 1024;
+    // Large enough for every datagram of the 80,000-subsegment test to queue (kernel accounting
+    // counts ~1 KiB per small datagram) even when this thread is starved of CPU.
+    let size: libc::c_int = 512 * 1024 * 1024;
     for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
         // SAFETY: a valid fd and a pointer to a c_int of the right length.
         let rc = unsafe {
