@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::net::UdpSocket;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use oxray_core::config::Config;
 use oxray_core::emit::udp::UdpEmitter;
 use oxray_core::emit::{Counters, Emitter};
