@@ -93,7 +93,7 @@ export declare function init(configJson?: string | undefined | null): string | n
  * `callback(level, message)`, called asynchronously on the event loop. Replaces any
  * previously installed callback.
  */
-export declare function installDiagnostics(callback: (arg: [string, string]) => void, minLevel: string): void
+export declare function installDiagnostics(callback: (arg0: string, arg1: string) => void, minLevel: string): void
 
 /** True once [`init`] succeeded in this thread. */
 export declare function isInitialized(): boolean

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{FnArgs, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use oxray_core::diag::{self, Level};
@@ -20,18 +20,18 @@ const QUEUE_BOUND: usize = 1024;
 /// previously installed callback.
 #[napi]
 pub fn install_diagnostics(
-    callback: Function<(String, String), ()>,
+    callback: Function<FnArgs<(String, String)>, ()>,
     min_level: String,
 ) -> napi::Result<()> {
     let tsfn = callback
-        .build_threadsafe_function::<(String, String)>()
+        .build_threadsafe_function::<FnArgs<(String, String)>>()
         .weak::<true>()
         .max_queue_size::<QUEUE_BOUND>()
         .build()?;
     let sink: diag::Sink = Arc::new(move |level: Level, message: &str| {
         // NonBlocking: a full queue drops the message rather than stall the sender thread.
         let _ = tsfn.call(
-            (level.as_str().to_string(), message.to_string()),
+            FnArgs::from((level.as_str().to_string(), message.to_string())),
             ThreadsafeFunctionCallMode::NonBlocking,
         );
     });
