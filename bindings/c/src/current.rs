@@ -63,7 +63,7 @@ pub unsafe extern "C" fn oxray_current_get(out: *mut *mut oxray_entity) -> oxray
 /// Empties the calling thread's current-entity slot (does nothing if it is empty).
 #[no_mangle]
 pub extern "C" fn oxray_current_clear() {
-    firewall!(or (), {
+    firewall!(or(), {
         let old = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         drop(old);
     })

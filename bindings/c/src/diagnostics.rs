@@ -22,8 +22,9 @@ pub enum oxray_level {
 /// from any thread, several at once (including oxray's sender thread), so it must be
 /// thread-safe; it should return quickly and must not unwind (no C++ exception, no longjmp)
 /// across oxray.
-pub type oxray_diagnostics_callback =
-    Option<unsafe extern "C" fn(level: oxray_level, message: *const c_char, user_data: *mut c_void)>;
+pub type oxray_diagnostics_callback = Option<
+    unsafe extern "C" fn(level: oxray_level, message: *const c_char, user_data: *mut c_void),
+>;
 
 /// The user's pointer, passed back untouched. The callback's contract makes it thread-safe.
 struct UserData(*mut c_void);

@@ -65,7 +65,7 @@ pub unsafe extern "C" fn oxray_entity_begin_subsegment(
 /// `OXRAY_INVALID_HANDLE`.
 #[no_mangle]
 pub extern "C" fn oxray_entity_free(entity: *mut oxray_entity) {
-    firewall!(or (), {
+    firewall!(or(), {
         drop(ENTITIES.remove(entity));
     })
 }
@@ -305,10 +305,7 @@ pub extern "C" fn oxray_entity_set_fault(entity: *const oxray_entity, on: bool) 
 
 /// Sets or clears the `throttle` flag (429).
 #[no_mangle]
-pub extern "C" fn oxray_entity_set_throttle(
-    entity: *const oxray_entity,
-    on: bool,
-) -> oxray_status {
+pub extern "C" fn oxray_entity_set_throttle(entity: *const oxray_entity, on: bool) -> oxray_status {
     firewall!({ Ok(entity_of(entity)?.set_throttle(on)?) })
 }
 

@@ -10,7 +10,9 @@ use oxray_core::{EntityId, Exception, HttpRequest, Sql, StackFrame};
 use crate::cstr;
 use crate::entity::{entity_of, oxray_entity};
 use crate::error::{Failure, Outcome};
-use crate::status::{oxray_status, OXRAY_INVALID_ARGUMENT, OXRAY_INVALID_JSON, OXRAY_NULL_ARGUMENT};
+use crate::status::{
+    oxray_status, OXRAY_INVALID_ARGUMENT, OXRAY_INVALID_JSON, OXRAY_NULL_ARGUMENT,
+};
 
 /// `content_length` value meaning "absent" for `oxray_entity_set_http_response`.
 pub const OXRAY_CONTENT_LENGTH_NONE: i64 = i64::MIN;
@@ -159,7 +161,8 @@ pub extern "C" fn oxray_entity_set_http_response(
                 ))
             }
         };
-        let content_length = (content_length != OXRAY_CONTENT_LENGTH_NONE).then_some(content_length);
+        let content_length =
+            (content_length != OXRAY_CONTENT_LENGTH_NONE).then_some(content_length);
         Ok(entity.set_http_response(status, content_length)?)
     })
 }
@@ -185,7 +188,10 @@ pub unsafe extern "C" fn oxray_entity_set_aws(
             )
         };
         if key.is_empty() {
-            return Err(Failure::new(OXRAY_INVALID_ARGUMENT, "aws key must not be empty"));
+            return Err(Failure::new(
+                OXRAY_INVALID_ARGUMENT,
+                "aws key must not be empty",
+            ));
         }
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
             Failure::new(
@@ -302,7 +308,9 @@ pub unsafe extern "C" fn oxray_entity_add_exception(
         if !id_buf.is_null() && id_len < crate::OXRAY_ENTITY_ID_SIZE {
             // Checked first so that a failure here records nothing.
             // SAFETY: as above.
-            return unsafe { cstr::write("0000000000000000", id_buf, id_len, std::ptr::null_mut()) };
+            return unsafe {
+                cstr::write("0000000000000000", id_buf, id_len, std::ptr::null_mut())
+            };
         }
         // SAFETY: as above.
         let (type_name, message, stack, working_directory) = unsafe {

@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_value_function_returns_its_fallback_on_panic() {
-        let v: i32 = firewall!(or -1, {
+        let v: i32 = firewall!(or - 1, {
             let items: Vec<i32> = Vec::new();
             items[items.len()]
         });

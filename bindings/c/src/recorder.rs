@@ -97,7 +97,7 @@ pub unsafe extern "C" fn oxray_recorder_new(
 /// is lost. NULL, and handles already freed, are ignored.
 #[no_mangle]
 pub extern "C" fn oxray_recorder_free(recorder: *mut oxray_recorder) {
-    firewall!(or (), {
+    firewall!(or(), {
         drop(RECORDERS.remove(recorder));
     })
 }
@@ -129,9 +129,9 @@ pub unsafe extern "C" fn oxray_recorder_begin_segment(
         let incoming = match header_text.map(TraceHeader::parse) {
             Some(Ok(h)) => Some(h),
             Some(Err(e)) => {
-                handle
-                    .recorder
-                    .warn(&format!("incoming trace header ignored ({e}); starting a new trace"));
+                handle.recorder.warn(&format!(
+                    "incoming trace header ignored ({e}); starting a new trace"
+                ));
                 None
             }
             None => None,

@@ -185,10 +185,16 @@ pub unsafe extern "C" fn oxray_trace_header_format(
             1 => Some(Sampled::Yes),
             2 => Some(Sampled::No),
             3 => Some(Sampled::Requested),
-            other => return Err(bad(format!("sampled {other} is not an oxray_sampled value"))),
+            other => {
+                return Err(bad(format!(
+                    "sampled {other} is not an oxray_sampled value"
+                )))
+            }
         };
         if root.is_none() && parent.is_none() && sampled.is_none() {
-            return Err(bad("a trace header needs a root, a parent or a sampled part".into()));
+            return Err(bad(
+                "a trace header needs a root, a parent or a sampled part".into(),
+            ));
         }
         let header = TraceHeader {
             root,

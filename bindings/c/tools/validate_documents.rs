@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn is_entity_id(v: &Value) -> bool {
@@ -24,7 +26,10 @@ fn is_entity_id(v: &Value) -> bool {
 fn is_trace_id(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
         let parts: Vec<&str> = s.split('-').collect();
-        parts.len() == 3 && parts[0] == "1" && is_lower_hex(parts[1], 8) && is_lower_hex(parts[2], 24)
+        parts.len() == 3
+            && parts[0] == "1"
+            && is_lower_hex(parts[1], 8)
+            && is_lower_hex(parts[2], 24)
     })
 }
 
@@ -91,12 +96,16 @@ fn check_entity(e: &Value, path: &str, problems: &mut Vec<String>) {
                 }
                 if let Some(c) = ex.get("cause") {
                     if !is_entity_id(c) {
-                        bad(format!("cause.exceptions[{i}].cause is not 16 lowercase hex"));
+                        bad(format!(
+                            "cause.exceptions[{i}].cause is not 16 lowercase hex"
+                        ));
                     }
                 }
             }
         }
-        Some(other) => bad(format!("cause {other} is neither an exception id nor an object")),
+        Some(other) => bad(format!(
+            "cause {other} is neither an exception id nor an object"
+        )),
     }
     for (i, child) in obj
         .get("subsegments")
@@ -141,7 +150,9 @@ fn run(args: &[String]) -> Result<usize, String> {
         return Err("usage: validate_documents <schema.json> <documents.jsonl> [min_count]".into());
     };
     let min_count: usize = match rest.first() {
-        Some(n) => n.parse().map_err(|_| format!("min_count {n:?} is not a number"))?,
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("min_count {n:?} is not a number"))?,
         None => 1,
     };
     let schema_text =
@@ -156,7 +167,11 @@ fn run(args: &[String]) -> Result<usize, String> {
         let problems = check_document(line, &validator);
         if !problems.is_empty() {
             failures += 1;
-            eprintln!("document on line {}: {}", n + 1, &line[..line.len().min(300)]);
+            eprintln!(
+                "document on line {}: {}",
+                n + 1,
+                &line[..line.len().min(300)]
+            );
             for p in problems {
                 eprintln!("  - {p}");
             }
@@ -166,7 +181,9 @@ fn run(args: &[String]) -> Result<usize, String> {
         return Err(format!("{failures} of {count} documents are invalid"));
     }
     if count < min_count {
-        return Err(format!("only {count} documents, expected at least {min_count}"));
+        return Err(format!(
+            "only {count} documents, expected at least {min_count}"
+        ));
     }
     Ok(count)
 }
