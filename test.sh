@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of the project: Rust (fmt, clippy, unit + integration), the C ABI under
+# sanitizers, the Python package and the Node package. Each part installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+section() { printf '\n=== %s ===\n' "$1"; }
+
+section "rust: fmt and clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "rust: core tests"
+cargo test -p oxray-core
+
+for part in bindings/c python node; do
+  if [ -x "$part/test.sh" ]; then
+    section "$part"
+    "$part/test.sh"
+  fi
+done
