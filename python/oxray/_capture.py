@@ -41,8 +41,10 @@ def enabled() -> bool:
 def root() -> Optional[_core.Entity]:
     """The entity to use when none is current: the Lambda facade of this invocation in
     Lambda, otherwise none (context missing, handled per AWS_XRAY_CONTEXT_MISSING)."""
-    rec = _runtime.recorder()
-    if rec.lambda_mode:
+    rec = _runtime._recorder
+    if rec is None:
+        rec = _runtime.recorder()
+    if _runtime._lambda_mode:
         return rec.lambda_facade()
     rec.context_missing("no segment is open; call xray_recorder.begin_segment() first")
     return None
@@ -130,9 +132,9 @@ def _sync(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
             parent = root()
             if parent is None:
                 return fn(*args, **kwargs)
-        if not parent.sampled:
-            return fn(*args, **kwargs)
         sub = site.begin(parent)
+        if sub is None:
+            return fn(*args, **kwargs)
         token = _set(sub)
         try:
             result = fn(*args, **kwargs)
@@ -156,9 +158,9 @@ def _async(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
             parent = root()
             if parent is None:
                 return await fn(*args, **kwargs)
-        if not parent.sampled:
-            return await fn(*args, **kwargs)
         sub = site.begin(parent)
+        if sub is None:
+            return await fn(*args, **kwargs)
         token = _set(sub)
         try:
             result = await fn(*args, **kwargs)
@@ -191,9 +193,9 @@ def _generator(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         parent = _traced_parent()
-        if parent is None:
+        sub = site.begin(parent) if parent is not None else None
+        if sub is None:
             return (yield from fn(*args, **kwargs))
-        sub = site.begin(parent)
         token = _set(sub)
         try:
             gen = fn(*args, **kwargs)
@@ -290,7 +292,8 @@ class _TracedContextManager:
         parent = _traced_parent()
         if parent is not None:
             self._sub = self._site.begin(parent)
-            self._token = _set(self._sub)
+            if self._sub is not None:
+                self._token = _set(self._sub)
 
     def _close(self, exc: Optional[BaseException]) -> None:
         sub, token = self._sub, self._token

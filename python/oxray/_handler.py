@@ -38,7 +38,7 @@ def _annotate(sub: _core.Entity, cold: bool, service: str) -> None:
 
 def _finish_invocation() -> None:
     _errors.forget()
-    _runtime.flush()
+    _runtime.flush(on_caller=True)
 
 
 def _ok(site: _core.Site, sub: _core.Entity, result: Any, cold: bool, service: str) -> None:
@@ -77,7 +77,8 @@ def _sync_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Cal
         if not _capture._ENABLED:
             return fn(event, context, **kwargs)
         parent = _invocation_parent()
-        if parent is None or not parent.sampled:
+        sub = site.begin(parent) if parent is not None else None
+        if sub is None:
             _take_cold_start()
             # Nested calls see the unsampled parent at once, without looking it up.
             token = _set(parent) if parent is not None else None
@@ -87,7 +88,6 @@ def _sync_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Cal
                 if token is not None:
                     _reset(token)
                 _finish_invocation()
-        sub = site.begin(parent)
         cold = _take_cold_start()
         token = _set(sub)
         try:
@@ -108,7 +108,8 @@ def _async_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Ca
         if not _capture._ENABLED:
             return await fn(event, context, **kwargs)
         parent = _invocation_parent()
-        if parent is None or not parent.sampled:
+        sub = site.begin(parent) if parent is not None else None
+        if sub is None:
             _take_cold_start()
             token = _set(parent) if parent is not None else None
             try:
@@ -117,7 +118,6 @@ def _async_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Ca
                 if token is not None:
                     _reset(token)
                 _finish_invocation()
-        sub = site.begin(parent)
         cold = _take_cold_start()
         token = _set(sub)
         try:

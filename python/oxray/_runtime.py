@@ -14,6 +14,8 @@ from typing import Any, Dict, Optional
 from . import _core
 
 _recorder: Optional[_core.Recorder] = None
+#: The recorder's Lambda mode, read once per recorder (hot path).
+_lambda_mode = False
 _overrides: Dict[str, Any] = {}
 _hooks_installed = False
 
@@ -29,7 +31,6 @@ def recorder() -> _core.Recorder:
 
 
 def _make() -> _core.Recorder:
-    global _recorder
     _install_hooks()
     config = json.dumps(_overrides) if _overrides else None
     try:
@@ -37,21 +38,26 @@ def _make() -> _core.Recorder:
     except ValueError as exc:
         rec = _core.Recorder(None)
         rec.warn(f"configuration ignored: {exc}")
-    _recorder = rec
+    _set(rec)
     return rec
+
+
+def _set(rec: Optional[_core.Recorder]) -> None:
+    global _recorder, _lambda_mode
+    _recorder = rec
+    _lambda_mode = bool(rec is not None and rec.lambda_mode)
 
 
 def reconfigure(**overrides: Any) -> None:
     """Replaces the recorder with one built with these core config keys (None removes a key).
     What the old recorder completed is flushed first."""
-    global _recorder
     for key, value in overrides.items():
         if value is None:
             _overrides.pop(key, None)
         else:
             _overrides[key] = value
     old = _recorder
-    _recorder = None
+    _set(None)
     if old is not None:
         old.flush(FLUSH_TIMEOUT)
     _make()
@@ -59,18 +65,19 @@ def reconfigure(**overrides: Any) -> None:
 
 def swap(rec: Optional[_core.Recorder]) -> Optional[_core.Recorder]:
     """Installs ``rec`` (tests); returns the previous one."""
-    global _recorder
     previous = _recorder
-    _recorder = rec
+    _set(rec)
     return previous
 
 
-def flush(timeout: float = FLUSH_TIMEOUT) -> bool:
+def flush(timeout: float = FLUSH_TIMEOUT, on_caller: bool = False) -> bool:
+    """Sends what completed. ``on_caller``: send what is queued from this thread (the caller
+    waits anyway: end of a Lambda invocation)."""
     rec = _recorder
     if rec is None:
         return True
     try:
-        return rec.flush(timeout)
+        return rec.flush_on_caller(timeout) if on_caller else rec.flush(timeout)
     except Exception:  # noqa: BLE001
         return False
 

@@ -161,6 +161,17 @@ impl PyRecorder {
         ok
     }
 
+    /// Like `flush`, but what is still queued is sent from this thread (the end of a Lambda
+    /// invocation: the caller waits anyway, so it does not wait for the sender to wake up).
+    #[pyo3(signature = (timeout = 1.0))]
+    fn flush_on_caller(&self, py: Python<'_>, timeout: f64) -> bool {
+        let timeout = Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 { timeout } else { 0.0 });
+        let rec = self.rec.clone();
+        let ok = py.detach(move || rec.flush_on_caller(timeout));
+        diag::drain(py);
+        ok
+    }
+
     /// sent, dropped, truncated, streamed, send_errors, warnings.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = self.rec.counters();

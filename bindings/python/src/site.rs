@@ -61,11 +61,16 @@ impl Site {
         self.capture_error
     }
 
-    /// Begins this site's subsegment under `parent`.
-    fn begin(&self, py: Python<'_>, parent: &Bound<'_, PyEntity>) -> PyEntity {
-        let child = parent.get().child(Arc::clone(&self.name), Some(parent));
+    /// Begins this site's subsegment under `parent`; None when `parent` is not sampled
+    /// (nothing would be recorded, so the caller just runs the function).
+    fn begin(&self, py: Python<'_>, parent: &Bound<'_, PyEntity>) -> Option<PyEntity> {
+        let p = parent.get();
+        if !p.entity.is_sampled() {
+            return None;
+        }
+        let child = p.child(Arc::clone(&self.name), Some(parent));
         diag::drain(py);
-        child
+        Some(child)
     }
 
     /// Records `result` as the response (unless None or capture is off) and ends `sub`.
