@@ -50,6 +50,21 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_d
 lib="$target_dir/debug/liboxray.a"
 test -f "$lib"
 
+step "ABI surface: header = exported symbols, and every function is exercised by tests/c"
+declared=$(sed -n 's/^[a-z].*[ *]\(oxray_[a-z0-9_]*\)(.*/\1/p' include/oxray.h | sort -u)
+exported=$(nm -D --defined-only "$target_dir/debug/liboxray.so" | awk '{print $3}' | sort -u)
+if ! diff -u <(echo "$declared") <(echo "$exported"); then
+    echo "the shared library's exported symbols differ from the header's functions" >&2
+    exit 1
+fi
+for f in $declared; do
+    if ! grep -q "\b$f(" tests/c/test_*.c; then
+        echo "not exercised by tests/c: $f" >&2
+        exit 1
+    fi
+done
+echo "$(echo "$declared" | wc -l) functions: all exported, all exercised"
+
 step "C tests (C11, -fsanitize=address,undefined)"
 cflags=(-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -pedantic -g -O1
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Iinclude)

@@ -8,6 +8,7 @@
 //! undefined behaviour.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
@@ -17,13 +18,37 @@ use crate::status::{OXRAY_INVALID_HANDLE, OXRAY_NULL_ARGUMENT};
 const TAG_BITS: u32 = 2;
 const TAG_MASK: usize = (1 << TAG_BITS) - 1;
 
+/// Tokens are distinct serial numbers made by oxray itself, not attacker-chosen keys, so a
+/// multiplicative hash spreads them well and costs a fraction of SipHash (every call looks a
+/// handle up).
+#[derive(Default)]
+struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type TokenMap<T> = HashMap<usize, T, BuildHasherDefault<TokenHasher>>;
+
 /// A table of live handles of one kind. Lookups clone the value out (an `Arc` in practice), so
 /// the table lock is held only for the lookup itself.
 pub(crate) struct Registry<T> {
     kind: &'static str,
     tag: usize,
     next: AtomicU64,
-    live: RwLock<Option<HashMap<usize, T>>>,
+    live: RwLock<Option<TokenMap<T>>>,
 }
 
 impl<T: Clone> Registry<T> {
@@ -43,7 +68,7 @@ impl<T: Clone> Registry<T> {
         self.live
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert_with(HashMap::new)
+            .get_or_insert_with(TokenMap::default)
             .insert(token, value);
         std::ptr::without_provenance_mut(token)
     }
@@ -98,7 +123,7 @@ impl<T: Clone> Registry<T> {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .map_or(0, HashMap::len)
+            .map_or(0, TokenMap::len)
     }
 }
 

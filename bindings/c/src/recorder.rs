@@ -69,6 +69,7 @@ fn config_from(json: Option<&str>) -> Outcome<Config> {
 /// `max_embedded_children`, `max_embedded_bytes`, `tracing_name`, `lambda`, `function_name`,
 /// `sdk_name`, `sdk_version`, `origin`, `sample_rate` (0..1). An unknown key or a bad value is
 /// `OXRAY_INVALID_CONFIG`, naming the key. `*out` is set to the new handle, or NULL on failure.
+/// A recorder is meant to be long-lived and shared by all threads (see `oxray_recorder_free`).
 ///
 /// # Safety
 /// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or writable.
@@ -92,9 +93,10 @@ pub unsafe extern "C" fn oxray_recorder_new(
     })
 }
 
-/// Releases a recorder handle. Entities begun from it stay usable; the recorder's sender
-/// stops when the last of them is gone. Call `oxray_recorder_flush` first so nothing queued
-/// is lost. NULL, and handles already freed, are ignored.
+/// Releases a recorder handle. Entities begun from it stay usable and still send. Call
+/// `oxray_recorder_flush` first so nothing queued is lost. In the default `background` mode
+/// the sender thread stays for the life of the process, so make one recorder per process (or
+/// per configuration), not one per request. NULL, and handles already freed, are ignored.
 #[no_mangle]
 pub extern "C" fn oxray_recorder_free(recorder: *mut oxray_recorder) {
     firewall!(or(), {
