@@ -75,8 +75,18 @@ export interface Frame {
   label?: string
 }
 
-/** Sets `http.request` (`traced`: the downstream call carries this entity's id). */
-export declare function httpRequest(handle: number, method?: string | undefined | null, url?: string | undefined | null, traced?: boolean | undefined | null): boolean
+/** Sets `http.request` (string fields cut to 250 characters by the core). */
+export declare function httpRequest(handle: number, request: HttpRequestInput): boolean
+
+/** `http.request` fields. */
+export interface HttpRequestInput {
+  method?: string
+  url?: string
+  userAgent?: string
+  clientIp?: string
+  /** Subsegments: the downstream call carries this subsegment's id as its parent. */
+  traced?: boolean
+}
 
 /** Sets `http.response` and the error/throttle/fault flags its status implies. */
 export declare function httpResponse(handle: number, status?: number | undefined | null, contentLength?: number | undefined | null): boolean
@@ -165,6 +175,22 @@ export declare function setFlags(handle: number, error: boolean, fault: boolean,
 
 /** `aws` or `remote`; anything else clears the namespace. */
 export declare function setNamespace(handle: number, namespace: string): boolean
+
+/** Sets the `sql` block. */
+export declare function setSql(handle: number, sql: SqlInput): boolean
+
+/** `sql` fields (`url` must not carry a password). */
+export interface SqlInput {
+  url?: string
+  connectionString?: string
+  sanitizedQuery?: string
+  databaseType?: string
+  databaseVersion?: string
+  driverVersion?: string
+  user?: string
+  /** `call` or `statement`. */
+  preparation?: string
+}
 
 /** Documents sent so far, in memory mode (empty otherwise). */
 export declare function takeDocuments(): Array<string>

@@ -865,6 +865,7 @@ module.exports.setAws = nativeBinding.setAws
 module.exports.setCauseRef = nativeBinding.setCauseRef
 module.exports.setFlags = nativeBinding.setFlags
 module.exports.setNamespace = nativeBinding.setNamespace
+module.exports.setSql = nativeBinding.setSql
 module.exports.takeDocuments = nativeBinding.takeDocuments
 module.exports.traceId = nativeBinding.traceId
 module.exports.warn = nativeBinding.warn

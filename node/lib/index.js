@@ -23,4 +23,6 @@ function parseDaemonAddress(text) {
   return require('../binding.js').parseDaemonAddress(String(text));
 }
 
-module.exports = { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress };
+const VERSION = require('./version');
+
+module.exports = { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress, VERSION };

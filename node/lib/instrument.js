@@ -33,7 +33,7 @@ function beginRemote(host, method, url) {
   const h = native.begin(store.h, host || 'Unknown host');
   if (h === 0) return null;
   native.setNamespace(h, 'remote');
-  native.httpRequest(h, method, url, true);
+  native.httpRequest(h, { method, url, traced: true });
   if (store.inv !== null) store.inv.open.add(h);
   return { h, inv: store.inv };
 }

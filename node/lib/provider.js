@@ -103,7 +103,7 @@ class ProviderService {
     return context.als();
   }
 
-  /** @param {import('./logger').LoggerLike} logger */
+  /** @param {import("./logger").LoggerLike} l */
   setLogger(l) {
     logger.setLogger(l);
   }

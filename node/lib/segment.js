@@ -31,7 +31,7 @@ class Subsegment {
    * @param {string} name
    */
   constructor(native, handle, name) {
-    /** @private */
+    /** @protected */
     this._native = native;
     /** The native handle (0 if nothing is recorded). */
     this.handle = handle;

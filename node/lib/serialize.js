@@ -137,7 +137,7 @@ class Copier {
     }
     if (ArrayBuffer.isView(obj)) {
       if (obj instanceof DataView) return `[DataView: ${obj.byteLength} bytes]`;
-      return this.copyList(Array.prototype.slice.call(obj, 0, 4096), depth, obj.length > 4096);
+      return this.copyList(Array.prototype.slice.call(obj, 0, 4096), depth, /** @type {any} */ (obj).length > 4096);
     }
     if (obj instanceof ArrayBuffer) return `[ArrayBuffer: ${obj.byteLength} bytes]`;
     if (Array.isArray(obj)) return this.copyList(obj, depth, false);

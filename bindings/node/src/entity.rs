@@ -7,7 +7,7 @@
 use napi_derive::napi;
 use oxray_core::entity::EntityKind;
 use oxray_core::model::{JsonText, StackFrame};
-use oxray_core::{AnnotationValue, EntityId, Exception, HttpRequest, Namespace};
+use oxray_core::{AnnotationValue, EntityId, Exception, HttpRequest, Namespace, Sql};
 
 use crate::state::{self, with_entity};
 
@@ -29,6 +29,31 @@ pub struct ExceptionInput {
     /// Frames left out of `stack`.
     pub truncated: Option<u32>,
     pub working_directory: Option<String>,
+}
+
+/// `http.request` fields.
+#[napi(object)]
+pub struct HttpRequestInput {
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_ip: Option<String>,
+    /// Subsegments: the downstream call carries this subsegment's id as its parent.
+    pub traced: Option<bool>,
+}
+
+/// `sql` fields (`url` must not carry a password).
+#[napi(object)]
+pub struct SqlInput {
+    pub url: Option<String>,
+    pub connection_string: Option<String>,
+    pub sanitized_query: Option<String>,
+    pub database_type: Option<String>,
+    pub database_version: Option<String>,
+    pub driver_version: Option<String>,
+    pub user: Option<String>,
+    /// `call` or `statement`.
+    pub preparation: Option<String>,
 }
 
 /// Begins a subsegment under `parent` (name sanitized by the core); 0 if `parent` is stale.
@@ -145,20 +170,36 @@ pub fn set_namespace(handle: u32, namespace: String) -> bool {
     .unwrap_or(false)
 }
 
-/// Sets `http.request` (`traced`: the downstream call carries this entity's id).
+/// Sets `http.request` (string fields cut to 250 characters by the core).
 #[napi]
-pub fn http_request(
-    handle: u32,
-    method: Option<String>,
-    url: Option<String>,
-    traced: Option<bool>,
-) -> bool {
+pub fn http_request(handle: u32, request: HttpRequestInput) -> bool {
     with_entity(handle, |e| {
         e.set_http_request(HttpRequest {
-            method,
-            url,
-            traced: traced.unwrap_or(false),
+            method: request.method,
+            url: request.url,
+            user_agent: request.user_agent,
+            client_ip: request.client_ip,
+            traced: request.traced.unwrap_or(false),
             ..HttpRequest::default()
+        })
+        .is_ok()
+    })
+    .unwrap_or(false)
+}
+
+/// Sets the `sql` block.
+#[napi]
+pub fn set_sql(handle: u32, sql: SqlInput) -> bool {
+    with_entity(handle, |e| {
+        e.set_sql(Sql {
+            url: sql.url,
+            connection_string: sql.connection_string,
+            sanitized_query: sql.sanitized_query,
+            database_type: sql.database_type,
+            database_version: sql.database_version,
+            driver_version: sql.driver_version,
+            user: sql.user,
+            preparation: sql.preparation,
         })
         .is_ok()
     })
