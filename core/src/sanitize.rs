@@ -94,6 +94,10 @@ pub fn annotation_key(raw: &str) -> Option<(Cow<'_, str>, bool)> {
 
 /// Truncates `s` to at most `max_chars` characters.
 pub fn truncate_chars(s: &str, max_chars: usize) -> (Cow<'_, str>, bool) {
+    if s.len() <= max_chars {
+        // Never more characters than bytes.
+        return (Cow::Borrowed(s), false);
+    }
     match s.char_indices().nth(max_chars) {
         None => (Cow::Borrowed(s), false),
         Some((cut, _)) => (Cow::Owned(s[..cut].to_string()), true),
