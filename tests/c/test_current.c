@@ -178,9 +178,81 @@ static void context_missing_runtime_error_answers_a_status(void) {
     oxray_recorder_free(recorder);
 }
 
+#define WORKERS 4
+#define SPANS_PER_WORKER 1500
+
+typedef struct worker_args {
+    const oxray_entity *parent;
+    int failures;
+} worker_args;
+
+/* Each worker makes its own current entity: a subsegment of the shared segment. */
+static void *worker(void *arg) {
+    worker_args *w = arg;
+    for (int i = 0; i < SPANS_PER_WORKER; i++) {
+        oxray_entity *span = NULL, *inner = NULL;
+        w->failures += oxray_entity_begin_subsegment(w->parent, "worker", &span) != OXRAY_OK;
+        w->failures += oxray_current_set(span) != OXRAY_OK;
+        oxray_entity_free(span); /* the current slot keeps it alive */
+        w->failures += oxray_current_get(&inner) != OXRAY_OK;
+        w->failures += oxray_entity_put_annotation_int64(inner, "i", i) != OXRAY_OK;
+        w->failures += oxray_entity_end(inner) != OXRAY_OK;
+        w->failures += oxray_entity_end(inner) != OXRAY_ALREADY_ENDED;
+        oxray_entity_free(inner);
+        oxray_current_clear();
+    }
+    return NULL;
+}
+
+static size_t count_named(const json_value *entity, const char *name) {
+    size_t n = 0;
+    const char *own = json_get_string(entity, "name");
+    if (own && strcmp(own, name) == 0) {
+        n++;
+    }
+    const json_value *subs = json_get(entity, "subsegments");
+    for (size_t i = 0; subs && i < subs->count; i++) {
+        n += count_named(subs->items[i], name);
+    }
+    return n;
+}
+
+static void threads_share_handles_and_lose_nothing(void) {
+    oxray_recorder *recorder = harness_memory_recorder("");
+    oxray_entity *segment = NULL;
+    CHECK_OK(oxray_recorder_begin_segment(recorder, "shared", NULL, &segment));
+    pthread_t threads[WORKERS];
+    worker_args args[WORKERS];
+    for (int t = 0; t < WORKERS; t++) {
+        args[t].parent = segment;
+        args[t].failures = 0;
+        CHECK(pthread_create(&threads[t], NULL, worker, &args[t]) == 0);
+    }
+    for (int t = 0; t < WORKERS; t++) {
+        CHECK(pthread_join(threads[t], NULL) == 0);
+        CHECK(args[t].failures == 0);
+    }
+    CHECK_OK(oxray_entity_end(segment));
+    oxray_entity_free(segment);
+
+    /* Every span arrives once: embedded in the segment or streamed on its own. */
+    harness_documents docs = harness_take_documents(recorder);
+    size_t spans = 0;
+    for (size_t i = 0; i < harness_documents_count(&docs); i++) {
+        spans += count_named(harness_document(&docs, i), "worker");
+    }
+    CHECK(spans == (size_t)WORKERS * SPANS_PER_WORKER);
+    oxray_counters c;
+    CHECK_OK(oxray_recorder_counters(recorder, &c));
+    CHECK(c.sent == harness_documents_count(&docs) && c.dropped == 0);
+    harness_documents_free(&docs);
+    oxray_recorder_free(recorder);
+}
+
 void suite_current(void) {
     RUN(current_is_set_read_and_cleared);
     RUN(each_thread_has_its_own_current_entity);
+    RUN(threads_share_handles_and_lose_nothing);
     RUN(context_missing_log_error_gives_a_stand_in_and_warns);
     RUN(context_missing_ignore_error_is_silent);
     RUN(context_missing_runtime_error_answers_a_status);
