@@ -29,9 +29,23 @@ _CO_COROUTINE = 0x80
 _CO_ASYNC_GENERATOR = 0x200
 
 
+#: Set by oxray.testing.capture_traces: tracing stays on whatever Tracers are made inside.
+_FORCED = False
+
+
 def set_enabled(on: bool) -> None:
     global _ENABLED
-    _ENABLED = bool(on)
+    _ENABLED = bool(on) or _FORCED
+
+
+def force(on: bool) -> bool:
+    """Forces tracing on (tests); returns the previous forcing."""
+    global _FORCED, _ENABLED
+    previous = _FORCED
+    _FORCED = bool(on)
+    if on:
+        _ENABLED = True
+    return previous
 
 
 def enabled() -> bool:

@@ -136,7 +136,7 @@ def capture_traces(trace_header: Optional[str] = None) -> Iterator[TraceCapture]
     capture = TraceCapture(rec)
     previous = _runtime.swap(rec)
     was_enabled = _capture.enabled()
-    _capture.set_enabled(True)
+    was_forced = _capture.force(True)
     header = trace_header or (
         f"Root=1-{os.urandom(4).hex()}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=1"
     )
@@ -149,6 +149,7 @@ def capture_traces(trace_header: Optional[str] = None) -> Iterator[TraceCapture]
         capture._pull()
         capture._recorder = None
         _runtime.swap(previous)
+        _capture.force(was_forced)
         _capture.set_enabled(was_enabled)
 
 

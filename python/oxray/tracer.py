@@ -12,7 +12,7 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import _capture, _core, _env, _handler
-from ._log import warn
+from ._capture import _get
 
 AnyCallable = Callable[..., Any]
 
@@ -98,9 +98,13 @@ class Tracer:
         logged and dropped (Powertools raises FacadeSegmentMutationException)."""
         if not _capture._ENABLED:
             return
-        entity = self._writable_entity("put_annotation")
-        if entity is not None:
-            entity.put_annotation(key, value)
+        entity = _get()
+        if entity is None:
+            entity = _capture.root()
+            if entity is None:
+                return
+        # The core refuses changes to the Lambda function segment with a logged warning.
+        entity.put_annotation(key, value)
 
     def put_metadata(self, key: str, value: Any, namespace: Optional[str] = None) -> None:
         """Adds metadata to the current subsegment under ``namespace`` (default: the service).
@@ -108,26 +112,12 @@ class Tracer:
         generators and iterators are recorded by type, never read."""
         if not _capture._ENABLED:
             return
-        entity = self._writable_entity("put_metadata")
-        if entity is not None:
-            entity.put_metadata(key, value, namespace or self.service)
-
-    def _writable_entity(self, what: str) -> Optional[_core.Entity]:
-        try:
-            entity = _capture.parent()
-        except Exception as problem:  # noqa: BLE001
-            warn(f"{what}: no current entity ({problem!r})")
-            return None
-        if entity is None or not entity.sampled:
-            return None
-        if entity.kind == "facade":
-            warn(
-                f"{what} outside any subsegment: the Lambda function segment cannot be "
-                "changed; call it inside a function decorated with capture_lambda_handler "
-                "or capture_method. Dropped."
-            )
-            return None
-        return entity
+        entity = _get()
+        if entity is None:
+            entity = _capture.root()
+            if entity is None:
+                return
+        entity.put_metadata(key, value, namespace or self.service)
 
     # -- patching --------------------------------------------------------------------------
 

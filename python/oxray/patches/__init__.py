@@ -66,7 +66,7 @@ def patch(modules: Sequence[str], raise_errors: bool = True) -> None:
         _requested.add(name)
         for module_name, target in _TARGETS[name]:
             if module_name in sys.modules:
-                _apply(target)
+                _apply(target, sys.modules[module_name])
             else:
                 _waiting.setdefault(module_name, []).append(target)
                 _install_finder()
@@ -77,21 +77,23 @@ def patch(modules: Sequence[str], raise_errors: bool = True) -> None:
         warn(message)
 
 
-def _apply(target: str) -> None:
+def _apply(target: str, module: Any) -> None:
+    """Runs the patch ``target`` on the freshly imported ``module`` (passed in: while its
+    import finishes, ``import a.b`` could still see the parent package half-initialized)."""
     if target in _applied:
         return
     _applied.add(target)
-    module_name, function = target.split(":")
+    patch_module, function = target.split(":")
     try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        getattr(module, function)()
+        patcher = importlib.import_module(f"{__name__}.{patch_module}")
+        getattr(patcher, function)(module)
     except Exception as problem:  # noqa: BLE001 - a patch must never break the import
         warn(f"patch {target} failed: {problem!r}")
 
 
-def _after_import(name: str) -> None:
+def _after_import(name: str, module: Any) -> None:
     for target in _waiting.pop(name, ()):
-        _apply(target)
+        _apply(target, module)
 
 
 class _PatchingLoader:
@@ -107,7 +109,7 @@ class _PatchingLoader:
 
     def exec_module(self, module: Any) -> None:
         self._loader.exec_module(module)
-        _after_import(self._name)
+        _after_import(self._name, module)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._loader, attr)
