@@ -57,10 +57,13 @@ static void http_request_and_response(void) {
     CHECK_OK(oxray_entity_set_http_request(f.segment, &seg_request));
     CHECK_OK(oxray_entity_set_http_response(f.segment, 200, 512));
 
-    oxray_http_request sub_request = {0};
+    oxray_http_request sub_request;
+    /* Filled by memset: the bool field holds the byte 0x01 here, and oxray reads any non-zero
+     * byte as true without assuming a valid _Bool (0x02 would be just as fine). */
+    memset(&sub_request, 0, sizeof sub_request);
+    memset(&sub_request.traced, 0x01, 1);
     sub_request.method = "GET";
     sub_request.url = "https://api.example.com/x";
-    sub_request.traced = true;
     CHECK_OK(oxray_entity_set_http_request(f.sub, &sub_request));
     CHECK_OK(oxray_entity_set_http_response(f.sub, 429, OXRAY_CONTENT_LENGTH_NONE));
 

@@ -11,7 +11,8 @@ use crate::cstr;
 use crate::entity::{entity_of, oxray_entity};
 use crate::error::{Failure, Outcome};
 use crate::status::{
-    oxray_status, OXRAY_INVALID_ARGUMENT, OXRAY_INVALID_JSON, OXRAY_NULL_ARGUMENT,
+    oxray_status, OXRAY_BUFFER_TOO_SMALL, OXRAY_INVALID_ARGUMENT, OXRAY_INVALID_JSON,
+    OXRAY_NULL_ARGUMENT,
 };
 
 /// `content_length` value meaning "absent" for `oxray_entity_set_http_response`.
@@ -92,6 +93,17 @@ unsafe fn owned(ptr: *const c_char, what: &str) -> Outcome<Option<String>> {
     Ok(unsafe { cstr::optional(ptr, what) }?.map(str::to_string))
 }
 
+/// Reads a C `bool` field without assuming it holds 0 or 1 (any non-zero byte is true), so
+/// that a struct filled by memset or by another compiler's idea of `bool` is not undefined
+/// behaviour.
+///
+/// # Safety
+/// `field` must point to a readable byte.
+unsafe fn flag(field: *const bool) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { field.cast::<u8>().read() != 0 }
+}
+
 /// True when `url` has the form X-Ray receivers accept: `^(.+//.+)/([^?]+)\??.*$`, with `.`
 /// not matching a newline (Go regexp semantics).
 pub(crate) fn sql_url_names_a_database(url: &str) -> bool {
@@ -122,18 +134,22 @@ pub unsafe extern "C" fn oxray_entity_set_http_request(
 ) -> oxray_status {
     firewall!({
         let entity = entity_of(entity)?;
-        // SAFETY: forwarded from this function's contract.
-        let r = unsafe { request.as_ref() }
-            .ok_or_else(|| Failure::new(OXRAY_NULL_ARGUMENT, "request must not be NULL"))?;
-        // SAFETY: as above.
+        if request.is_null() {
+            return Err(Failure::new(
+                OXRAY_NULL_ARGUMENT,
+                "request must not be NULL",
+            ));
+        }
+        // SAFETY: non-NULL and valid per this function's contract; fields are read one by
+        // one through the raw pointer (the bools with `flag`).
         let request = unsafe {
             HttpRequest {
-                method: owned(r.method, "request.method")?,
-                url: owned(r.url, "request.url")?,
-                user_agent: owned(r.user_agent, "request.user_agent")?,
-                client_ip: owned(r.client_ip, "request.client_ip")?,
-                x_forwarded_for: r.x_forwarded_for,
-                traced: r.traced,
+                method: owned((*request).method, "request.method")?,
+                url: owned((*request).url, "request.url")?,
+                user_agent: owned((*request).user_agent, "request.user_agent")?,
+                client_ip: owned((*request).client_ip, "request.client_ip")?,
+                x_forwarded_for: flag(&raw const (*request).x_forwarded_for),
+                traced: flag(&raw const (*request).traced),
             }
         };
         Ok(entity.set_http_request(request)?)
@@ -302,29 +318,42 @@ pub unsafe extern "C" fn oxray_entity_add_exception(
 ) -> oxray_status {
     firewall!({
         let entity = entity_of(entity)?;
-        // SAFETY: forwarded from this function's contract.
-        let e = unsafe { exception.as_ref() }
-            .ok_or_else(|| Failure::new(OXRAY_NULL_ARGUMENT, "exception must not be NULL"))?;
+        if exception.is_null() {
+            return Err(Failure::new(
+                OXRAY_NULL_ARGUMENT,
+                "exception must not be NULL",
+            ));
+        }
         if !id_buf.is_null() && id_len < crate::OXRAY_ENTITY_ID_SIZE {
             // Checked first so that a failure here records nothing.
-            // SAFETY: as above.
-            return unsafe {
-                cstr::write("0000000000000000", id_buf, id_len, std::ptr::null_mut())
-            };
+            if id_len > 0 {
+                // SAFETY: id_buf has id_len >= 1 writable bytes per this function's contract.
+                unsafe { *id_buf = 0 };
+            }
+            return Err(Failure::new(
+                OXRAY_BUFFER_TOO_SMALL,
+                format!(
+                    "id_buf of {id_len} bytes is too small: {} bytes needed",
+                    crate::OXRAY_ENTITY_ID_SIZE
+                ),
+            ));
         }
-        // SAFETY: as above.
-        let (type_name, message, stack, working_directory) = unsafe {
-            (
-                owned(e.type_name, "exception.type_name")?,
-                owned(e.message, "exception.message")?,
-                stack_frames(e.stack, e.stack_len)?,
-                cstr::optional(e.working_directory, "exception.working_directory")?,
-            )
+        // SAFETY: non-NULL and valid per this function's contract; fields are read one by
+        // one through the raw pointer (the bool with `flag`).
+        let (record, working_directory) = unsafe {
+            let mut record = Exception::new(
+                owned((*exception).type_name, "exception.type_name")?,
+                owned((*exception).message, "exception.message")?,
+            );
+            record.remote = flag(&raw const (*exception).remote);
+            record.stack = stack_frames((*exception).stack, (*exception).stack_len)?;
+            record.truncated = (*exception).truncated;
+            let wd = cstr::optional(
+                (*exception).working_directory,
+                "exception.working_directory",
+            )?;
+            (record, wd)
         };
-        let mut record = Exception::new(type_name, message);
-        record.remote = e.remote;
-        record.stack = stack;
-        record.truncated = e.truncated;
         let id = entity.add_exception(record, working_directory)?;
         if !id_buf.is_null() {
             // SAFETY: id_buf has id_len >= 17 writable bytes (checked above).
