@@ -58,10 +58,10 @@ static void http_request_and_response(void) {
     CHECK_OK(oxray_entity_set_http_response(f.segment, 200, 512));
 
     oxray_http_request sub_request;
-    /* Filled by memset: the bool field holds the byte 0x01 here, and oxray reads any non-zero
-     * byte as true without assuming a valid _Bool (0x02 would be just as fine). */
+    /* Filled by memset: the bool field holds the byte 0x02, not a valid _Bool. oxray reads it
+     * as a byte (non-zero is true) instead of assuming 0 or 1. */
     memset(&sub_request, 0, sizeof sub_request);
-    memset(&sub_request.traced, 0x01, 1);
+    memset(&sub_request.traced, 0x02, 1);
     sub_request.method = "GET";
     sub_request.url = "https://api.example.com/x";
     CHECK_OK(oxray_entity_set_http_request(f.sub, &sub_request));
