@@ -21,6 +21,12 @@ class SegmentNotFoundException(Exception):
     """Raised only when AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR and there is no segment."""
 
 
+def _restorable(parent: Optional[_core.Entity]) -> Optional[_core.Entity]:
+    """What becomes current again when a subsegment ends: its parent, except a Lambda facade,
+    which is looked up per invocation (keeping it would leak it into the next invocation)."""
+    return None if parent is None or parent.kind == "facade" else parent
+
+
 def _is_root(entity: _core.Entity) -> bool:
     return entity.kind in ("segment", "facade")
 
@@ -49,7 +55,7 @@ class _SubsegmentContext:
             try:
                 _current.reset(token)
             except ValueError:
-                _current.set(sub.parent if sub is not None else None)
+                _current.set(_restorable(sub.parent) if sub is not None else None)
         if sub is not None:
             if ev is not None:
                 _errors.record(sub, ev)
@@ -254,7 +260,7 @@ class XRayRecorder:
             self._context_missing("end_subsegment")
             return
         sub.end(end_time)
-        _current.set(sub.parent)
+        _current.set(_restorable(sub.parent))
 
     def current_subsegment(self) -> Optional[_core.Entity]:
         entity = _current.get()

@@ -19,6 +19,7 @@ from jsonschema import Draft4Validator
 
 import oxray
 from oxray import _capture, _handler, _runtime
+from oxray.context import _current
 from oxray.patches import _http
 from oxray.testing import assemble, capture_traces
 
@@ -147,6 +148,7 @@ class FakeContext:
 
 
 def reset_oxray() -> None:
+    _current.set(None)
     oxray.Tracer._reset_config()
     _runtime.swap(None)
     _capture.set_enabled(True)

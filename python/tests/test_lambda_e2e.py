@@ -103,7 +103,7 @@ def test_error_cause_and_reference(lam):
     (exc,) = child.cause["exceptions"]
     assert exc["type"] == "PaymentError" and exc["message"] == "card declined"
     assert child.cause["working_directory"]
-    assert exc["stack"][0]["label"] == "charge"
+    assert exc["stack"][0]["label"] == "charge", "innermost frame first"
     assert all("oxray" not in frame["path"] for frame in exc["stack"])
     assert root.cause == exc["id"]
     label = child.name[3:]

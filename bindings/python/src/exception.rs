@@ -1,7 +1,7 @@
 //! Python exceptions → `cause.exceptions` records.
 //!
-//! Reads the type name, `str(exc)` and the traceback's frames (outermost first, as the X-Ray
-//! SDK records them), leaving out frames from oxray's own files.
+//! Reads the type name, `str(exc)` and the traceback's frames (innermost first), leaving out
+//! frames from oxray's own files.
 
 use std::sync::RwLock;
 
@@ -39,10 +39,10 @@ fn attr_string(obj: &Bound<'_, PyAny>, name: &str) -> Option<String> {
         .map(|s| s.to_string_lossy().into_owned())
 }
 
-/// The stack of `exc.__traceback__`: up to `limit` frames, and how many were left out.
+/// The stack of `exc.__traceback__`, innermost frame first (where it was raised, as the
+/// other X-Ray SDKs order it): up to `limit` frames, and how many were left out.
 fn stack(exc: &Bound<'_, PyAny>, limit: usize) -> (Vec<StackFrame>, u32) {
     let mut frames = Vec::new();
-    let mut omitted = 0u32;
     let mut tb = match exc.getattr("__traceback__") {
         Ok(tb) => tb,
         Err(_) => return (frames, 0),
@@ -56,18 +56,11 @@ fn stack(exc: &Bound<'_, PyAny>, limit: usize) -> (Vec<StackFrame>, u32) {
         if let Ok(code) = code {
             let path = attr_string(&code, "co_filename").unwrap_or_default();
             if !is_internal(&path) {
-                if frames.len() < limit {
-                    frames.push(StackFrame {
-                        path: Some(basename(&path).to_string()),
-                        line: tb
-                            .getattr("tb_lineno")
-                            .and_then(|l| l.extract::<u32>())
-                            .ok(),
-                        label: attr_string(&code, "co_name"),
-                    });
-                } else {
-                    omitted += 1;
-                }
+                frames.push(StackFrame {
+                    path: Some(basename(&path).to_string()),
+                    line: tb.getattr("tb_lineno").and_then(|l| l.extract::<u32>()).ok(),
+                    label: attr_string(&code, "co_name"),
+                });
             }
         }
         tb = match tb.getattr("tb_next") {
@@ -75,6 +68,9 @@ fn stack(exc: &Bound<'_, PyAny>, limit: usize) -> (Vec<StackFrame>, u32) {
             Err(_) => break,
         };
     }
+    frames.reverse();
+    let omitted = frames.len().saturating_sub(limit) as u32;
+    frames.truncate(limit);
     (frames, omitted)
 }
 
