@@ -56,9 +56,7 @@ def to_jsonable(obj: Any) -> Any:
     if callable(iso) and type(obj).__module__ == "datetime":
         return iso()
     module = type(obj).__module__
-    if module in ("decimal", "uuid", "fractions", "pathlib", "ipaddress") or module.startswith(
-        "pathlib"
-    ):
+    if module in ("decimal", "uuid", "fractions", "pathlib", "ipaddress") or module.startswith("pathlib"):
         return str(obj)
     if module == "enum" or hasattr(type(obj), "_value2member_map_"):
         return getattr(obj, "value", str(obj))

@@ -14,9 +14,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _core
 
-_current: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar(
-    "oxray_current_entity", default=None
-)
+_current: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar("oxray_current_entity", default=None)
 
 T = TypeVar("T")
 

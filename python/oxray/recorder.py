@@ -34,7 +34,7 @@ def _is_root(entity: _core.Entity) -> bool:
 class _SubsegmentContext:
     """``with xray_recorder.in_subsegment(name):`` and ``@xray_recorder.in_subsegment(name)``."""
 
-    def __init__(self, recorder: "XRayRecorder", name: Optional[str], namespace: Optional[str]) -> None:
+    def __init__(self, recorder: XRayRecorder, name: Optional[str], namespace: Optional[str]) -> None:
         self._recorder = recorder
         self._name = name
         self._namespace = namespace
@@ -69,7 +69,7 @@ class _SubsegmentContext:
 
 
 class _SegmentContext:
-    def __init__(self, recorder: "XRayRecorder", name: Optional[str], kwargs: dict) -> None:
+    def __init__(self, recorder: XRayRecorder, name: Optional[str], kwargs: dict) -> None:
         self._recorder = recorder
         self._name = name
         self._kwargs = kwargs
@@ -224,8 +224,7 @@ class XRayRecorder:
     def _context_missing(self, what: str) -> None:
         if _runtime.recorder().context_missing(what):
             raise SegmentNotFoundException(
-                "cannot find the current segment/subsegment, please make sure you have a "
-                "segment open"
+                "cannot find the current segment/subsegment, please make sure you have a segment open"
             )
 
     def _begin(self, name: str, namespace: Optional[str]) -> Optional[_core.Entity]:

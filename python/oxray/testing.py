@@ -47,12 +47,12 @@ class Node:
     sql = property(lambda self: self.doc.get("sql", {}))
     namespace = property(lambda self: self.doc.get("namespace"))
 
-    def walk(self) -> Iterator["Node"]:
+    def walk(self) -> Iterator[Node]:
         yield self
         for child in self.children:
             yield from child.walk()
 
-    def find(self, name: str) -> Optional["Node"]:
+    def find(self, name: str) -> Optional[Node]:
         return next((n for n in self.walk() if n.name == name), None)
 
     def child_names(self) -> List[str]:

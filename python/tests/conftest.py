@@ -115,7 +115,7 @@ class Daemon:
         docs = []
         for datagram in list(self.datagrams):
             assert datagram.startswith(FRAME), datagram[:60]
-            docs.append(check_document(datagram[len(FRAME):].decode()))
+            docs.append(check_document(datagram[len(FRAME) :].decode()))
         return docs
 
     def clear(self) -> None:

@@ -17,7 +17,7 @@ class Recorded:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "LocalServer"
+    server: LocalServer
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -26,7 +26,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         self.server.recorded.requests.append(
-            {"method": self.command, "path": self.path, **{k.lower(): v for k, v in self.headers.items()}}
+            {
+                "method": self.command,
+                "path": self.path,
+                **{k.lower(): v for k, v in self.headers.items()},
+            }
         )
         return body
 
@@ -61,19 +65,47 @@ class _Handler(BaseHTTPRequestHandler):
         if target.startswith("DynamoDB_20120810."):
             params = json.loads(body or b"{}")
             if params.get("TableName") == "missing":
-                err = {"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "message": "no table"}
-                self._send(400, json.dumps(err).encode(), {"content-type": "application/x-amz-json-1.0", **rid})
+                err = {
+                    "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                    "message": "no table",
+                }
+                self._send(
+                    400,
+                    json.dumps(err).encode(),
+                    {"content-type": "application/x-amz-json-1.0", **rid},
+                )
                 return
             answer = {"Item": {"id": {"S": "1"}}} if target.endswith("GetItem") else {}
-            self._send(200, json.dumps(answer).encode(), {"content-type": "application/x-amz-json-1.0", **rid})
+            self._send(
+                200,
+                json.dumps(answer).encode(),
+                {"content-type": "application/x-amz-json-1.0", **rid},
+            )
         elif target.startswith("AmazonSQS."):
             if target.endswith("ReceiveMessage"):
-                answer = {"Messages": [{"MessageId": "m1", "ReceiptHandle": "r", "Body": "hi", "MD5OfBody": "49f68a5c8493ec2c0bf489821c21fc3b"}]}
+                answer = {
+                    "Messages": [
+                        {
+                            "MessageId": "m1",
+                            "ReceiptHandle": "r",
+                            "Body": "hi",
+                            "MD5OfBody": "49f68a5c8493ec2c0bf489821c21fc3b",
+                        }
+                    ]
+                }
             else:
                 answer = {"MessageId": "m1", "MD5OfMessageBody": "49f68a5c8493ec2c0bf489821c21fc3b"}
-            self._send(200, json.dumps(answer).encode(), {"content-type": "application/x-amz-json-1.0", **rid})
+            self._send(
+                200,
+                json.dumps(answer).encode(),
+                {"content-type": "application/x-amz-json-1.0", **rid},
+            )
         else:  # S3 GetObject / PutObject
-            self._send(200, b"stream-body-bytes", {"content-type": "application/octet-stream", "etag": '"e"', **rid})
+            self._send(
+                200,
+                b"stream-body-bytes",
+                {"content-type": "application/octet-stream", "etag": '"e"', **rid},
+            )
 
 
 class LocalServer(ThreadingHTTPServer):

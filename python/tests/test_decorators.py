@@ -66,7 +66,13 @@ def test_methods_static_and_class_methods(traces, tracer):
             return cls.__name__
 
     s = Service()
-    assert (s.charge(5), Service.refund(5), s.refund(3), Service.void(1), Service.name()) == (5, -5, -3, 0, "Service")
+    assert (s.charge(5), Service.refund(5), s.refund(3), Service.void(1), Service.name()) == (
+        5,
+        -5,
+        -3,
+        0,
+        "Service",
+    )
     names = [n.name.rsplit(".", 1)[1] for n in traces.nodes()]
     assert sorted(names) == ["charge", "name", "refund", "refund", "void"]
     assert all(".Service." in n.name for n in traces.nodes())

@@ -48,7 +48,10 @@ def test_handler_and_method_tree(lam):
     assert child.annotations == {"PaymentId": "ch_1"}
     label = name[3:]
     assert child.metadata == {
-        "payment": {"payment_response": {"ok": True, "id": "ch_1"}, f"{label} response": {"charged": "ch_1"}}
+        "payment": {
+            "payment_response": {"ok": True, "id": "ch_1"},
+            f"{label} response": {"charged": "ch_1"},
+        }
     }
     assert "namespace" not in child.doc
 
@@ -182,7 +185,11 @@ def test_unsampled_or_missing_header_sends_nothing(lam, header):
 
 @pytest.mark.parametrize(
     "env",
-    [{"POWERTOOLS_TRACE_DISABLED": "true"}, {"AWS_SAM_LOCAL": "true"}, {"AWS_CHALICE_CLI_MODE": "1"}],
+    [
+        {"POWERTOOLS_TRACE_DISABLED": "true"},
+        {"AWS_SAM_LOCAL": "true"},
+        {"AWS_CHALICE_CLI_MODE": "1"},
+    ],
 )
 def test_disabled_by_environment(lam, monkeypatch, env):
     for key, value in env.items():

@@ -156,7 +156,10 @@ def test_aiohttp_automatic_and_explicit_trace_config(traces):
     ok, down = sorted(traces.find_all("127.0.0.1"), key=lambda n: n.doc["start_time"])
     assert ok.http["request"]["method"] == "GET" and ok.http["response"]["status"] == 200
     assert down.fault
-    assert [_header_parent({"x-amzn-trace-id": h["X-Amzn-Trace-Id"]}) for h in seen] == [ok.id, down.id]
+    assert [_header_parent({"x-amzn-trace-id": h["X-Amzn-Trace-Id"]}) for h in seen] == [
+        ok.id,
+        down.id,
+    ]
 
 
 def test_botocore_dynamodb_sqs_s3(traces, aws, monkeypatch):
@@ -196,9 +199,7 @@ def test_capture_response_of_streaming_body_is_not_read(traces, aws):
 
     @tracer.capture_method
     def fetch():
-        return boto3.client("s3", endpoint_url=aws.url, region_name="eu-west-1").get_object(
-            Bucket="b", Key="k"
-        )
+        return boto3.client("s3", endpoint_url=aws.url, region_name="eu-west-1").get_object(Bucket="b", Key="k")
 
     response = fetch()
     assert response["Body"].read() == b"stream-body-bytes"

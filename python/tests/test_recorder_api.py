@@ -46,7 +46,12 @@ def test_segment_with_subsegments(server_mode):
 
 
 def test_continue_an_incoming_trace_and_sampling_decisions(server_mode):
-    xray_recorder.begin_segment("api", traceid="1-5759e988-bd862e3fe1be46a994272793", parent_id="53995c3f42cd8ad8", sampling=1)
+    xray_recorder.begin_segment(
+        "api",
+        traceid="1-5759e988-bd862e3fe1be46a994272793",
+        parent_id="53995c3f42cd8ad8",
+        sampling=1,
+    )
     xray_recorder.end_segment()
     xray_recorder.begin_segment("api", sampling=0)
     assert not xray_recorder.is_sampled()
@@ -103,7 +108,12 @@ def test_configure_daemon_address_and_context_missing(server_mode, monkeypatch, 
 
     other = Daemon()
     try:
-        xray_recorder.configure(daemon_address=other.address, context_missing="IGNORE_ERROR", service="svc", plugins=("EC2Plugin",))
+        xray_recorder.configure(
+            daemon_address=other.address,
+            context_missing="IGNORE_ERROR",
+            service="svc",
+            plugins=("EC2Plugin",),
+        )
         assert xray_recorder.context_missing == "IGNORE_ERROR"
         xray_recorder.begin_segment()
         xray_recorder.end_segment()

@@ -77,14 +77,30 @@ def test_metadata_conversions_never_consume_or_mutate(traces, tracer):
         tracer.put_metadata("gen", gen)
         tracer.put_metadata("iter", it)
         tracer.put_metadata("data", data)
-        tracer.put_metadata("values", {
-            "bytes": b"abc", "binary": b"\xff\x00", "set": {1}, "tuple": (1, 2),
-            (1, 2): "tuple key", None: "none key", 3: "int key",
-            "when": datetime.datetime(2024, 1, 2, 3, 4, 5), "day": datetime.date(2024, 1, 2),
-            "dec": decimal.Decimal("1.10"), "uuid": uuid.UUID(int=1), "order": Order(1, ["a"]),
-            "nan": math.nan, "inf": -math.inf, "big": 2**80, "obj": Unprintable(),
-            "exc": ValueError("x"), "type": int, "fn": len,
-        })
+        tracer.put_metadata(
+            "values",
+            {
+                "bytes": b"abc",
+                "binary": b"\xff\x00",
+                "set": {1},
+                "tuple": (1, 2),
+                (1, 2): "tuple key",
+                None: "none key",
+                3: "int key",
+                "when": datetime.datetime(2024, 1, 2, 3, 4, 5),
+                "day": datetime.date(2024, 1, 2),
+                "dec": decimal.Decimal("1.10"),
+                "uuid": uuid.UUID(int=1),
+                "order": Order(1, ["a"]),
+                "nan": math.nan,
+                "inf": -math.inf,
+                "big": 2**80,
+                "obj": Unprintable(),
+                "exc": ValueError("x"),
+                "type": int,
+                "fn": len,
+            },
+        )
         tracer.put_metadata("cyclic", cyclic)
         return None
 

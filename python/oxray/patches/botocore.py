@@ -13,9 +13,7 @@ from .. import _core, _errors
 from . import _http
 
 #: The subsegment of the API call in progress, for the header injection in prepare_request.
-_call: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar(
-    "oxray_aws_call", default=None
-)
+_call: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar("oxray_aws_call", default=None)
 
 #: request parameter → aws field, per service (endpoint prefix).
 _PARAMS: Dict[str, Dict[str, str]] = {
