@@ -64,6 +64,12 @@ fn join(path: &str, key: &str) -> String {
 /// Parses one document (a segment or a standalone subsegment).
 pub fn parse_document(text: &str) -> Result<ParsedEntity, DocumentError> {
     let value: Value = serde_json::from_str(text).map_err(|e| err("", format!("not JSON: {e}")))?;
+    parse_value(&value)
+}
+
+/// Parses one document already decoded as JSON (for a receiver that inspects the value first,
+/// like the local collector, and should not decode the text twice).
+pub fn parse_value(value: &Value) -> Result<ParsedEntity, DocumentError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err("", "a document must be a JSON object"))?;
