@@ -198,19 +198,41 @@ function safe(fn) {
   };
 }
 
+const wrapped = { http: false, https: false };
+let seenModules = 0;
+
+/**
+ * Wraps node:http / node:https once something has loaded them: oxray never loads them itself
+ * (node:https alone costs milliseconds and megabytes at cold start). Called at install and at
+ * the start of every traced invocation; cheap when nothing new was loaded.
+ */
+function wrapLoadedHttp() {
+  if (!installed || (wrapped.http && wrapped.https)) return;
+  const list = /** @type {string[]} */ (/** @type {any} */ (process).moduleLoadList ?? []);
+  if (list.length === seenModules) return;
+  seenModules = list.length;
+  let changed = false;
+  for (const name of /** @type {const} */ (['http', 'https'])) {
+    if (!wrapped[name] && list.includes(`NativeModule ${name}`)) {
+      wrapped[name] = true;
+      wrapModule(require(`node:${name}`));
+      changed = true;
+    }
+  }
+  // ESM `import { request } from 'node:http'` sees the wrappers too.
+  if (changed) require('node:module').syncBuiltinESMExports();
+}
+
 /** Installs http, https and fetch capture (idempotent). */
 function httpAndFetch() {
   if (installed) return;
   installed = true;
+  wrapLoadedHttp();
   const dc = require('node:diagnostics_channel');
-  wrapModule(require('node:http'));
-  wrapModule(require('node:https'));
-  // ESM `import { request } from 'node:http'` sees the wrappers too.
-  require('node:module').syncBuiltinESMExports();
   dc.subscribe('http.client.response.finish', safe(onHttpResponse));
   dc.subscribe('undici:request:create', safe(onFetchCreate));
   dc.subscribe('undici:request:headers', safe(onFetchHeaders));
   dc.subscribe('undici:request:error', safe(onFetchError));
 }
 
-module.exports = { httpAndFetch };
+module.exports = { httpAndFetch, wrapLoadedHttp };

@@ -25,7 +25,11 @@ function recorder() {
     binding = require('../binding.js');
     const b = /** @type {typeof import('../binding')} */ (binding);
     b.installDiagnostics((level, message) => logger.log(level, message), logger.levelName());
-    const config = { sdk_name: 'oxray for Node.js', sdk_version: VERSION };
+    // In Lambda a handler sends about one datagram per invocation and must flush before it
+    // returns: sending on the caller's thread beats a hand-off to the sender thread and back.
+    // Elsewhere the background sender keeps sockets off the hot path. OXRAY_EMIT_MODE overrides.
+    const mode = process.env.OXRAY_EMIT_MODE || (process.env.LAMBDA_TASK_ROOT ? 'udp' : 'background');
+    const config = { sdk_name: 'oxray for Node.js', sdk_version: VERSION, emit_mode: mode };
     const problem = b.init(JSON.stringify(config));
     if (problem) {
       logger.error(`recorder configuration refused (${problem}); using defaults`);

@@ -271,6 +271,7 @@ class Tracer {
    */
   _beginInvocation() {
     const n = this._n;
+    instrument.wrapLoadedHttp();
     const header = context.invocationHeader();
     const facade = n.facade(header ?? null);
     const name = `## ${process.env._HANDLER}`;

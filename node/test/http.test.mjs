@@ -171,3 +171,18 @@ test('unsampled invocation: nothing sent, downstream still told Sampled=0', asyn
   assert.ok(seen.length > 0);
   for (const s of seen) assert.match(s.header, /;Sampled=0$/);
 });
+
+test('node:https loaded after the Tracer is wrapped at the next traced invocation', async () => {
+  const https = (await import('node:https')).default;
+  const before = https.request;
+  class Noop {
+    async handler() {
+      return 1;
+    }
+  }
+  decorate(Noop, 'handler', tracer.captureLambdaHandler());
+  await invoke(() => new Noop().handler({}, fakeContext()));
+  await sink.take(1);
+  assert.notEqual(https.request, before, 'https.request wrapped');
+  assert.equal(typeof https.get, 'function');
+});

@@ -1,0 +1,138 @@
+// oxray vs @aws-lambda-powertools/tracer 2.x in one run: fresh worker processes under a
+// simulated Lambda environment, both emitting to one UDP sink here. Prints a table of the
+// issue's metrics with ratios and writes results.json.
+//   node bench.mjs [--runs 3] [--cold-runs 15] [--n 5000] [--invocations 500]
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const RUNS = arg('runs', 3);
+const COLD_RUNS = arg('cold-runs', 15);
+const N = arg('n', 5000);
+const INVOCATIONS = arg('invocations', 500);
+
+const IMPLS = {
+  powertools: { cjs: require.resolve('@aws-lambda-powertools/tracer'), esm: '@aws-lambda-powertools/tracer' },
+  oxray: { cjs: path.resolve(here, '../../node/lib/index.js'), esm: path.resolve(here, '../../node/lib/index.mjs') },
+};
+
+const sink = dgram.createSocket('udp4');
+let received = 0;
+sink.on('message', () => received++);
+await new Promise((r) => sink.bind(0, '127.0.0.1', r));
+sink.setRecvBufferSize(4 * 1024 * 1024);
+const lambdaEnv = {
+  LAMBDA_TASK_ROOT: here,
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+  AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+  _HANDLER: 'index.handler',
+  POWERTOOLS_SERVICE_NAME: 'bench',
+  AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`,
+};
+
+function run(script, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [path.join(here, script)], { env: { ...process.env, ...lambdaEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) return reject(new Error(`${script} ${JSON.stringify(env)} exited ${code}: ${err}`));
+      const line = out.trim().split('\n').pop();
+      resolve({ ...JSON.parse(line || '{}'), wallMs });
+    });
+  });
+}
+
+function bare() {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).on('close', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const med = (rows, key) => median(rows.map((r) => r[key]));
+async function repeat(times, fn) {
+  const rows = [];
+  for (let i = 0; i < times; i++) rows.push(await fn());
+  return rows;
+}
+
+const results = { node: process.version, runs: RUNS, coldRuns: COLD_RUNS, n: N, invocations: INVOCATIONS };
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+// Cold start and RSS (alternating, fresh processes).
+const cold = { bare: [], bareProbe: [], powertools: [], powertoolsEsm: [], oxray: [], oxrayEsm: [] };
+for (let i = 0; i < COLD_RUNS; i++) {
+  cold.bare.push({ wallMs: await bare() });
+  cold.bareProbe.push(await run('cold.cjs', {}));
+  for (const impl of ['powertools', 'oxray']) {
+    cold[impl].push(await run('cold.cjs', { TRACER_MODULE: IMPLS[impl].cjs }));
+    cold[`${impl}Esm`].push(await run('cold.cjs', { TRACER_MODULE: IMPLS[impl].cjs, TRACER_MODULE_ESM: IMPLS[impl].esm, COLD_ESM: '1' }));
+  }
+}
+results.cold = Object.fromEntries(Object.entries(cold).map(([k, rows]) => [k, { wallMs: med(rows, 'wallMs'), readyMs: rows[0].readyMs === undefined ? undefined : med(rows, 'readyMs'), rssMiB: rows[0].rssMiB === undefined ? undefined : med(rows, 'rssMiB') }]));
+
+for (const impl of ['powertools', 'oxray']) {
+  const module = IMPLS[impl].cjs;
+  const r = (results[impl] = {});
+  for (const [label, env] of [['sampled', {}], ['unsampled', { SAMPLED: '0' }], ['disabled', { POWERTOOLS_TRACE_ENABLED: 'false' }]]) {
+    received = 0;
+    const rows = await repeat(RUNS, () => run('worker.mjs', { MODE: 'percall', TRACER_MODULE: module, N: String(N), ...env }));
+    await settle();
+    r[label] = { tracedUs: med(rows, 'tracedUs'), plainUs: med(rows, 'plainUs'), datagrams: received };
+  }
+  received = 0;
+  const nested = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
+  await settle();
+  r.nested = { medianUs: med(nested, 'medianUs'), p99Us: med(nested, 'p99Us'), meanUs: med(nested, 'meanUs'), plainMedianUs: med(nested, 'plainMedianUs'), rssMiB: med(nested, 'rssMiB'), datagrams: received };
+  const awaits = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await', TRACER_MODULE: module }));
+  r.await = { awaitUs: med(awaits, 'awaitUs'), awaitInHandlerUs: med(awaits, 'awaitInHandlerUs') };
+}
+const bareAwait = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await-bare' }));
+results.bareAwaitUs = med(bareAwait, 'awaitUs');
+sink.close();
+writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+// ---- report ----
+const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
+const P = results.powertools;
+const O = results.oxray;
+const c = results.cold;
+const rows = [
+  ['sampled captureMethod call, added µs (traced − plain)', P.sampled.tracedUs - P.sampled.plainUs, O.sampled.tracedUs - O.sampled.plainUs],
+  ['sampled call µs (traced)', P.sampled.tracedUs, O.sampled.tracedUs],
+  ['unsampled call µs', P.unsampled.tracedUs, O.unsampled.tracedUs],
+  ['disabled call µs', P.disabled.tracedUs, O.disabled.tracedUs],
+  ['nested-10 invocation, median µs', P.nested.medianUs, O.nested.medianUs],
+  ['nested-10 invocation, p99 µs', P.nested.p99Us, O.nested.p99Us],
+  ['plain await µs, tracer loaded (outside handler)', P.await.awaitUs, O.await.awaitUs],
+  ['plain await µs, inside a traced handler', P.await.awaitInHandlerUs, O.await.awaitInHandlerUs],
+  ['cold start: require + new Tracer(), wall ms', c.powertools.wallMs, c.oxray.wallMs],
+  ['cold start: import + new Tracer(), wall ms', c.powertoolsEsm.wallMs, c.oxrayEsm.wallMs],
+  ['cold start added vs bare probe (CJS), ms', c.powertools.readyMs - c.bareProbe.readyMs, c.oxray.readyMs - c.bareProbe.readyMs],
+  ['cold start added vs bare probe (ESM), ms', c.powertoolsEsm.readyMs - c.bareProbe.readyMs, c.oxrayEsm.readyMs - c.bareProbe.readyMs],
+  ['RSS added after load (CJS), MiB', c.powertools.rssMiB - c.bareProbe.rssMiB, c.oxray.rssMiB - c.bareProbe.rssMiB],
+  ['RSS after 600 nested invocations, MiB', P.nested.rssMiB, O.nested.rssMiB],
+];
+console.log(`\nnode ${process.version}; ${RUNS} processes per metric (medians), cold start ${COLD_RUNS} processes; bare \`node -e 0\` ${f(c.bare.wallMs, 1)} ms; plain await without any tracer ${f(results.bareAwaitUs, 3)} µs\n`);
+console.log('| metric | Powertools | oxray | Powertools / oxray |');
+console.log('|---|---|---|---|');
+for (const [name, p, o] of rows) console.log(`| ${name} | ${f(p)} | ${f(o)} | ${o > 0 ? f(p / o, 1) + '×' : '-'} |`);
+console.log(`\nplain await, tracer loaded / not loaded: Powertools ${f(P.await.awaitUs / results.bareAwaitUs, 1)}×, oxray ${f(O.await.awaitUs / results.bareAwaitUs, 1)}× (inside a traced handler: Powertools ${f(P.await.awaitInHandlerUs / results.bareAwaitUs, 1)}×, oxray ${f(O.await.awaitInHandlerUs / results.bareAwaitUs, 1)}×)`);
+console.log(`datagrams received: Powertools sampled ${P.sampled.datagrams}, nested ${P.nested.datagrams}; oxray sampled ${O.sampled.datagrams}, nested ${O.nested.datagrams}`);

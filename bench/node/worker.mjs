@@ -1,0 +1,149 @@
+// One benchmark worker: a fresh process under a simulated Lambda environment. The tracer
+// module comes from TRACER_MODULE (a package name or file path); MODE picks the measurement.
+// Prints one JSON line.
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+
+const require = createRequire(import.meta.url);
+const MODE = process.env.MODE;
+const N = Number(process.env.N ?? 5000);
+const INVOCATIONS = Number(process.env.INVOCATIONS ?? 500);
+const now = () => Number(process.hrtime.bigint()) / 1000; // µs
+
+const header = (sampled = 1) =>
+  `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled}`;
+
+/** Applies a legacy method decorator as TypeScript's __decorate does. */
+function decorate(cls, name, decorator) {
+  const d = Object.getOwnPropertyDescriptor(cls.prototype, name);
+  Object.defineProperty(cls.prototype, name, decorator(cls.prototype, name, d) || d);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+class Plain {
+  async noopAsync() {}
+}
+
+async function awaitLoop(obj, n = 200000) {
+  for (let i = 0; i < 20000; i++) await obj.noopAsync();
+  const t0 = now();
+  for (let i = 0; i < n; i++) await obj.noopAsync();
+  return (now() - t0) / n;
+}
+
+async function main() {
+  if (MODE === 'await-bare') {
+    // The tracer module is never loaded in this process.
+    return { awaitUs: await awaitLoop(new Plain()) };
+  }
+  const { Tracer } = require(process.env.TRACER_MODULE);
+  const tracer = new Tracer();
+
+  class App {
+    async handler() {
+      return this.body();
+    }
+
+    async body() {}
+
+    async noop() {}
+
+    async plainNoop() {}
+  }
+  decorate(App, 'handler', tracer.captureLambdaHandler());
+  decorate(App, 'noop', tracer.captureMethod());
+  const app = new App();
+
+  if (MODE === 'percall') {
+    process.env._X_AMZN_TRACE_ID = header(process.env.SAMPLED === '0' ? 0 : 1);
+    let traced = 0;
+    let plain = 0;
+    app.body = async function body() {
+      for (let i = 0; i < 500; i++) await this.noop();
+      for (let i = 0; i < 500; i++) await this.plainNoop();
+      let t0 = now();
+      for (let i = 0; i < N; i++) await this.noop();
+      traced = (now() - t0) / N;
+      t0 = now();
+      for (let i = 0; i < N; i++) await this.plainNoop();
+      plain = (now() - t0) / N;
+    };
+    await app.handler({}, {});
+    return { tracedUs: traced, plainUs: plain };
+  }
+
+  if (MODE === 'nested') {
+    class Chain {
+      constructor(traced) {
+        this.traced = traced;
+      }
+
+      async handler() {
+        return this.m1();
+      }
+    }
+    for (let i = 1; i <= 10; i++) {
+      Chain.prototype[`m${i}`] = async function step() {
+        if (this.traced) {
+          tracer.putAnnotation(`k${i}`, i);
+          tracer.putMetadata(`m${i}`, { i, s: 'value' });
+        }
+        return i < 10 ? this[`m${i + 1}`]() : i;
+      };
+    }
+    class Traced extends Chain {
+      async handler() {
+        return this.m1();
+      }
+    }
+    for (let i = 1; i <= 10; i++) {
+      Traced.prototype[`m${i}`] = Chain.prototype[`m${i}`];
+      decorate(Traced, `m${i}`, tracer.captureMethod());
+    }
+    decorate(Traced, 'handler', tracer.captureLambdaHandler());
+    const traced = new Traced(true);
+    const plain = new Chain(false);
+    const times = [];
+    const plainTimes = [];
+    for (let k = 0; k < 100 + INVOCATIONS; k++) {
+      process.env._X_AMZN_TRACE_ID = header();
+      let t0 = now();
+      await traced.handler({}, {});
+      const t = now() - t0;
+      t0 = now();
+      await plain.handler({}, {});
+      const p = now() - t0;
+      if (k >= 100) {
+        times.push(t);
+        plainTimes.push(p);
+      }
+    }
+    return {
+      medianUs: median(times),
+      p99Us: pct(times, 0.99),
+      meanUs: times.reduce((a, b) => a + b, 0) / times.length,
+      plainMedianUs: median(plainTimes),
+      rssMiB: process.memoryUsage().rss / 2 ** 20,
+    };
+  }
+
+  if (MODE === 'await') {
+    // Tracer loaded and one traced invocation done; then plain awaits outside and inside a handler.
+    process.env._X_AMZN_TRACE_ID = header();
+    await app.handler({}, {});
+    const outside = await awaitLoop(new Plain());
+    let inside = 0;
+    app.body = async () => {
+      inside = await awaitLoop(new Plain());
+    };
+    process.env._X_AMZN_TRACE_ID = header();
+    await app.handler({}, {});
+    return { awaitUs: outside, awaitInHandlerUs: inside };
+  }
+  throw new Error(`unknown MODE ${MODE}`);
+}
+
+const result = await main();
+process.stdout.write(`${JSON.stringify(result)}\n`);
