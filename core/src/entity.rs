@@ -385,8 +385,19 @@ impl Entity {
         })
     }
 
-    /// Sets the `sql` block.
+    /// Sets the `sql` block. A `url` that names no database is refused (receivers would
+    /// reject the whole document); put such text in `connection_string` instead.
     pub fn set_sql(&self, sql: Sql) -> Result<(), TraceError> {
+        if let Some(url) = &sql.url {
+            if !Sql::url_names_database(url) {
+                self.warn(&format!(
+                    "sql.url {url:?} names no database; sql block refused"
+                ));
+                return Err(TraceError::InvalidArgument(format!(
+                    "sql.url {url:?} must look like scheme://host/database"
+                )));
+            }
+        }
         self.with_data(|d| d.sql = Some(sql))
     }
 

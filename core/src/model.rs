@@ -77,6 +77,27 @@ pub struct Sql {
     pub preparation: Option<String>,
 }
 
+impl Sql {
+    /// True when `url` has the form X-Ray receivers accept, `^(.+//.+)/([^?]+)\??.*$` (with
+    /// `.` not matching a newline): receivers reject the whole document otherwise
+    /// (PROTOCOL.md §1.15).
+    pub fn url_names_database(url: &str) -> bool {
+        if url.contains('\n') {
+            return false;
+        }
+        // Some '/' must have "//" with text on both sides before it, and a character other
+        // than '?' right after it.
+        url.match_indices('/').any(|(slash, _)| {
+            let after_ok = url[slash + 1..].chars().next().is_some_and(|c| c != '?');
+            let before = &url[..slash];
+            let scheme_ok = before
+                .match_indices("//")
+                .any(|(i, _)| i >= 1 && i + 2 < before.len());
+            after_ok && scheme_ok
+        })
+    }
+}
+
 /// One stack frame of an exception.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StackFrame {

@@ -104,22 +104,9 @@ unsafe fn flag(field: *const bool) -> bool {
     unsafe { field.cast::<u8>().read() != 0 }
 }
 
-/// True when `url` has the form X-Ray receivers accept: `^(.+//.+)/([^?]+)\??.*$`, with `.`
-/// not matching a newline (Go regexp semantics).
+/// The core's rule for `sql.url` (kept as a name here for the binding's own checks and tests).
 pub(crate) fn sql_url_names_a_database(url: &str) -> bool {
-    if url.contains('\n') {
-        return false;
-    }
-    // Some '/' at `slash` must have "//" with text on both sides before it, and a character
-    // other than '?' right after it.
-    url.match_indices('/').any(|(slash, _)| {
-        let after_ok = url[slash + 1..].chars().next().is_some_and(|c| c != '?');
-        let before = &url[..slash];
-        let scheme_ok = before
-            .match_indices("//")
-            .any(|(i, _)| i >= 1 && i + 2 < before.len());
-        after_ok && scheme_ok
-    })
+    oxray_core::model::Sql::url_names_database(url)
 }
 
 /// Sets `http.request`.

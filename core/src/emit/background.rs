@@ -24,6 +24,8 @@ struct State {
     finished: u64,
     sleeping: bool,
     wake_requested: bool,
+    /// The emitter was dropped: the sender drains the queue and exits.
+    shutdown: bool,
 }
 
 struct Shared {
@@ -63,6 +65,7 @@ impl BackgroundEmitter {
                 finished: 0,
                 sleeping: false,
                 wake_requested: false,
+                shutdown: false,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -100,6 +103,9 @@ fn sender_loop(shared: &'static Shared, inner: Arc<dyn Emitter>) {
         let batch: Vec<Vec<u8>> = {
             let mut st = lock(&shared.state);
             while st.queue.is_empty() {
+                if st.shutdown {
+                    return;
+                }
                 if idle_polls < POLLS_BEFORE_SLEEP && !st.wake_requested {
                     idle_polls += 1;
                     st = shared
@@ -198,6 +204,15 @@ impl Emitter for BackgroundEmitter {
     }
 }
 
+impl Drop for BackgroundEmitter {
+    /// Lets the sender thread send what is queued and exit.
+    fn drop(&mut self) {
+        let shared = self.shared();
+        lock(&shared.state).shutdown = true;
+        shared.work.notify_one();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +245,22 @@ mod tests {
         }
         assert_eq!(memory.take_datagrams().len(), 5_000);
         assert!(bg.flush(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn dropping_the_emitter_sends_what_is_queued_and_stops_the_thread() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 1000, Arc::clone(&counters));
+        for _ in 0..100 {
+            bg.emit(vec![1]);
+        }
+        drop(bg);
+        // The sender holds the only other reference to `memory`; it lets go when it exits.
+        while Arc::strong_count(&memory) > 1 {
+            std::thread::yield_now();
+        }
+        assert_eq!(memory.take_datagrams().len(), 100);
     }
 
     #[test]
