@@ -13,7 +13,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "rust: core tests"
 cargo test -p oxray-core
 
-for part in bindings/c python node; do
+for part in bindings/c cli python node; do
   if [ -x "$part/test.sh" ]; then
     section "$part"
     "$part/test.sh"
