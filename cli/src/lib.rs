@@ -9,5 +9,10 @@
 //! line as a function, for embedding.
 
 pub mod assemble;
+pub mod filter;
 pub mod frame;
+pub mod map;
+pub mod open_traces;
+pub mod store;
 pub mod validate;
+pub mod waterfall;
