@@ -9,6 +9,8 @@
 //! | `LAMBDA_TASK_ROOT` | present → Lambda mode |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | function name, default segment name in Lambda |
 //! | `_X_AMZN_TRACE_ID` | per-invocation trace header, read by [`crate::lambda`] |
+//! | `AWS_XRAY_SAMPLING_RULES` | local sampling rules: a rule file path, or the JSON itself; invalid → logged, SDK default rules kept |
+//! | `AWS_XRAY_CENTRALIZED_SAMPLING` | `true`/`yes`/`1`/`on` → centralized sampling through the daemon's TCP proxy (not in Lambda) |
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -190,8 +192,15 @@ pub struct Config {
     pub sdk_version: String,
     /// `origin` on segments, e.g. `AWS::EC2::Instance`.
     pub origin: Option<String>,
-    /// Probability that a new trace (no decision upstream) is sampled, for the fixed sampler.
-    pub sample_rate: f64,
+    /// A fixed probability that a new trace (no decision upstream) is sampled, instead of
+    /// sampling rules. None (the default): rules decide (see [`crate::sampling::setup`]).
+    pub sample_rate: Option<f64>,
+    /// Local sampling rules: a rule file path or the JSON text (`AWS_XRAY_SAMPLING_RULES`).
+    /// None: the SDKs' default rules (1 per second, then 5%). Wins over `sample_rate`.
+    pub sampling_rules: Option<String>,
+    /// Sample by the X-Ray service's rules, fetched through the daemon's TCP proxy, with the
+    /// local rules as fallback (`AWS_XRAY_CENTRALIZED_SAMPLING`). Ignored in Lambda.
+    pub centralized_sampling: bool,
 }
 
 impl Default for Config {
@@ -210,7 +219,9 @@ impl Default for Config {
             sdk_name: "oxray".to_string(),
             sdk_version: env!("CARGO_PKG_VERSION").to_string(),
             origin: None,
-            sample_rate: 1.0,
+            sample_rate: None,
+            sampling_rules: None,
+            centralized_sampling: false,
         }
     }
 }
@@ -219,6 +230,13 @@ fn is_falsey(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_lowercase().as_str(),
         "false" | "no" | "n" | "f" | "off" | "0"
+    )
+}
+
+fn is_truthy(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "true" | "yes" | "y" | "t" | "on" | "1"
     )
 }
 
@@ -254,14 +272,27 @@ impl Config {
         c.tracing_name = lookup("AWS_XRAY_TRACING_NAME").filter(|s| !s.is_empty());
         c.lambda = lookup("LAMBDA_TASK_ROOT").is_some();
         c.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|s| !s.is_empty());
+        if let Some(source) = lookup("AWS_XRAY_SAMPLING_RULES").filter(|s| !s.trim().is_empty()) {
+            match crate::sampling::LocalRules::from_source(&source) {
+                Ok(_) => c.sampling_rules = Some(source),
+                Err(e) => crate::diag::error(&format!(
+                    "AWS_XRAY_SAMPLING_RULES: {e}; using the default rules (1 per second, then 5%)"
+                )),
+            }
+        }
+        if let Some(v) = lookup("AWS_XRAY_CENTRALIZED_SAMPLING") {
+            c.centralized_sampling = is_truthy(&v);
+        }
         c
     }
 
     /// Applies settings from a JSON object (the C ABI's configuration). Known keys:
     /// `enabled`, `daemon_address`, `context_missing`, `emit_mode` (`background`|`udp`|`memory`),
     /// `queue_capacity`, `max_embedded_children`, `max_embedded_bytes`, `tracing_name`, `lambda`,
-    /// `function_name`, `sdk_name`, `sdk_version`, `origin`, `sample_rate`. An unknown key or a
-    /// wrong type is an error naming the key; nothing is applied then.
+    /// `function_name`, `sdk_name`, `sdk_version`, `origin`, `sample_rate` (0..1, or null for
+    /// rules), `sampling_rules` (a rule file path, the rules' JSON text, or the rules as an
+    /// object; validated now), `centralized_sampling` (bool). An unknown key or a wrong type
+    /// is an error naming the key; nothing is applied then.
     pub fn apply_json(&mut self, text: &str) -> Result<(), TraceError> {
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| TraceError::InvalidArgument(format!("config is not JSON: {e}")))?;
@@ -311,12 +342,28 @@ impl Config {
                 "sdk_name" => next.sdk_name = string()?,
                 "sdk_version" => next.sdk_version = string()?,
                 "origin" => next.origin = Some(string()?),
+                "sample_rate" if v.is_null() => next.sample_rate = None,
                 "sample_rate" => {
-                    next.sample_rate = v
-                        .as_f64()
-                        .filter(|r| (0.0..=1.0).contains(r))
-                        .ok_or_else(|| bad("expected a number from 0 to 1"))?
+                    next.sample_rate = Some(
+                        v.as_f64()
+                            .filter(|r| (0.0..=1.0).contains(r))
+                            .ok_or_else(|| bad("expected a number from 0 to 1"))?,
+                    )
                 }
+                "sampling_rules" => {
+                    let source = match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Object(_) => Some(v.to_string()),
+                        _ => return Err(bad("expected a file path, JSON text or an object")),
+                    };
+                    if let Some(source) = &source {
+                        crate::sampling::LocalRules::from_source(source)
+                            .map_err(|e| bad(&e.to_string()))?;
+                    }
+                    next.sampling_rules = source;
+                }
+                "centralized_sampling" => next.centralized_sampling = boolean()?,
                 _ => return Err(bad("unknown key")),
             }
         }
@@ -372,5 +419,52 @@ mod tests {
         assert!(err.to_string().contains("bogus"));
         assert!(c.apply_json(r#"{"queue_capacity":"x"}"#).is_err());
         assert!(c.apply_json("[").is_err());
+    }
+
+    #[test]
+    fn sampling_config() {
+        let mut c = Config::default();
+        assert_eq!(c.sample_rate, None);
+        c.apply_json(
+            r#"{"sample_rate":0.5,"centralized_sampling":true,
+                "sampling_rules":{"version":2,"default":{"fixed_target":0,"rate":0.1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.sample_rate, Some(0.5));
+        assert!(c.centralized_sampling);
+        assert!(c
+            .sampling_rules
+            .as_deref()
+            .unwrap()
+            .contains("fixed_target"));
+        let err = c
+            .apply_json(r#"{"sampling_rules":"{\"version\":2,\"default\":{\"fixed_target\":0,\"rate\":7}}"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sampling_rules") && err.contains("default.rate"),
+            "{err}"
+        );
+        assert!(
+            c.sampling_rules.as_deref().unwrap().contains("0.1"),
+            "unchanged"
+        );
+        c.apply_json(r#"{"sample_rate":null,"sampling_rules":null}"#)
+            .unwrap();
+        assert_eq!((c.sample_rate, c.sampling_rules.clone()), (None, None));
+
+        let env = Config::from_lookup(|k| match k {
+            "AWS_XRAY_SAMPLING_RULES" => {
+                Some(r#"{"version":1,"default":{"fixed_target":2,"rate":0}}"#.into())
+            }
+            "AWS_XRAY_CENTRALIZED_SAMPLING" => Some("true".into()),
+            _ => None,
+        });
+        assert!(env.sampling_rules.is_some() && env.centralized_sampling);
+        let bad = Config::from_lookup(|k| match k {
+            "AWS_XRAY_SAMPLING_RULES" => Some("{\"version\":9}".into()),
+            _ => None,
+        });
+        assert_eq!(bad.sampling_rules, None);
     }
 }

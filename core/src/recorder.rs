@@ -13,7 +13,10 @@ use crate::header::{Sampled, TraceHeader};
 use crate::id::{EntityId, TraceId};
 use crate::lambda::{self, FacadeError};
 use crate::model::EntityData;
-use crate::sampling::{FixedSampler, Sampler, SamplingDecision, SamplingRequest};
+use crate::sampling::{
+    setup, CentralizedSampler, LocalRules, LocalSampler, RulesError, Sampler, SamplingDecision,
+    SamplingRequest, SamplingStatus,
+};
 use crate::TraceError;
 
 /// State shared by a recorder and all its entities.
@@ -23,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     memory: Option<Arc<MemoryEmitter>>,
     sampler: RwLock<Arc<dyn Sampler>>,
+    /// The centralized sampler, when on (it is also `sampler`); local rules become its fallback.
+    centralized: Mutex<Option<Arc<CentralizedSampler>>>,
     /// Open parents that hold closed children (weak: they may be dropped).
     parents_with_children: Mutex<Vec<Weak<Inner>>>,
     /// The last facade made, by header text: one parse per invocation.
@@ -63,8 +68,9 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// A recorder configured by `config`, with the fixed sampler at `config.sample_rate` and
-    /// the emitter `config.emit_mode` selects.
+    /// A recorder configured by `config`, with the sampler its sampling settings select (see
+    /// [`crate::sampling::setup`]: by default the SDKs' rules, 1 trace per second then 5%, and
+    /// every trace in memory mode) and the emitter `config.emit_mode` selects.
     pub fn new(config: Config) -> Recorder {
         let mut memory = None;
         let recorder = Recorder::with_emitter(config.clone(), |counters| match config.emit_mode {
@@ -92,14 +98,15 @@ impl Recorder {
     ) -> Recorder {
         let counters = Arc::new(Counters::default());
         let emitter = make(Arc::clone(&counters));
-        let sampler: Arc<dyn Sampler> = Arc::new(FixedSampler::new(config.sample_rate));
+        let sampling = setup::initial(&config, &counters);
         Recorder {
             shared: Arc::new(Shared {
                 config,
                 emitter,
                 counters,
                 memory: None,
-                sampler: RwLock::new(sampler),
+                sampler: RwLock::new(sampling.sampler),
+                centralized: Mutex::new(sampling.centralized),
                 parents_with_children: Mutex::new(Vec::new()),
                 last_facade: Mutex::new(None),
             }),
@@ -134,13 +141,83 @@ impl Recorder {
         &self.shared.config
     }
 
-    /// Replaces the sampler consulted for new traces without an upstream decision.
+    /// Replaces the sampler consulted for new traces without an upstream decision (this also
+    /// turns centralized sampling off).
     pub fn set_sampler(&self, sampler: Arc<dyn Sampler>) {
+        let mut centralized = self
+            .shared
+            .centralized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.install_sampler(sampler);
+        // Dropped after the swap: its poller thread stops once nothing holds it.
+        centralized.take();
+    }
+
+    fn install_sampler(&self, sampler: Arc<dyn Sampler>) {
         *self
             .shared
             .sampler
             .write()
             .unwrap_or_else(|e| e.into_inner()) = sampler;
+    }
+
+    /// Replaces the local sampling rules with those of `source`: a rule file path, or the
+    /// JSON text itself (see [`crate::sampling::rules`]). With centralized sampling on, they
+    /// become its fallback. A malformed source is refused with an error naming the field and
+    /// the reason, and the rules in force stay in force.
+    pub fn set_sampling_rules(&self, source: &str) -> Result<(), RulesError> {
+        let local = Arc::new(LocalSampler::new(LocalRules::from_source(source)?));
+        let centralized = self
+            .shared
+            .centralized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match centralized.as_ref() {
+            Some(c) => c.set_fallback(local),
+            None => self.install_sampler(local),
+        }
+        Ok(())
+    }
+
+    /// Turns on centralized sampling through the daemon's TCP proxy (`config().daemon.tcp`):
+    /// the sampler in force becomes the fallback, used until the service's rules arrive and
+    /// whenever they are more than an hour old. Calling it again changes nothing. Refused in
+    /// Lambda (the Lambda service decides) and when tracing is disabled.
+    pub fn enable_centralized_sampling(&self) -> Result<(), TraceError> {
+        let config = &self.shared.config;
+        if config.lambda {
+            return Err(TraceError::InvalidArgument(
+                "centralized sampling is not used in Lambda: the Lambda service decides".into(),
+            ));
+        }
+        if !config.enabled {
+            return Err(TraceError::InvalidArgument(
+                "tracing is disabled (AWS_XRAY_SDK_ENABLED)".into(),
+            ));
+        }
+        let mut centralized = self
+            .shared
+            .centralized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if centralized.is_none() {
+            let c = setup::centralized(config, self.sampler(), &self.shared.counters);
+            self.install_sampler(Arc::clone(&c) as Arc<dyn Sampler>);
+            *centralized = Some(c);
+        }
+        Ok(())
+    }
+
+    /// What centralized sampling is doing (all zero / false when it is off).
+    pub fn sampling_status(&self) -> SamplingStatus {
+        self.shared
+            .centralized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|c| c.status())
+            .unwrap_or_default()
     }
 
     /// Counters of sent, dropped, truncated and streamed documents, and warnings.
@@ -374,10 +451,12 @@ impl Recorder {
         self.shared.emitter.flush_on_caller(timeout)
     }
 
-    /// Call in the child after `fork()`: reseeds id generation and restarts the sender thread.
+    /// Call in the child after `fork()`: reseeds id generation and restarts the sender thread
+    /// (and the centralized sampling thread, with a fresh client id and counts).
     pub fn after_fork_child(&self) {
         crate::id::reseed_after_fork();
         self.shared.emitter.after_fork_child();
+        self.sampler().after_fork_child();
     }
 }
 

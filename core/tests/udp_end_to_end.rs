@@ -188,6 +188,8 @@ fn a_daemon_that_is_down_costs_nothing_but_counts() {
             tcp: port,
         },
         emit_mode: EmitMode::Udp,
+        // Every trace recorded (the default rules would take 1 per second, then 5%).
+        sample_rate: Some(1.0),
         ..Config::default()
     });
     for _ in 0..50 {

@@ -51,6 +51,9 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     /// Inputs the recorder corrected or refused (bad keys, bad values, context missing, …).
     pub warnings: AtomicU64,
+    /// Failed calls to the daemon's sampling proxy (centralized sampling): refused, timed
+    /// out, non-2xx, or an unreadable answer. Sampling goes on with cached or local rules.
+    pub sampling_errors: AtomicU64,
 }
 
 /// A point-in-time copy of [`Counters`].
@@ -62,6 +65,7 @@ pub struct CountersSnapshot {
     pub streamed: u64,
     pub send_errors: u64,
     pub warnings: u64,
+    pub sampling_errors: u64,
 }
 
 impl Counters {
@@ -73,6 +77,7 @@ impl Counters {
             streamed: self.streamed.load(Ordering::Relaxed),
             send_errors: self.send_errors.load(Ordering::Relaxed),
             warnings: self.warnings.load(Ordering::Relaxed),
+            sampling_errors: self.sampling_errors.load(Ordering::Relaxed),
         }
     }
 

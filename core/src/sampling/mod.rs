@@ -2,8 +2,28 @@
 //!
 //! An upstream decision in the incoming header (`Sampled=1` / `Sampled=0`) always wins and
 //! the sampler is not asked; in Lambda the header decides. `Sampled=?` or no header asks the
-//! sampler. This module holds the trait and the fixed samplers; rule-based local and
-//! centralized sampling implement the same trait.
+//! sampler. This module holds the trait and the fixed samplers; the submodules implement
+//! rule-based sampling behind the same trait:
+//!
+//! - [`rules`] (local rule files v1/v2) with [`glob`] patterns and the [`matcher`];
+//! - [`reservoir`] (lock-free per-second counting) and [`local`] ([`LocalSampler`]);
+//! - [`centralized`] ([`CentralizedSampler`]: rules and quotas from the daemon's proxy);
+//! - [`clock`] (time and randomness, injectable for tests);
+//! - [`setup`] (the sampler a recorder starts with, from its configuration).
+
+pub mod centralized;
+pub mod clock;
+pub mod glob;
+pub mod local;
+pub mod matcher;
+pub mod reservoir;
+pub mod rules;
+pub(crate) mod setup;
+
+pub use centralized::{CentralizedOptions, CentralizedSampler, SamplingStatus};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use local::LocalSampler;
+pub use rules::{LocalMatch, LocalRules, RulesError, SDK_DEFAULT_RULES};
 
 use std::sync::Arc;
 
@@ -42,6 +62,9 @@ impl SamplingDecision {
 /// Decides whether a new trace is recorded. Must be cheap and must never block on I/O.
 pub trait Sampler: Send + Sync {
     fn should_sample(&self, request: &SamplingRequest<'_>) -> SamplingDecision;
+
+    /// Called in the child process after `fork()` (restart threads, forget per-process state).
+    fn after_fork_child(&self) {}
 }
 
 /// Samples with a fixed probability: 1.0 samples everything, 0.0 nothing.
