@@ -8,10 +8,12 @@ patched library is imported.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._core import __version__
 from .tracer import Tracer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any
 
 __all__ = ["Tracer", "xray_recorder", "patch_all", "patch", "__version__"]
 

@@ -11,11 +11,14 @@ passes through unchanged.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
 
 from . import _core, _errors, _runtime
 from ._log import warn
 from .context import _current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable, Optional
 
 #: Process-wide switch. Off once any Tracer is disabled (as in Powertools).
 _ENABLED = True

@@ -8,7 +8,9 @@ their type instead.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any
 
 
 def _type_label(obj: Any) -> str:

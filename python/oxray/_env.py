@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Optional
 _TRUE = {"1", "y", "yes", "t", "true", "on"}
 _FALSE = {"0", "n", "no", "f", "false", "off"}
 

@@ -8,9 +8,11 @@ keeps a small table instead, so the user's exception is never changed.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 from . import _core
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Dict, Tuple
 
 _MAX_REMEMBERED = 32
 _recorded: Dict[int, Tuple[BaseException, str]] = {}

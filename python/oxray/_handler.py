@@ -5,11 +5,14 @@ nothing is left in the send queue when Lambda freezes the process."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
 
 from . import _capture, _core, _errors, _runtime
 from ._capture import _get, _reset, _set
 from ._log import warn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable
 
 _cold_start = True
 

@@ -7,11 +7,13 @@ given to ``xray_recorder.configure``.
 from __future__ import annotations
 
 import atexit
-import json
 import os
-from typing import Any, Dict, Optional
 
 from . import _core
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Dict, Optional
 
 _recorder: Optional[_core.Recorder] = None
 #: The recorder's Lambda mode, read once per recorder (hot path).
@@ -32,7 +34,11 @@ def recorder() -> _core.Recorder:
 
 def _make() -> _core.Recorder:
     _install_hooks()
-    config = json.dumps(_overrides) if _overrides else None
+    config = None
+    if _overrides:
+        import json
+
+        config = json.dumps(_overrides)
     try:
         rec = _core.Recorder(config)
     except ValueError as exc:

@@ -10,13 +10,16 @@ A new thread starts with an empty context: run its target in a copy of the calle
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Optional, TypeVar
 
 from . import _core
 
-_current: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar("oxray_current_entity", default=None)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
+_current: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar("oxray_current_entity", default=None)
 
 
 def current() -> Optional[_core.Entity]:

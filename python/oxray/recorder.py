@@ -8,11 +8,13 @@ correct in threads that copy their context and in concurrent asyncio tasks.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
-
 from . import _capture, _core, _errors, _runtime
 from ._log import debug, warn
 from .context import _current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable, Optional, Sequence
 
 _LOCAL = ("local", None, "")
 

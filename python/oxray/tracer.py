@@ -9,12 +9,15 @@ concurrent coroutines get the right parents, metadata never consumes streams, â€
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import _capture, _core, _env, _handler
 from ._capture import _get
 
-AnyCallable = Callable[..., Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+    AnyCallable = Callable[..., Any]
 
 
 def _sanitize(name: str) -> str:

@@ -7,8 +7,8 @@ import asyncio
 import logging
 
 import pytest
-from conftest import FACADE_ID, HEADER, TRACE_ID
 
+from conftest import FACADE_ID, HEADER, TRACE_ID
 from oxray import Tracer
 
 HEADER_2 = "Root=1-6740c2a1-5f1e2d3c4b5a69788796a002;Parent=53995c3f42cd8002;Sampled=1"

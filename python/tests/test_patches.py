@@ -9,11 +9,11 @@ import sqlite3
 import sys
 
 import pytest
-from servers import LocalServer
 
 import oxray
 from oxray import Tracer, patches
 from oxray.testing import capture_traces
+from servers import LocalServer
 
 HEADER_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=([0-9a-f]{16});Sampled=1$")
 

@@ -7,8 +7,8 @@ import asyncio
 import os
 
 import pytest
-from conftest import FACADE_ID, check_document
 
+from conftest import FACADE_ID, check_document
 from oxray import Tracer, _runtime, xray_recorder
 from oxray.testing import assemble
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from conftest import check_document
 
+from conftest import check_document
 from oxray import _core
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"

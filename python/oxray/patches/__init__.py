@@ -7,11 +7,13 @@ ever imported on the user's behalf, so ``Tracer()`` costs no botocore import.
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .._log import warn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 #: patch name → [(module that must be loaded, "oxray.patches.<x>:<function>")].
 _TARGETS: Dict[str, List[Tuple[str, str]]] = {
@@ -85,7 +87,9 @@ def _apply(target: str, module: Any) -> None:
     _applied.add(target)
     patch_module, function = target.split(":")
     try:
-        patcher = importlib.import_module(f"{__name__}.{patch_module}")
+        name = f"{__name__}.{patch_module}"
+        __import__(name)
+        patcher = sys.modules[name]
         getattr(patcher, function)(module)
     except Exception as problem:  # noqa: BLE001 - a patch must never break the import
         warn(f"patch {target} failed: {problem!r}")

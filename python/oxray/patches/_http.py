@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import contextvars
-from typing import Any, List, Optional, Tuple
 
 from .. import _capture, _core, _errors
 from ..context import _current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, List, Optional, Tuple
 
 HEADER = "X-Amzn-Trace-Id"
 

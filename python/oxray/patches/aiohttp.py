@@ -4,9 +4,11 @@ a session given :func:`oxray.tracing.aiohttp_trace_config` explicitly is left as
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import _http
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any
 
 
 async def _on_request_start(session: Any, ctx: Any, params: Any) -> None:

@@ -7,10 +7,13 @@ Response bodies (an S3 ``StreamingBody``) are never read."""
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Dict, Optional
 
 from .. import _core, _errors
 from . import _http
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Dict, Optional
 
 #: The subsegment of the API call in progress, for the header injection in prepare_request.
 _call: contextvars.ContextVar[Optional[_core.Entity]] = contextvars.ContextVar("oxray_aws_call", default=None)

@@ -3,9 +3,11 @@ trace header added to the request headers (a copy: the caller's dict is not chan
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import _http
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any
 
 
 def patch(client: Any) -> None:

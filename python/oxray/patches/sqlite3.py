@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Optional
 
 from .. import _capture, _errors
 from ..context import _current
 from . import _http
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
+    from typing import Any, Dict, Optional
 
 _factories: Dict[type, type] = {}
 
