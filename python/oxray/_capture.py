@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from . import _core, _errors, _runtime
+from . import _core, _runtime
 from ._log import warn
 from .context import _current
 
@@ -78,6 +78,8 @@ def parent() -> Optional[_core.Entity]:
 def _fail(site: _core.Site, sub: _core.Entity, exc: BaseException) -> None:
     """Error metadata (for Exceptions), cause and end. Never raises."""
     try:
+        from . import _errors
+
         if isinstance(exc, Exception):
             site.error_metadata(sub, exc)
         _errors.record(sub, exc)

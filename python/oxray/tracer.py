@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import _capture, _core, _env, _handler
+from . import _capture, _core, _env
 from ._capture import _get
 
 TYPE_CHECKING = False
@@ -53,7 +53,6 @@ class Tracer:
     ) -> None:
         self.__build_config(service, disabled, auto_patch, patch_modules, provider)
         config = self._config
-        self.provider = config["provider"]
         self.disabled: bool = config["disabled"]
         self.service: str = config["service"]
         self.auto_patch: Optional[bool] = config["auto_patch"]
@@ -71,10 +70,6 @@ class Tracer:
         provider: Any,
     ) -> None:
         config = self._config
-        if provider is None and config["provider"] is None:
-            from .recorder import xray_recorder
-
-            provider = xray_recorder
         if provider is not None:
             config["provider"] = provider
         if auto_patch is not None:
@@ -87,11 +82,24 @@ class Tracer:
         if patch_modules:
             config["patch_modules"] = list(patch_modules)
 
+    @property
+    def provider(self) -> Any:
+        """The escape hatch: ``oxray.xray_recorder`` unless another provider was given (loaded
+        on first use, not at construction)."""
+        provider = self._config["provider"]
+        if provider is None:
+            from .recorder import xray_recorder
+
+            provider = self._config["provider"] = xray_recorder
+        return provider
+
     @classmethod
     def _reset_config(cls) -> None:
         """Forget the shared configuration (for tests), and turn tracing back on."""
         cls._config = dict(cls._default_config)
         _capture.set_enabled(True)
+        from . import _handler
+
         _handler.reset_cold_start()
 
     # -- annotations and metadata on the current subsegment -------------------------------
@@ -164,6 +172,8 @@ class Tracer:
             _resolve(capture_response, "POWERTOOLS_TRACER_CAPTURE_RESPONSE"),
             _resolve(capture_error, "POWERTOOLS_TRACER_CAPTURE_ERROR"),
         )
+        from . import _handler
+
         return _handler.wrap_handler(lambda_handler, site, self.service)
 
     def capture_method(
