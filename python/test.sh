@@ -8,18 +8,17 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 python="${PYTHON:-python3}"
 venv="$repo/.venv-ci/python"
-dist="$repo/target/python-dist"
 
 echo "== python: fresh venv at .venv-ci/python"
-rm -rf "$venv" "$dist"
+rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "maturin>=1.16,<2" pytest jsonschema ruff \
+"$venv/bin/python" -m pip install --quiet pytest jsonschema ruff \
     requests httpx aiohttp boto3 botocore
 
-echo "== python: build the abi3 wheel"
-(cd "$here" && "$venv/bin/maturin" build --release --out "$dist" --interpreter "$venv/bin/python")
-"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$dist"/oxray-*.whl
+echo "== python: pip install ./python (maturin build backend, abi3 wheel)"
+"$venv/bin/python" -m pip install --quiet "$here"
+"$venv/bin/python" -c "import oxray, oxray._core; print('installed oxray', oxray.__version__)"
 
 echo "== python: ruff"
 "$venv/bin/ruff" check --config "$here/pyproject.toml" "$here/oxray" "$here/tests" "$repo/bench/python"

@@ -218,6 +218,7 @@ def main() -> int:
     for label, module in TRACERS.items():
         r = results[label] = {}
         r["sampled_us"] = per_call(module, sink, "1", runs, n, invocations)
+        r["sampled_few_us"] = per_call(module, sink, "1", runs, 50, max(invocations, 30))
         r["unsampled_us"] = per_call(module, sink, "0", runs, n, invocations)
         r["disabled_us"] = per_call(module, sink, "1", runs, n, invocations, POWERTOOLS_TRACE_DISABLED="true")
         r["nested10_us"] = nested(module, sink, runs, nested_inv)
@@ -236,7 +237,20 @@ def main() -> int:
             [name, f"{o[key]:.2f} {unit}", f"{p[key]:.2f} {unit}", f"x{ratio:.1f}", target, "yes" if ok else "NO"]
         )
 
-    row("sampled capture_method, added per call", "sampled_us", "µs", "≤ 2 µs", o["sampled_us"] <= 2)
+    row(
+        f"sampled capture_method, added per call ({n} calls per invocation)",
+        "sampled_us",
+        "µs",
+        "≤ 2 µs",
+        o["sampled_us"] <= 2,
+    )
+    row(
+        "  … with 50 calls per invocation (all embedded in the handler document)",
+        "sampled_few_us",
+        "µs",
+        "≤ 2 µs",
+        o["sampled_few_us"] <= 2,
+    )
     row("unsampled (Sampled=0), added per call", "unsampled_us", "µs", "≤ 0.5 µs", o["unsampled_us"] <= 0.5)
     row("tracing disabled, added per call", "disabled_us", "µs", "≤ 0.2 µs", o["disabled_us"] <= 0.2)
     row(
