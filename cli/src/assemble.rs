@@ -373,7 +373,7 @@ mod tests {
     const T: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
     fn received(seq: u64, text: &str) -> Received {
-        let (a, _) = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
+        let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
         Received {
             seq,
             entity: a.entity,

@@ -5,14 +5,95 @@
 //! arrives ([`store`]), reassembles traces ([`assemble`], [`open_traces`]) and prints each one
 //! as a waterfall ([`waterfall`]) once it has been idle for a while ([`collect`]). `oxray show`
 //! prints the same waterfalls from the file, optionally narrowed by an X-Ray filter expression
-//! ([`filter`]); `oxray map` prints the service graph ([`map`]). [`run`] is the whole command
-//! line as a function, for embedding.
+//! ([`filter`]); `oxray map` prints the service graph ([`map`]).
+//!
+//! Embedding: [`run`] is the whole command line as a function (what `python -m oxray` or
+//! `npx oxray` can call, or they can run the `oxray` binary); [`collect::Collector`] is the
+//! collector as a library, with live counters ([`stats`]).
 
+pub mod args;
 pub mod assemble;
+pub mod collect;
 pub mod filter;
+pub mod forward;
 pub mod frame;
 pub mod map;
 pub mod open_traces;
+pub mod show;
+pub mod signal;
+pub mod socket;
+pub mod stats;
 pub mod store;
 pub mod validate;
 pub mod waterfall;
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+
+use args::Command;
+
+/// Exit status for a usage error (bad option, bad filter expression).
+pub const EXIT_USAGE: i32 = 2;
+
+/// True when colours suit standard output: a terminal, and `NO_COLOR` unset.
+pub fn stdout_wants_color() -> bool {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    #[cfg(unix)]
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe {
+        libc::isatty(1) == 1
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// Runs one command line (`args` without the program name). Waterfalls, tables and help go to
+/// `out`; reports, summaries and errors to `diag`. `collect` runs until `stop` is set (or a
+/// signal, if [`signal::install`] was called). Returns the exit status: 0 success, 1 failure
+/// (a file or socket problem, a trace not found), 2 usage error.
+pub fn run(args: &[String], out: &mut dyn Write, diag: &mut dyn Write, stop: &AtomicBool) -> i32 {
+    let daemon_env = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok();
+    let command = match args::parse(args, stdout_wants_color(), daemon_env.as_deref()) {
+        Ok(c) => c,
+        Err(message) => {
+            let _ = writeln!(diag, "{message}");
+            return EXIT_USAGE;
+        }
+    };
+    match command {
+        Command::Help(text) => {
+            let _ = out.write_all(text.as_bytes());
+            0
+        }
+        Command::Version => {
+            let _ = writeln!(out, "oxray {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Command::Collect(options) => match collect::Collector::bind(options) {
+            Ok(collector) => {
+                collector.run(stop, out, diag);
+                0
+            }
+            Err(message) => {
+                let _ = writeln!(diag, "oxray collect: {message}");
+                1
+            }
+        },
+        Command::Show { file, options } => match show::load(&file) {
+            Ok(loaded) => show::show(&loaded, &file.display().to_string(), &options, out, diag),
+            Err(e) => {
+                let _ = writeln!(diag, "oxray show: cannot read {}: {e}", file.display());
+                1
+            }
+        },
+        Command::Map { file, filter, json } => match show::load(&file) {
+            Ok(loaded) => show::map(&loaded, filter.as_ref(), json, out),
+            Err(e) => {
+                let _ = writeln!(diag, "oxray map: cannot read {}: {e}", file.display());
+                1
+            }
+        },
+    }
+}

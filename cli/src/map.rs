@@ -350,8 +350,7 @@ mod tests {
         let mut t = Trace::new(id);
         for (seq, text) in docs.iter().enumerate() {
             let text = text.replace("TRACE", &id.to_string());
-            let (a, _) =
-                check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
+            let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
             t.add(Received {
                 seq: seq as u64,
                 entity: a.entity,
@@ -438,7 +437,7 @@ mod tests {
     fn lambda_subsegments_without_their_facade_are_orphan_nodes() {
         let handler = "{\"name\":\"## handler\",\"id\":\"0000000000000001\",\"trace_id\":\"TRACE\",\"type\":\"subsegment\",\"parent_id\":\"53995c3f42cd8ad8\",\"start_time\":1,\"end_time\":1.5,\"subsegments\":[{\"name\":\"bank\",\"id\":\"0000000000000002\",\"namespace\":\"remote\",\"start_time\":1.1,\"end_time\":1.2}]}".to_string();
         let mut graph = ServiceGraph::default();
-        graph.add(&trace(1, &[handler.clone()]));
+        graph.add(&trace(1, std::slice::from_ref(&handler)));
         let keys: Vec<&NodeKey> = graph.nodes.keys().collect();
         assert_eq!(
             keys,

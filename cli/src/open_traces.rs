@@ -224,7 +224,7 @@ mod tests {
             "{{\"name\":\"s\",\"id\":\"{id:016x}\",\"trace_id\":\"{}\",\"start_time\":1,\"end_time\":2}}",
             String::from_utf8_lossy(&trace.to_bytes())
         );
-        let (a, _) = check_bytes(text.as_bytes()).unwrap();
+        let a = check_bytes(text.as_bytes()).unwrap();
         Received {
             seq,
             entity: a.entity,

@@ -155,17 +155,21 @@ impl Store {
         self.finish()
     }
 
-    /// Records a note; `fields` are extra string fields.
+    /// Records a note with extra string and number fields.
     pub fn note(
         &mut self,
         received_micros: u64,
         note: &str,
-        fields: &[(&str, &str)],
+        texts: &[(&str, &str)],
+        numbers: &[(&str, u64)],
     ) -> io::Result<()> {
         self.begin(received_micros);
         self.field_str("note", note);
-        for (k, v) in fields {
+        for (k, v) in texts {
             self.field_str(k, v);
+        }
+        for (k, v) in numbers {
+            self.field_raw(k, v.to_string().as_bytes());
         }
         self.finish()
     }
@@ -331,7 +335,12 @@ mod tests {
         {
             let mut store = Store::open(&path).unwrap();
             store
-                .note(1_000_000, "started", &[("listen", "127.0.0.1:2000")])
+                .note(
+                    1_000_000,
+                    "started",
+                    &[("listen", "127.0.0.1:2000")],
+                    &[("n", 3)],
+                )
                 .unwrap();
             let w = Warning {
                 path: "namespace".into(),

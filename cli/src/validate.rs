@@ -84,7 +84,7 @@ pub struct Accepted {
 }
 
 /// Judges a document given as bytes (the body of a datagram).
-pub fn check_bytes(body: &[u8]) -> Result<(Accepted, Value), Invalid> {
+pub fn check_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         let hint = if e.is_eof() {
             " (it ends early: a truncated datagram?)"
@@ -98,8 +98,7 @@ pub fn check_bytes(body: &[u8]) -> Result<(Accepted, Value), Invalid> {
             id: None,
         }
     })?;
-    let accepted = check_value(value.clone(), body.len())?;
-    Ok((accepted, value))
+    check_value(value, body.len())
 }
 
 /// Judges a decoded document; `size` is its length in bytes (for the 64,000-byte bound).
@@ -692,11 +691,10 @@ impl Checker {
         }
         match cause.get("paths") {
             None => {}
-            Some(Value::Array(list)) => {
-                if list.iter().any(|p| !p.is_string()) {
-                    local.warn(&join(&cp, "paths"), "entries must be strings");
-                }
+            Some(Value::Array(list)) if list.iter().any(|p| !p.is_string()) => {
+                local.warn(&join(&cp, "paths"), "entries must be strings");
             }
+            Some(Value::Array(_)) => {}
             Some(v) => {
                 let what = type_name(v);
                 local.warn(
@@ -968,7 +966,7 @@ mod tests {
 
     fn warnings_of(text: &str) -> Vec<String> {
         match check_bytes(text.as_bytes()) {
-            Ok((a, _)) => a.warnings.iter().map(|w| w.to_string()).collect(),
+            Ok(a) => a.warnings.iter().map(|w| w.to_string()).collect(),
             Err(e) => panic!("refused: {} ({text})", e.reason),
         }
     }

@@ -70,6 +70,15 @@ pub fn format_annotation(value: &AnnotationValue) -> String {
     }
 }
 
+/// `1 document`, `2 documents`, `3 entities`.
+pub fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 fn shorten(text: &str, max: usize, ascii: bool) -> String {
     if text.chars().count() <= max {
         return text.to_string();
@@ -98,16 +107,16 @@ pub fn render(tree: &TraceTree, style: &Style, heading: Option<&str>) -> String 
         flags.push(style.paint(MAGENTA, "THROTTLE"));
     }
     let documents = match tree.duplicates {
-        0 => format!("{} documents", tree.documents),
-        d => format!("{} documents (+{d} duplicate)", tree.documents),
+        0 => plural(tree.documents, "document"),
+        d => format!("{} (+{d} duplicate)", plural(tree.documents, "document")),
     };
     let _ = write!(
         out,
-        "{} {}  {}  {} entities in {}",
+        "{} {}  {}  {} in {}",
         style.paint(BOLD, "trace"),
         style.paint(BOLD, &tree.trace_id.to_string()),
         format_duration(tree.duration_micros()),
-        tree.entity_count(),
+        plural(tree.entity_count(), "entity"),
         documents
     );
     for f in flags {
@@ -297,7 +306,7 @@ mod tests {
     fn tree(docs: &[&str]) -> TraceTree {
         let mut trace = Trace::new(TraceId::parse(T).unwrap());
         for (seq, text) in docs.iter().enumerate() {
-            let (a, _) = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
+            let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
             trace.add(Received {
                 seq: seq as u64,
                 entity: a.entity,

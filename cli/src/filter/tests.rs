@@ -13,8 +13,7 @@ fn tree(n: u32, docs: &[&str]) -> TraceTree {
     let mut t = Trace::new(id);
     for (seq, text) in docs.iter().enumerate() {
         let text = text.replace("TRACE", &id.to_string());
-        let (a, _) =
-            check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
+        let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
         t.add(Received {
             seq: seq as u64,
             entity: a.entity,
