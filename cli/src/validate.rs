@@ -86,14 +86,18 @@ pub struct Accepted {
 /// Judges a document given as bytes (the body of a datagram).
 pub fn check_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        let hint = if e.is_eof() {
-            " (it ends early: a truncated datagram?)"
-        } else {
-            ""
+        let reason = match std::str::from_utf8(body) {
+            Err(u) => format!(
+                "not JSON: not UTF-8 text (byte 0x{:02x} at offset {})",
+                body[u.valid_up_to()],
+                u.valid_up_to()
+            ),
+            Ok(_) if e.is_eof() => format!("not JSON: {e} (it ends early: a truncated datagram?)"),
+            Ok(_) => format!("not JSON: {e}"),
         };
         Invalid {
             kind: InvalidKind::NotJson,
-            reason: format!("not JSON: {e}{hint}"),
+            reason,
             trace_id: None,
             id: None,
         }
