@@ -144,6 +144,13 @@ pub fn check_value(mut value: Value, size: usize) -> Result<Accepted, Invalid> {
     }
 }
 
+/// The JSON type an optional field should have.
+#[derive(Clone, Copy)]
+enum Want {
+    Str,
+    Bool,
+}
+
 /// A fatal problem: the document is invalid. The text is `path: reason`.
 type Fatal = String;
 
@@ -252,6 +259,25 @@ impl Checker {
         });
     }
 
+    /// An optional field the schema types: absent is fine; null is warned about (the core's
+    /// parser reads it as absent); another type is warned about and removed.
+    fn typed(&mut self, obj: &mut Map<String, Value>, key: &str, path: &str, want: Want) {
+        let (ok, expected) = match (obj.get(key), want) {
+            (None, _) => return,
+            (Some(Value::Null), Want::Str) => {
+                return self.warn(&join(path, key), "null where a string belongs")
+            }
+            (Some(Value::Null), Want::Bool) => {
+                return self.warn(&join(path, key), "null where a boolean belongs")
+            }
+            (Some(v), Want::Str) => (v.is_string(), "a string"),
+            (Some(v), Want::Bool) => (v.is_boolean(), "true or false"),
+        };
+        if !ok {
+            self.drop_field(obj, key, path, expected);
+        }
+    }
+
     /// Warns about a wrongly typed optional field and removes it from the parser's copy.
     fn drop_field(&mut self, obj: &mut Map<String, Value>, key: &str, path: &str, expected: &str) {
         if let Some(v) = obj.remove(key) {
@@ -332,14 +358,11 @@ impl Checker {
         let start = self.time(obj, "start_time", path)?;
         let start = start.ok_or_else(|| fatal(&join(path, "start_time"), "missing"))?;
         let end = self.time(obj, "end_time", path)?;
-        let in_progress = match obj.get("in_progress") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                self.drop_field(obj, "in_progress", path, "true or false");
-                false
-            }
-        };
+        if obj.get("end_time") == Some(&Value::Null) {
+            self.warn(&join(path, "end_time"), "null where epoch seconds belong");
+        }
+        self.typed(obj, "in_progress", path, Want::Bool);
+        let in_progress = obj.get("in_progress") == Some(&Value::Bool(true));
         match (end, in_progress) {
             (None, false) => return Err(fatal(path, "neither end_time nor in_progress:true")),
             (Some(_), true) => self.warn(
@@ -352,6 +375,13 @@ impl Checker {
             _ => {}
         }
         if embedded {
+            if let Some(t) = obj.get("type").filter(|t| !t.is_string()) {
+                let what = type_name(t);
+                self.warn(
+                    &join(path, "type"),
+                    format!("expected a string, found {what}"),
+                );
+            }
             match obj.get("trace_id") {
                 None | Some(Value::Null) => {}
                 Some(Value::String(t)) if t == trace_id => {}
@@ -433,7 +463,11 @@ impl Checker {
         path: &str,
     ) -> Result<Option<EntityId>, Fatal> {
         match obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
+            Some(Value::Null) => {
+                self.warn(&join(path, key), "null where an id belongs");
+                Ok(None)
+            }
             Some(Value::String(s)) => {
                 let id = EntityId::parse(s).map_err(|e| {
                     fatal(&join(path, key), format!("{s:?} is not a 16-hex id ({e})"))
@@ -528,10 +562,7 @@ impl Checker {
                     }
                 }
                 for key in ["x_forwarded_for", "traced"] {
-                    match r.get(key) {
-                        None | Some(Value::Null) | Some(Value::Bool(_)) => {}
-                        Some(_) => local.drop_field(r, key, &rp, "true or false"),
-                    }
+                    local.typed(r, key, &rp, Want::Bool);
                 }
             }
             Some(_) => local.drop_field(http, "request", &hp, "an object"),
@@ -541,12 +572,18 @@ impl Checker {
             Some(Value::Object(r)) => {
                 let rp = join(&hp, "response");
                 match r.get("status") {
-                    None | Some(Value::Null) => {}
+                    None => {}
+                    Some(Value::Null) => {
+                        local.warn(&join(&rp, "status"), "null where a number belongs")
+                    }
                     Some(Value::Number(n)) if n.as_u64().is_some_and(|s| s <= 999) => {}
                     Some(_) => local.drop_field(r, "status", &rp, "an HTTP status number"),
                 }
                 match r.get("content_length") {
-                    None | Some(Value::Null) => {}
+                    None => {}
+                    Some(Value::Null) => {
+                        local.warn(&join(&rp, "content_length"), "null where a number belongs")
+                    }
                     Some(Value::Number(n)) if n.is_i64() => {}
                     Some(Value::String(_)) => local.warn(
                         &join(&rp, "content_length"),
@@ -651,10 +688,7 @@ impl Checker {
             "user",
             "preparation",
         ] {
-            match sql.get(key) {
-                None | Some(Value::Null) | Some(Value::String(_)) => {}
-                Some(_) => local.drop_field(sql, key, &sp, "a string"),
-            }
+            local.typed(sql, key, &sp, Want::Str);
         }
         if let Some(Value::String(user)) = sql.get("user") {
             if user.chars().count() > 250 {
@@ -689,10 +723,7 @@ impl Checker {
             Some(_) => return self.drop_field(obj, "cause", path, "an exception id or an object"),
         };
         let mut local = Checker::default();
-        match cause.get("working_directory") {
-            None | Some(Value::Null) | Some(Value::String(_)) => {}
-            Some(_) => local.drop_field(cause, "working_directory", &cp, "a string"),
-        }
+        local.typed(cause, "working_directory", &cp, Want::Str);
         match cause.get("paths") {
             None => {}
             Some(Value::Array(list)) if list.iter().any(|p| !p.is_string()) => {
@@ -760,15 +791,9 @@ impl Checker {
             }
         }
         for key in ["message", "type"] {
-            match o.get(key) {
-                None | Some(Value::Null) | Some(Value::String(_)) => {}
-                Some(_) => self.drop_field(o, key, path, "a string"),
-            }
+            self.typed(o, key, path, Want::Str);
         }
-        match o.get("remote") {
-            None | Some(Value::Null) | Some(Value::Bool(_)) => {}
-            Some(_) => self.drop_field(o, "remote", path, "true or false"),
-        }
+        self.typed(o, "remote", path, Want::Bool);
         for key in ["truncated", "skipped"] {
             if let Some(v) = o.get(key) {
                 if !(v.is_u64() || v.is_i64()) {
@@ -806,10 +831,7 @@ impl Checker {
                         return false;
                     };
                     for key in ["path", "label"] {
-                        match fo.get(key) {
-                            None | Some(Value::Null) | Some(Value::String(_)) => {}
-                            Some(_) => local.drop_field(fo, key, &p, "a string"),
-                        }
+                        local.typed(fo, key, &p, Want::Str);
                     }
                     if let Some(v) = fo.get("line") {
                         if !v.is_u64() {
