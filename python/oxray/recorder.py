@@ -19,6 +19,18 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
 _LOCAL = ("local", None, "")
 
 
+def _valid_sampling_rules(rules: Any) -> Any:
+    """``rules`` (a dict, JSON text or a file path) if the core accepts them; else logged, None."""
+    import json
+
+    try:
+        _core.Recorder(json.dumps({"emit_mode": "memory", "sampling_rules": rules}))
+        return rules
+    except (ValueError, TypeError) as problem:
+        warn(f"xray_recorder.configure(sampling_rules=...) ignored: {problem}")
+        return None
+
+
 class SegmentNotFoundException(Exception):
     """Raised only when AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR and there is no segment."""
 
@@ -130,8 +142,16 @@ class XRayRecorder:
         if service is not None:
             self.service = service
         if sampling is not None:
+            # sampling=False: every new trace is sampled (no rules), as in the SDK.
             self.sampling = bool(sampling)
-            overrides["sample_rate"] = 1.0
+            overrides["sample_rate"] = None if sampling else 1.0
+            if not sampling:
+                overrides["sampling_rules"] = None  # rules would win over the fixed rate
+        if sampling_rules is not None:
+            rules = _valid_sampling_rules(sampling_rules)
+            if rules is not None:
+                overrides["sampling_rules"] = rules
+                overrides["sample_rate"] = None
         if daemon_address is not None and not os.environ.get("AWS_XRAY_DAEMON_ADDRESS"):
             overrides["daemon_address"] = daemon_address
         if context_missing is not None and not os.environ.get("AWS_XRAY_CONTEXT_MISSING"):
@@ -145,7 +165,6 @@ class XRayRecorder:
             self.stream_sql = bool(stream_sql)
         for name, value in (
             ("plugins", plugins),
-            ("sampling_rules", sampling_rules),
             ("context", context),
             ("emitter", emitter),
             ("streaming", streaming),
@@ -154,7 +173,7 @@ class XRayRecorder:
         ):
             if value is not None and value != ():
                 debug(f"xray_recorder.configure({name}=...) is not supported by oxray; ignored")
-        if overrides:
+        if overrides or sampling is not None:
             try:
                 _runtime.reconfigure(**overrides)
             except Exception as problem:  # noqa: BLE001

@@ -30,7 +30,7 @@ def test_documents_queued_at_exit_are_flushed(daemon):
         """
         from oxray import xray_recorder
         for i in range(50):
-            xray_recorder.begin_segment(f"job-{i}")
+            xray_recorder.begin_segment(f"job-{i}", sampling=1)
             xray_recorder.end_segment()
         """,
         daemon,
@@ -46,18 +46,18 @@ def test_fork_child_gets_a_working_sender_and_fresh_ids(daemon):
         """
         import os
         from oxray import xray_recorder
-        xray_recorder.begin_segment("parent-before-fork")
+        xray_recorder.begin_segment("parent-before-fork", sampling=1)
         xray_recorder.end_segment()
         xray_recorder.flush()
         pid = os.fork()
         if pid == 0:
-            seg = xray_recorder.begin_segment("child")
+            seg = xray_recorder.begin_segment("child", sampling=1)
             xray_recorder.end_segment()
             ok = xray_recorder.flush(5.0)
             os._exit(0 if ok else 3)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, status
-        xray_recorder.begin_segment("parent-after-fork")
+        xray_recorder.begin_segment("parent-after-fork", sampling=1)
         xray_recorder.end_segment()
         """,
         daemon,

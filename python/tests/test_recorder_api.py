@@ -25,7 +25,7 @@ def server_mode(monkeypatch, daemon):
 
 
 def test_segment_with_subsegments(server_mode):
-    segment = xray_recorder.begin_segment("checkout")
+    segment = xray_recorder.begin_segment("checkout", sampling=1)
     assert xray_recorder.current_segment() is segment
     sub = xray_recorder.begin_subsegment("db", "remote")
     assert xray_recorder.current_subsegment() is sub
@@ -74,7 +74,7 @@ def test_capture_and_in_subsegment_as_decorators(server_mode):
     def other():
         raise KeyError("k")
 
-    with xray_recorder.in_segment("seg"):
+    with xray_recorder.in_segment("seg", sampling=1):
         assert work() == 1 and asyncio.run(awork()) == 2
         with pytest.raises(KeyError):
             other()
@@ -87,7 +87,7 @@ def test_capture_and_in_subsegment_as_decorators(server_mode):
 def test_trace_entity_propagation_to_a_thread(server_mode):
     import threading
 
-    segment = xray_recorder.begin_segment("main")
+    segment = xray_recorder.begin_segment("main", sampling=1)
 
     def worker():
         xray_recorder.set_trace_entity(segment)
@@ -115,7 +115,7 @@ def test_configure_daemon_address_and_context_missing(server_mode, monkeypatch, 
             plugins=("EC2Plugin",),
         )
         assert xray_recorder.context_missing == "IGNORE_ERROR"
-        xray_recorder.begin_segment()
+        xray_recorder.begin_segment(sampling=1)
         xray_recorder.end_segment()
         (doc,) = other.documents(1)
         assert doc["name"] == "svc"
@@ -163,3 +163,21 @@ def test_subsegments_outside_handler_in_lambda_go_under_the_facade(lam):
     assert doc["id"] == sub.id and doc["parent_id"] == FACADE_ID and doc["type"] == "subsegment"
     assert xray_recorder.get_trace_entity().id != FACADE_ID, "the facade does not outlive its invocation"
     assert len(assemble([doc])) == 1 and check_document(doc)
+
+
+def test_sampling_rules_and_sampling_off(server_mode):
+    # Default rules: 1 per second, then 5%. A rule with rate 0 and no reservoir samples nothing.
+    xray_recorder.configure(sampling_rules={"version": 2, "default": {"fixed_target": 0, "rate": 0.0}, "rules": []})
+    try:
+        for _ in range(5):
+            xray_recorder.begin_segment("ruled")
+            xray_recorder.end_segment()
+        xray_recorder.configure(sampling=False)  # as in the SDK: every segment is sampled
+        for _ in range(3):
+            xray_recorder.begin_segment("all")
+            xray_recorder.end_segment()
+        docs = server_mode.documents(3)
+        assert [d["name"] for d in docs] == ["all", "all", "all"]
+        xray_recorder.configure(sampling_rules={"version": 9})  # invalid: logged, ignored
+    finally:
+        _runtime.reconfigure(sampling_rules=None, sample_rate=None)

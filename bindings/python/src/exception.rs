@@ -58,7 +58,10 @@ fn stack(exc: &Bound<'_, PyAny>, limit: usize) -> (Vec<StackFrame>, u32) {
             if !is_internal(&path) {
                 frames.push(StackFrame {
                     path: Some(basename(&path).to_string()),
-                    line: tb.getattr("tb_lineno").and_then(|l| l.extract::<u32>()).ok(),
+                    line: tb
+                        .getattr("tb_lineno")
+                        .and_then(|l| l.extract::<u32>())
+                        .ok(),
                     label: attr_string(&code, "co_name"),
                 });
             }

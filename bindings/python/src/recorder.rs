@@ -75,10 +75,14 @@ impl PyRecorder {
             Some(h) => h.to_string(),
             None => oxray_core::lambda::header_from_env().unwrap_or_default(),
         };
-        let mut cache = self.facade.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((cached, entity)) = cache.as_ref() {
-            if *cached == text {
-                return entity.clone_ref(py);
+        // The lock is never held while Python code may run (object creation can run a GC
+        // and release the GIL; another thread waiting on this lock with the GIL would deadlock).
+        {
+            let cache = self.facade.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((cached, entity)) = cache.as_ref() {
+                if *cached == text {
+                    return entity.clone_ref(py);
+                }
             }
         }
         let facade = self
@@ -87,15 +91,13 @@ impl PyRecorder {
         let made = match Py::new(py, PyEntity::new(facade, Arc::from("facade"))) {
             Ok(e) => e,
             Err(_) => {
-                // Allocation failure: hand out an unsampled facade without caching.
-                drop(cache);
                 let f = self.rec.lambda_facade(None);
                 return Py::new(py, PyEntity::new(f, Arc::from("facade")))
                     .expect("cannot allocate an oxray entity");
             }
         };
-        *cache = Some((text, made.clone_ref(py)));
-        drop(cache);
+        let keep = made.clone_ref(py);
+        *self.facade.lock().unwrap_or_else(|e| e.into_inner()) = Some((text, keep));
         diag::drain(py);
         made
     }
@@ -165,7 +167,11 @@ impl PyRecorder {
     /// invocation: the caller waits anyway, so it does not wait for the sender to wake up).
     #[pyo3(signature = (timeout = 1.0))]
     fn flush_on_caller(&self, py: Python<'_>, timeout: f64) -> bool {
-        let timeout = Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 { timeout } else { 0.0 });
+        let timeout = Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 {
+            timeout
+        } else {
+            0.0
+        });
         let rec = self.rec.clone();
         let ok = py.detach(move || rec.flush_on_caller(timeout));
         diag::drain(py);
@@ -207,7 +213,8 @@ impl PyRecorder {
     /// Call in a forked child: new ids, a new sender thread.
     fn after_fork_child(&self) {
         self.rec.after_fork_child();
-        if let Ok(mut cache) = self.facade.lock() {
+        // try_lock: a lock held by another thread at fork time stays held forever in the child.
+        if let Ok(mut cache) = self.facade.try_lock() {
             *cache = None;
         }
     }
