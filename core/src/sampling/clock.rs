@@ -25,13 +25,37 @@ pub trait Clock: Send + Sync {
     }
 }
 
-/// The real clock and a per-thread generator seeded from the OS.
+/// Epoch µs from the kernel's coarse real-time clock, which advances once per tick (1–4 ms):
+/// about 5 ns a read against 25–35 ns for the precise clock, and precise enough for counting
+/// per second and for quota TTLs.
+#[cfg(target_os = "linux")]
+fn coarse_now_micros() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if status == 0 && ts.tv_sec >= 0 {
+        ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+    } else {
+        crate::time::now_micros()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_now_micros() -> u64 {
+    crate::time::now_micros()
+}
+
+/// The real clock (on Linux the coarse real-time clock, read in about 5 ns) and a per-thread
+/// generator seeded from the OS.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_micros(&self) -> u64 {
-        crate::time::now_micros()
+        coarse_now_micros()
     }
 
     fn random_unit(&self) -> f64 {
@@ -89,6 +113,19 @@ pub(crate) fn chance(clock: &dyn Clock, rate: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_clock_agrees_with_the_precise_clock_to_within_ticks() {
+        let before = crate::time::now_micros();
+        let coarse = SystemClock.now_micros();
+        let after = crate::time::now_micros();
+        // A coarse read is never ahead of the precise clock and lags it by at most one tick
+        // (≤ 10 ms at HZ=100).
+        assert!(
+            coarse <= after && coarse + 10_000 >= before,
+            "{before} {coarse} {after}"
+        );
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told_and_repeats_its_numbers() {

@@ -12,15 +12,84 @@
 //! packed into two words. [`crate::sampling::matcher`] uses it to rule out most rules with a
 //! few integer operations before running the full match.
 
+/// The common forms of ASCII patterns, matched without the general algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    /// `*`.
+    Any,
+    /// No wildcard: the text must equal it.
+    Exact(Box<[u8]>),
+    /// `literal*`.
+    Prefix(Box<[u8]>),
+    /// `*literal`.
+    Suffix(Box<[u8]>),
+    General,
+}
+
+impl Shape {
+    fn of(pattern: &str) -> Shape {
+        let wild = |b: &u8| *b == b'*' || *b == b'?';
+        let bytes = pattern.as_bytes();
+        if pattern == "*" {
+            return Shape::Any;
+        }
+        if !pattern.is_ascii() {
+            return Shape::General;
+        }
+        let lower = |b: &[u8]| b.to_ascii_lowercase().into_boxed_slice();
+        match bytes.iter().filter(|b| wild(b)).count() {
+            0 => Shape::Exact(lower(bytes)),
+            1 if bytes.last() == Some(&b'*') => Shape::Prefix(lower(&bytes[..bytes.len() - 1])),
+            1 if bytes.first() == Some(&b'*') => Shape::Suffix(lower(&bytes[1..])),
+            _ => Shape::General,
+        }
+    }
+
+    /// Some(answer) when the shape decides for `text`; None when the general algorithm must
+    /// (the text has non-ASCII where it matters, which might fold to ASCII).
+    #[inline]
+    fn decide(&self, text: &str) -> Option<bool> {
+        let t = text.as_bytes();
+        let same = |a: &[u8], lit: &[u8]| a.eq_ignore_ascii_case(lit);
+        match self {
+            Shape::Any => Some(true),
+            Shape::Exact(lit) => {
+                if t.len() == lit.len() && same(t, lit) {
+                    Some(true)
+                } else {
+                    text.is_ascii().then_some(false)
+                }
+            }
+            Shape::Prefix(lit) => {
+                let head = &t[..lit.len().min(t.len())];
+                if head.len() == lit.len() && same(head, lit) {
+                    Some(true)
+                } else {
+                    head.is_ascii().then_some(false)
+                }
+            }
+            Shape::Suffix(lit) => {
+                let tail = &t[t.len().saturating_sub(lit.len())..];
+                if tail.len() == lit.len() && same(tail, lit) {
+                    Some(true)
+                } else {
+                    text.is_ascii().then_some(false)
+                }
+            }
+            Shape::General => None,
+        }
+    }
+}
+
 /// A compiled pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: Box<str>,
+    shape: Shape,
     /// Folded pattern bytes, when the pattern is ASCII (the fast path).
     ascii: Option<Box<[u8]>>,
     /// Folded pattern characters (every pattern has them; used when text or pattern is not ASCII).
     chars: Box<[char]>,
-    any: bool,
     prefix: Prefix,
 }
 
@@ -70,9 +139,9 @@ impl Pattern {
         }
         Pattern {
             source: pattern.into(),
+            shape: Shape::of(pattern),
             ascii,
             chars,
-            any: pattern == "*",
             prefix,
         }
     }
@@ -84,7 +153,7 @@ impl Pattern {
 
     /// True for the pattern `*`.
     pub fn matches_anything(&self) -> bool {
-        self.any
+        self.shape == Shape::Any
     }
 
     pub fn prefix(&self) -> Prefix {
@@ -93,8 +162,8 @@ impl Pattern {
 
     /// Whether `text` matches, ignoring case.
     pub fn matches(&self, text: &str) -> bool {
-        if self.any {
-            return true;
+        if let Some(answer) = self.shape.decide(text) {
+            return answer;
         }
         if let (Some(p), true) = (&self.ascii, text.is_ascii()) {
             return wildcard(p, text.as_bytes(), b'*', b'?', |p, t| {
@@ -110,19 +179,42 @@ impl Pattern {
 /// when one of them is not ASCII (then no prefix test is safe).
 #[inline]
 pub fn text_key(text: &str) -> Option<[u64; 2]> {
-    let bytes = text.as_bytes();
-    let mut buf = [0u8; 16];
-    let n = bytes.len().min(16);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    let words = [
-        u64::from_le_bytes(buf[..8].try_into().unwrap_or_default()),
-        u64::from_le_bytes(buf[8..].try_into().unwrap_or_default()),
-    ];
+    let words = first_16_bytes(text.as_bytes());
     // Non-ASCII in the first 16 bytes: a character there might fold to ASCII.
     if (words[0] | words[1]) & 0x8080_8080_8080_8080 != 0 {
         return None;
     }
     Some([ascii_lower(words[0]), ascii_lower(words[1])])
+}
+
+/// The first 16 bytes of `b` as two little-endian words, zero-padded, without a byte loop or
+/// a `memcpy` call: short inputs are read as two overlapping loads.
+#[inline]
+fn first_16_bytes(b: &[u8]) -> [u64; 2] {
+    let n = b.len();
+    let r64 = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let r32 = |i: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[i..i + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    match n {
+        16.. => [r64(0), r64(8)],
+        9..=15 => [r64(0), r64(n - 8) >> ((16 - n) * 8)],
+        8 => [r64(0), 0],
+        4..=7 => [r32(0) | (r32(n - 4) << ((n - 4) * 8)), 0],
+        1..=3 => {
+            let mut w = u64::from(b[0]);
+            w |= u64::from(b[n / 2]) << ((n / 2) * 8);
+            w |= u64::from(b[n - 1]) << ((n - 1) * 8);
+            [w, 0]
+        }
+        0 => [0, 0],
+    }
 }
 
 /// Lowercases the ASCII letters of eight ASCII bytes at once.
@@ -202,6 +294,44 @@ mod tests {
         assert!(m("GET", "get"));
         assert!(!m("GET", "GETS"));
         assert!(m("a\\*", "a\\xyz"));
+        assert!(m("*.com", "x.COM") && !m("*.com", ".co") && m("*.com", "é.com"));
+        assert!(m("K", "\u{212A}") && m("k*", "\u{212A}x") && m("*k", "x\u{212A}"));
+        assert!(!m("ab*", "a") && !m("abc", "ab") && !m("*abc", "bc"));
+    }
+
+    /// The shortcut shapes agree with the general algorithm.
+    #[test]
+    fn shapes_agree_with_the_general_algorithm() {
+        let patterns = [
+            "GET",
+            "/api/*",
+            "*.example.com",
+            "*",
+            "a?c",
+            "",
+            "*x*",
+            "É*",
+        ];
+        let texts = [
+            "get",
+            "GET",
+            "/API/x",
+            "/api",
+            "www.example.com",
+            "example.com",
+            "",
+            "abc",
+            "éx",
+            "x",
+        ];
+        for p in patterns {
+            let pat = Pattern::new(p);
+            for t in texts {
+                let chars: Vec<char> = t.chars().collect();
+                let general = wildcard(&pat.chars, &chars, '*', '?', |p, t| p == fold(t));
+                assert_eq!(pat.matches(t), general, "{p:?} {t:?}");
+            }
+        }
     }
 
     #[test]
@@ -229,6 +359,18 @@ mod tests {
             }
         }
         assert_eq!(text_key("é"), None);
+        for n in 0..40 {
+            let text: String = (0..n).map(|i| (b'A' + i as u8 % 26) as char).collect();
+            let mut expect = [0u8; 16];
+            for (slot, b) in expect.iter_mut().zip(text.to_ascii_lowercase().bytes()) {
+                *slot = b;
+            }
+            let key = text_key(&text).unwrap();
+            let mut got = [0u8; 16];
+            got[..8].copy_from_slice(&key[0].to_le_bytes());
+            got[8..].copy_from_slice(&key[1].to_le_bytes());
+            assert_eq!(got, expect, "{n}");
+        }
         assert_eq!(
             ascii_lower(u64::from_le_bytes(*b"AZaz@[`{")),
             u64::from_le_bytes(*b"azaz@[`{")

@@ -9,6 +9,7 @@
 //! - [`reservoir`] (lock-free per-second counting) and [`local`] ([`LocalSampler`]);
 //! - [`centralized`] ([`CentralizedSampler`]: rules and quotas from the daemon's proxy);
 //! - [`clock`] (time and randomness, injectable for tests);
+//! - [`probe`] (which rule a request falls under, for the shared vectors and tools);
 //! - [`setup`] (the sampler a recorder starts with, from its configuration).
 
 pub mod centralized;
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod glob;
 pub mod local;
 pub mod matcher;
+pub mod probe;
 pub mod reservoir;
 pub mod rules;
 pub(crate) mod setup;

@@ -164,14 +164,18 @@ impl LocalRules {
     }
 
     fn assemble(version: u8, rules: Vec<LocalRule>, default: DefaultRule) -> LocalRules {
-        let mut matcher = RuleMatcher::default();
-        for r in &rules {
-            matcher.push([
-                Pattern::new(&r.host),
-                Pattern::new(&r.http_method),
-                Pattern::new(&r.url_path),
-            ]);
-        }
+        let matcher = RuleMatcher::new(
+            rules
+                .iter()
+                .map(|r| {
+                    [
+                        Pattern::new(&r.host),
+                        Pattern::new(&r.http_method),
+                        Pattern::new(&r.url_path),
+                    ]
+                })
+                .collect(),
+        );
         LocalRules {
             version,
             rules,

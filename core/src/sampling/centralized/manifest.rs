@@ -48,7 +48,7 @@ impl Manifest {
         definitions.dedup_by(|later, earlier| later.name == earlier.name);
         let mut rules = Vec::new();
         let mut default = None;
-        let mut matcher = RuleMatcher::default();
+        let mut patterns = Vec::new();
         for definition in definitions {
             let state = match previous.and_then(|p| p.find(&definition.name)) {
                 Some(old) => {
@@ -67,7 +67,7 @@ impl Manifest {
                 continue;
             }
             let d = &rule.definition;
-            matcher.push([
+            patterns.push([
                 Pattern::new(&d.service_name),
                 Pattern::new(&d.service_type),
                 Pattern::new(&d.host),
@@ -78,7 +78,7 @@ impl Manifest {
         }
         Manifest {
             rules,
-            matcher,
+            matcher: RuleMatcher::new(patterns),
             default,
             fetched_micros,
         }

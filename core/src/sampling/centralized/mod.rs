@@ -105,6 +105,10 @@ pub struct CentralizedSampler {
 }
 
 struct Inner {
+    /// Tells samplers apart in the per-thread manifest cache.
+    id: u64,
+    /// Bumped after every manifest swap (see [`ThreadCache`]).
+    generation: AtomicU64,
     options: CentralizedOptions,
     clock: Arc<dyn Clock>,
     counters: Arc<Counters>,
@@ -119,6 +123,21 @@ struct Inner {
     started: AtomicBool,
     poller: Poller,
 }
+
+/// Each thread keeps the manifest it last used: deciding then costs one atomic load to check
+/// the generation instead of a lock and reference-count traffic on shared cache lines.
+struct ThreadCache {
+    sampler: u64,
+    generation: u64,
+    manifest: Option<Arc<Manifest>>,
+}
+
+thread_local! {
+    static THREAD_CACHE: std::cell::RefCell<Option<ThreadCache>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+static NEXT_SAMPLER_ID: AtomicU64 = AtomicU64::new(1);
 
 fn new_client_id() -> String {
     let mut rng = ChaCha8Rng::from_os_rng();
@@ -149,6 +168,8 @@ impl CentralizedSampler {
     ) -> CentralizedSampler {
         CentralizedSampler {
             inner: Arc::new(Inner {
+                id: NEXT_SAMPLER_ID.fetch_add(1, Ordering::Relaxed),
+                generation: AtomicU64::new(0),
                 options,
                 clock,
                 counters,
@@ -229,23 +250,30 @@ impl Sampler for CentralizedSampler {
     fn should_sample(&self, request: &SamplingRequest<'_>) -> SamplingDecision {
         let i = &self.inner;
         let now = i.clock.now_micros();
-        if let Some(manifest) = i.current_manifest() {
-            if manifest.is_fresh(now, i.ttl_micros()) {
-                if let Some(rule) = manifest.matching(request) {
-                    let outcome =
-                        rule.state
-                            .decide(i.clock.as_ref(), now, rule.definition.reservoir_size);
-                    return SamplingDecision {
-                        sampled: outcome != Outcome::NotSampled,
-                        rule_name: Some(Arc::clone(&rule.name)),
-                    };
-                }
-            } else if !i.expiry_logged.swap(true, Ordering::Relaxed) {
-                diag::warn(&format!(
-                    "centralized sampling rules were not refreshed for {} s; local rules decide until the daemon proxy answers again",
-                    i.options.cache_ttl.as_secs()
-                ));
+        let mut expired = false;
+        let decided = i.with_manifest(|manifest| {
+            let manifest = manifest?;
+            if !manifest.is_fresh(now, i.ttl_micros()) {
+                expired = true;
+                return None;
             }
+            let rule = manifest.matching(request)?;
+            let outcome = rule
+                .state
+                .decide(i.clock.as_ref(), now, rule.definition.reservoir_size);
+            Some(SamplingDecision {
+                sampled: outcome != Outcome::NotSampled,
+                rule_name: Some(Arc::clone(&rule.name)),
+            })
+        });
+        if let Some(decision) = decided {
+            return decision;
+        }
+        if expired && !i.expiry_logged.swap(true, Ordering::Relaxed) {
+            diag::warn(&format!(
+                "centralized sampling rules were not refreshed for {} s; local rules decide until the daemon proxy answers again",
+                i.options.cache_ttl.as_secs()
+            ));
         }
         let fallback = Arc::clone(&i.fallback.read().unwrap_or_else(|e| e.into_inner()));
         fallback.should_sample(request)
@@ -271,6 +299,30 @@ impl Sampler for CentralizedSampler {
 impl Inner {
     fn ttl_micros(&self) -> u64 {
         self.options.cache_ttl.as_micros() as u64
+    }
+
+    /// Runs `f` on the current manifest, from this thread's cache when still current.
+    fn with_manifest<R>(&self, mut f: impl FnMut(Option<&Manifest>) -> R) -> R {
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = THREAD_CACHE.try_with(|cell| {
+            // Busy only if `f` somehow re-entered sampling on this thread: go uncached then.
+            let mut slot = cell.try_borrow_mut().ok()?;
+            let current =
+                matches!(&*slot, Some(c) if c.sampler == self.id && c.generation == generation);
+            if !current {
+                *slot = Some(ThreadCache {
+                    sampler: self.id,
+                    generation,
+                    manifest: self.current_manifest(),
+                });
+            }
+            Some(f(slot.as_ref().and_then(|c| c.manifest.as_deref())))
+        });
+        match cached {
+            Ok(Some(answer)) => answer,
+            // The thread is being torn down, or the cache is busy.
+            _ => f(self.current_manifest().as_deref()),
+        }
     }
 
     fn current_manifest(&self) -> Option<Arc<Manifest>> {
@@ -327,6 +379,7 @@ impl Inner {
         let manifest = Manifest::build(definitions, previous.as_deref(), self.clock.now_micros());
         let count = manifest.len();
         *self.manifest.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(manifest));
+        self.generation.fetch_add(1, Ordering::Release);
         self.expiry_logged.store(false, Ordering::Relaxed);
         self.rule_fetches.fetch_add(1, Ordering::Relaxed);
         Ok(count)
