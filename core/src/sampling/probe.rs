@@ -13,7 +13,7 @@ use super::SamplingRequest;
 
 enum RuleSet {
     Local(LocalRules),
-    Centralized(Manifest),
+    Centralized(Box<Manifest>),
 }
 
 fn read(rules_json: &str) -> Result<RuleSet, RulesError> {
@@ -28,7 +28,9 @@ fn read(rules_json: &str) -> Result<RuleSet, RulesError> {
         field: "SamplingRuleRecords".into(),
         reason,
     })?;
-    Ok(RuleSet::Centralized(Manifest::build(page.rules, None, 0)))
+    Ok(RuleSet::Centralized(Box::new(Manifest::build(
+        page.rules, None, 0,
+    ))))
 }
 
 fn local_name(rules: &LocalRules, m: LocalMatch) -> String {
