@@ -212,11 +212,11 @@ pub fn rules(records: Vec<Value>) -> Value {
     json!({ "SamplingRuleRecords": records })
 }
 
-/// A `SamplingTargets` answer with one target per `(name, rate, quota, ttl_secs, interval)`.
-pub fn targets(
-    docs: &[(&str, f64, Option<u64>, Option<f64>, Option<u64>)],
-    last_modification: f64,
-) -> Value {
+/// One target: `(RuleName, FixedRate, ReservoirQuota, ReservoirQuotaTTL (epoch s), Interval)`.
+pub type Target<'a> = (&'a str, f64, Option<u64>, Option<f64>, Option<u64>);
+
+/// A `SamplingTargets` answer with these targets.
+pub fn targets(docs: &[Target<'_>], last_modification: f64) -> Value {
     let docs: Vec<Value> = docs
         .iter()
         .map(|(name, rate, quota, ttl, interval)| {
