@@ -22,6 +22,8 @@ pub enum Answer {
     Raw(String),
     /// Reads the request, then sends nothing until [`Stub::release`] (or the test ends).
     Hang,
+    /// 200 with the JSON for the request body's `NextToken` ("" when there is none).
+    ByToken(HashMap<String, Value>),
 }
 
 /// A request the stub received.
@@ -160,6 +162,8 @@ fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
         }
     }
     let path = request_line.get(1).copied().unwrap_or("").to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let token = body["NextToken"].as_str().unwrap_or("").to_string();
     let (lock, cv) = shared;
     let answer = {
         let mut st = lock.lock().unwrap();
@@ -167,7 +171,7 @@ fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
             method: request_line.first().copied().unwrap_or("").to_string(),
             path: path.clone(),
             headers,
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            body,
         });
         cv.notify_all();
         st.answers
@@ -179,6 +183,10 @@ fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
         Answer::Json(v) => (200, v.to_string()),
         Answer::Status(code, text) => (code, text),
         Answer::Raw(text) => (200, text),
+        Answer::ByToken(pages) => match pages.get(&token) {
+            Some(v) => (200, v.to_string()),
+            None => (400, format!("unknown NextToken {token:?}")),
+        },
         Answer::Hang => {
             let mut st = lock.lock().unwrap();
             st.hanging += 1;
