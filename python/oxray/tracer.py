@@ -93,6 +93,10 @@ class Tracer:
             provider = self._config["provider"] = xray_recorder
         return provider
 
+    @provider.setter
+    def provider(self, value: Any) -> None:
+        self._config["provider"] = value
+
     @classmethod
     def _reset_config(cls) -> None:
         """Forget the shared configuration (for tests), and turn tracing back on."""

@@ -107,11 +107,15 @@ class Daemon:
 
     def documents(self, count: Optional[int] = None, wait: float = 5.0) -> List[Dict[str, Any]]:
         """All documents received, validated. With ``count``, waits (up to ``wait`` s) for
-        that many and then a little longer to catch any extra."""
+        that many; then until no more arrive for 0.1 s, to catch any extra."""
         deadline = time.monotonic() + wait
         while count is not None and len(self.datagrams) < count and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(0.05)
+        # Then until nothing more arrives for a moment (datagrams already sent are in flight).
+        seen = -1
+        while seen != len(self.datagrams) and time.monotonic() < deadline:
+            seen = len(self.datagrams)
+            time.sleep(0.1)
         docs = []
         for datagram in list(self.datagrams):
             assert datagram.startswith(FRAME), datagram[:60]
