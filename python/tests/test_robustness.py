@@ -294,3 +294,17 @@ def test_fixture_is_registered(oxray_traces):
 
     f()
     assert [n.name for n in oxray_traces.nodes()] == [f"## {__name__}.test_fixture_is_registered.locals.f"]
+
+
+def test_entity_methods_take_wrong_types_without_raising(traces, caplog):
+    from oxray import xray_recorder
+
+    with xray_recorder.in_subsegment("typed") as sub:
+        assert sub.set_user(None) is False
+        assert sub.set_aws(None, 1) is False
+        assert sub.set_namespace(3) is True  # not a namespace: local work
+        assert sub.apply_status_code("x") is False
+        assert sub.apply_status_code(429) is True
+        assert sub.put_metadata(None, 1) is False
+    (node,) = traces.nodes()
+    assert node.throttle and node.error and "user" not in node.doc

@@ -322,10 +322,22 @@ impl PyEntity {
     }
 
     /// Sets one field of the `aws` object; the value is converted like metadata.
-    fn set_aws(&self, py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> bool {
+    fn set_aws(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> bool {
         if !self.entity.is_sampled() {
             return true;
         }
+        let Ok(key) = key.cast::<PyString>() else {
+            self.warn(
+                py,
+                &format!(
+                    "aws key must be a str, not {}; ignored",
+                    convert::type_name(key)
+                ),
+            );
+            return false;
+        };
+        let key = key.to_string_lossy();
+        let key: &str = &key;
         let (text, _) = convert::json_text(value);
         let json: serde_json::Value =
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -367,10 +379,13 @@ impl PyEntity {
 
     /// "aws" or "remote"; None (or "local") for local work, which has no namespace.
     #[pyo3(signature = (namespace = None))]
-    fn set_namespace(&self, py: Python<'_>, namespace: Option<&str>) -> bool {
+    fn set_namespace(&self, py: Python<'_>, namespace: Option<&Bound<'_, PyAny>>) -> bool {
+        let text = namespace
+            .and_then(|n| n.cast::<PyString>().ok())
+            .map(|n| n.to_string_lossy().into_owned());
         let ok = self
             .entity
-            .set_namespace(namespace.and_then(Namespace::parse))
+            .set_namespace(text.as_deref().and_then(Namespace::parse))
             .is_ok();
         diag::drain(py);
         ok
@@ -397,8 +412,18 @@ impl PyEntity {
         ok
     }
 
-    fn set_user(&self, py: Python<'_>, user: &str) -> bool {
-        let ok = self.entity.set_user(user).is_ok();
+    fn set_user(&self, py: Python<'_>, user: &Bound<'_, PyAny>) -> bool {
+        let Ok(user) = user.cast::<PyString>() else {
+            self.warn(
+                py,
+                &format!(
+                    "user must be a str, not {}; ignored",
+                    convert::type_name(user)
+                ),
+            );
+            return false;
+        };
+        let ok = self.entity.set_user(&user.to_string_lossy()).is_ok();
         diag::drain(py);
         ok
     }
@@ -466,6 +491,39 @@ impl PyEntity {
         let ok = match micros_of(end_time) {
             Some(t) => self.entity.end_at(t),
             None => self.entity.end(),
+        }
+        .is_ok();
+        diag::drain(py);
+        ok
+    }
+
+    /// X-Ray SDK name for `end`.
+    #[pyo3(signature = (end_time = None))]
+    fn close(&self, py: Python<'_>, end_time: Option<f64>) -> bool {
+        self.end(py, end_time)
+    }
+
+    /// X-Ray SDK compatibility: error/throttle/fault from an HTTP status, without recording
+    /// `http.response`.
+    fn apply_status_code(&self, py: Python<'_>, status: &Bound<'_, PyAny>) -> bool {
+        let Ok(status) = status.extract::<u16>() else {
+            self.warn(
+                py,
+                &format!(
+                    "status code must be an int, not {}; ignored",
+                    convert::type_name(status)
+                ),
+            );
+            return false;
+        };
+        let ok = match status {
+            429 => self
+                .entity
+                .set_throttle(true)
+                .and(self.entity.set_error(true)),
+            400..=499 => self.entity.set_error(true),
+            500..=599 => self.entity.set_fault(true),
+            _ => Ok(()),
         }
         .is_ok();
         diag::drain(py);
