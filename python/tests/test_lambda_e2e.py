@@ -300,3 +300,20 @@ def test_header_read_per_invocation_not_at_import(lam):
     assert lam.invoke(lambda_handler, header=HEADER_2) == HEADER_2
     a, b = lam.trees(2)
     assert (a.trace_id, b.trace_id) == (TRACE_ID, "1-6740c2a1-5f1e2d3c4b5a69788796a002")
+
+
+def test_xray_sdk_disabled_by_environment_records_nothing(lam, monkeypatch):
+    monkeypatch.setenv("AWS_XRAY_SDK_ENABLED", "false")
+    tracer = Tracer()
+
+    @tracer.capture_method
+    def work():
+        tracer.put_annotation("k", "v")
+        return 3
+
+    @tracer.capture_lambda_handler
+    def lambda_handler(event, context):
+        return work()
+
+    assert lam.invoke(lambda_handler) == 3
+    assert lam.daemon.documents() == []
