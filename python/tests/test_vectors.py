@@ -191,3 +191,38 @@ def test_entity_scripts(script):
 
 def test_there_are_vectors():
     assert len(load("trace_headers.json")) > 5 and SCRIPTS
+
+
+# -- sampling rules ---------------------------------------------------------------------------
+
+SAMPLING = load("sampling_rules.json") if (VECTORS / "sampling_rules.json").exists() else {}
+
+
+def _only(rules: Dict[str, Any], chosen: str) -> Dict[str, Any]:
+    """The rule file with every rule (and the default) never sampling, except ``chosen``,
+    which always samples: whether a request is sampled then says which rule matched it."""
+    copy = json.loads(json.dumps(rules))
+    for rule in copy.get("rules", []):
+        rule["fixed_target"], rule["rate"] = 0, (1 if rule.get("description") == chosen else 0)
+    copy["default"] = {"fixed_target": 0, "rate": 1 if chosen == "default" else 0}
+    return copy
+
+
+LOCAL_CASES = [(s["name"], s["rules"], case) for s in SAMPLING.get("local", []) for case in s["cases"]]
+
+
+@pytest.mark.parametrize("name,rules,case", LOCAL_CASES, ids=lambda v: v[:40] if isinstance(v, str) else "")
+def test_local_sampling_rules_through_begin_segment(name, rules, case):
+    request = case["request"]
+    rec = _core.Recorder(json.dumps({"emit_mode": "memory", "sampling_rules": _only(rules, case["rule"])}))
+    segment = rec.begin_segment("svc", None, None, request.get("host"), request.get("method"), request.get("url_path"))
+    assert segment.sampled, f"{request} should fall under {case['rule']!r}"
+
+
+@pytest.mark.parametrize("case", SAMPLING.get("invalid_local", []), ids=lambda c: c["name"][:40])
+def test_invalid_local_sampling_rules_are_refused(case, tmp_path):
+    path = tmp_path / "rules.json"  # given as a rule file, as users do
+    path.write_text(json.dumps(case["rules"]))
+    with pytest.raises(ValueError) as raised:
+        _core.Recorder(json.dumps({"emit_mode": "memory", "sampling_rules": str(path)}))
+    assert f"{case['field']}: " in str(raised.value)
