@@ -581,7 +581,7 @@ impl Entity {
             None => true,
             Some(p) => p.inner.kind == EntityKind::Facade,
         };
-        let mut buf = Vec::with_capacity(512);
+        let mut buf = self.inner.shared.emitter.take_buffer();
         if direct {
             self.write_prefix(&mut buf);
         }

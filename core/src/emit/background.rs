@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use super::{worth_logging, Counters, Emitter};
 
+/// Sent buffers kept for reuse: at most this many, each at most `SPARE_MAX_CAPACITY` bytes.
+const SPARE_BUFFERS: usize = 256;
+const SPARE_MAX_CAPACITY: usize = 4096;
+
 /// How long the sender polls an empty queue before it sleeps.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 const POLLS_BEFORE_SLEEP: u32 = 25;
@@ -26,6 +30,8 @@ struct State {
     wake_requested: bool,
     /// The emitter was dropped: the sender drains the queue and exits.
     shutdown: bool,
+    /// Sent buffers, emptied, for producers to serialize into again.
+    spare: Vec<Vec<u8>>,
 }
 
 struct Shared {
@@ -66,6 +72,7 @@ impl BackgroundEmitter {
                 sleeping: false,
                 wake_requested: false,
                 shutdown: false,
+                spare: Vec::new(),
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -125,12 +132,26 @@ fn sender_loop(shared: &'static Shared, inner: Arc<dyn Emitter>) {
             st.queue.drain(..).collect()
         };
         let n = batch.len() as u64;
-        for datagram in batch {
-            inner.emit(datagram);
+        for datagram in &batch {
+            inner.emit_borrowed(datagram);
         }
         let mut st = lock(&shared.state);
         st.finished += n;
+        recycle(&mut st, batch);
         shared.done.notify_all();
+    }
+}
+
+/// Keeps sent buffers (emptied) for producers to reuse.
+fn recycle(st: &mut State, batch: Vec<Vec<u8>>) {
+    for mut buffer in batch {
+        if st.spare.len() >= SPARE_BUFFERS {
+            break;
+        }
+        if buffer.capacity() <= SPARE_MAX_CAPACITY {
+            buffer.clear();
+            st.spare.push(buffer);
+        }
     }
 }
 
@@ -156,6 +177,13 @@ impl Emitter for BackgroundEmitter {
         if wake {
             shared.work.notify_one();
         }
+    }
+
+    fn take_buffer(&self) -> Vec<u8> {
+        lock(&self.shared().state)
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(512))
     }
 
     fn flush(&self, timeout: Duration) -> bool {
@@ -186,12 +214,13 @@ impl Emitter for BackgroundEmitter {
         let shared = self.shared();
         let batch: Vec<Vec<u8>> = lock(&shared.state).queue.drain(..).collect();
         let n = batch.len() as u64;
-        for datagram in batch {
-            self.inner.emit(datagram);
+        for datagram in &batch {
+            self.inner.emit_borrowed(datagram);
         }
         if n > 0 {
             let mut st = lock(&shared.state);
             st.finished += n;
+            recycle(&mut st, batch);
             shared.done.notify_all();
         }
         // Anything the sender thread took before us is waited for as usual.
@@ -261,6 +290,22 @@ mod tests {
             std::thread::yield_now();
         }
         assert_eq!(memory.take_datagrams().len(), 100);
+    }
+
+    #[test]
+    fn sent_buffers_come_back_empty_for_reuse() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 100, Arc::clone(&counters));
+        let mut buffer = bg.take_buffer();
+        buffer.extend_from_slice(&[7u8; 1000]);
+        let capacity = buffer.capacity();
+        bg.emit(buffer);
+        assert!(bg.flush(Duration::from_secs(30)));
+        let reused = bg.take_buffer();
+        assert!(reused.is_empty());
+        assert_eq!(reused.capacity(), capacity);
+        assert_eq!(memory.take_datagrams(), vec![vec![7u8; 1000]]);
     }
 
     #[test]

@@ -18,6 +18,18 @@ pub trait Emitter: Send + Sync {
     /// Takes one datagram: [`crate::DAEMON_HEADER`] followed by one document.
     fn emit(&self, datagram: Vec<u8>);
 
+    /// Sends a datagram the caller keeps (the background sender recycles its buffers).
+    fn emit_borrowed(&self, datagram: &[u8]) {
+        self.emit(datagram.to_vec())
+    }
+
+    /// An empty buffer to serialize the next datagram into. The background sender hands back
+    /// buffers it has sent, so the producing thread does not allocate what another thread
+    /// frees (glibc's allocator serializes such pairs on an arena lock).
+    fn take_buffer(&self) -> Vec<u8> {
+        Vec::with_capacity(512)
+    }
+
     /// Waits until every datagram passed to `emit` before this call has been sent (or
     /// dropped and counted). Returns false if `timeout` passed first.
     fn flush(&self, _timeout: Duration) -> bool {

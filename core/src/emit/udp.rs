@@ -57,11 +57,15 @@ impl UdpEmitter {
 
 impl Emitter for UdpEmitter {
     fn emit(&self, datagram: Vec<u8>) {
+        self.emit_borrowed(&datagram)
+    }
+
+    fn emit_borrowed(&self, datagram: &[u8]) {
         let Some(socket) = &self.socket else {
             Counters::bump(&self.counters.dropped);
             return;
         };
-        match self.send(socket, &datagram) {
+        match self.send(socket, datagram) {
             Ok(()) => {
                 Counters::bump(&self.counters.sent);
             }
