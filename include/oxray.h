@@ -323,6 +323,33 @@ typedef struct oxray_sql {
 } oxray_sql;
 
 /**
+ * What a sampling decision may look at. Every field may be NULL (absent); an absent or empty
+ * attribute matches any rule pattern.
+ */
+typedef struct oxray_sampling_request {
+    /**
+     * The request's `Host`.
+     */
+    const char *host;
+    /**
+     * The HTTP method, e.g. `GET`.
+     */
+    const char *method;
+    /**
+     * The URL path, e.g. `/orders/7`.
+     */
+    const char *url_path;
+    /**
+     * The service (segment) name; NULL: the segment's name.
+     */
+    const char *service_name;
+    /**
+     * The service type, e.g. `AWS::EC2::Instance`; NULL: the recorder's `origin`.
+     */
+    const char *service_type;
+} oxray_sampling_request;
+
+/**
  * Counters of a recorder since it was made (a point-in-time copy).
  */
 typedef struct oxray_counters {
@@ -351,6 +378,42 @@ typedef struct oxray_counters {
      */
     uint64_t warnings;
 } oxray_counters;
+
+/**
+ * What sampling is doing (see `oxray_recorder_sampling_status`).
+ */
+typedef struct oxray_sampling_status {
+    /**
+     * Centralized sampling is on.
+     */
+    bool centralized;
+    /**
+     * Its background thread runs.
+     */
+    bool polling;
+    /**
+     * Fresh rules from the service decide (false: the local rules do, before the first fetch
+     * and when the cached rules are more than an hour old).
+     */
+    bool using_service_rules;
+    /**
+     * Rules cached (including `Default`).
+     */
+    uint64_t rules_cached;
+    /**
+     * Successful `GetSamplingRules` refreshes.
+     */
+    uint64_t rule_fetches;
+    /**
+     * Successful `SamplingTargets` calls.
+     */
+    uint64_t target_fetches;
+    /**
+     * Failed calls to the proxy (refused, timed out, non-2xx, unreadable answer): each is
+     * logged and counted, and changes nothing else.
+     */
+    uint64_t errors;
+} oxray_sampling_status;
 
 /**
  * The main fields of a parsed trace header (the Lineage and other keys are kept by
@@ -676,12 +739,34 @@ enum oxray_status oxray_recorder_after_fork_child(const struct oxray_recorder *r
 enum oxray_status oxray_recorder_begin_segment(const struct oxray_recorder *recorder, const char *name, const char *trace_header, struct oxray_entity **out);
 
 /**
+ * Like `oxray_recorder_begin_segment`, with the request's attributes for the sampling rules
+ * (`request` may be NULL: no attributes). An incoming `Sampled=1`/`Sampled=0` still decides
+ * without the rules. When a centralized rule sampled the segment, its name is recorded as
+ * `aws.xray.sampling_rule_name`.
+ *
+ * # Safety
+ * `name`, `trace_header`: NULL or NUL-terminated strings; `request`: as in
+ * `oxray_sampling_request`'s contract, or NULL; `out`: NULL or writable.
+ */
+enum oxray_status oxray_recorder_begin_segment_for_request(const struct oxray_recorder *recorder, const char *name, const char *trace_header, const struct oxray_sampling_request *request, struct oxray_entity **out);
+
+/**
  * Copies the recorder's counters into `*out`.
  *
  * # Safety
  * `out` must be NULL or writable.
  */
 enum oxray_status oxray_recorder_counters(const struct oxray_recorder *recorder, struct oxray_counters *out);
+
+/**
+ * Turns on centralized sampling: one background thread fetches the X-Ray service's rules and
+ * quotas through the daemon's TCP proxy (the `tcp` part of the daemon address) and reports
+ * statistics; the sampler in force is the fallback until rules arrive. Decisions never wait
+ * on the network. Calling it again changes nothing. `OXRAY_INVALID_ARGUMENT` in Lambda (the
+ * Lambda service decides) and when tracing is disabled. (At creation the
+ * `centralized_sampling` configuration key does the same.)
+ */
+enum oxray_status oxray_recorder_enable_centralized_sampling(const struct oxray_recorder *recorder);
 
 /**
  * Sends everything completed so far (closed subsegments still held by open parents are
@@ -728,6 +813,26 @@ enum oxray_status oxray_recorder_lambda_facade(const struct oxray_recorder *reco
 enum oxray_status oxray_recorder_new(const char *config_json, struct oxray_recorder **out);
 
 /**
+ * Copies what sampling is doing into `*out` (all zero when centralized sampling is off).
+ *
+ * # Safety
+ * `out` must be NULL or writable.
+ */
+enum oxray_status oxray_recorder_sampling_status(const struct oxray_recorder *recorder, struct oxray_sampling_status *out);
+
+/**
+ * Replaces the recorder's local sampling rules: `rules` is a rule file path or the rule file's
+ * JSON text (version 1 or 2). With centralized sampling on they become its fallback. A
+ * malformed file is `OXRAY_INVALID_ARGUMENT` with `oxray_last_error()` naming the field and
+ * the reason (e.g. `rules[2].rate: must be a number from 0 to 1`); the rules in force stay.
+ * (At creation the `sampling_rules` configuration key does the same.)
+ *
+ * # Safety
+ * `rules` must be NULL or a NUL-terminated string.
+ */
+enum oxray_status oxray_recorder_set_sampling_rules(const struct oxray_recorder *recorder, const char *rules);
+
+/**
  * For tests, with `"emit_mode":"memory"`: moves the documents emitted so far into `buf` as
  * one JSON array of document objects (`[]` when there are none, and always in other modes),
  * following the buffer convention of `oxray_entity_outgoing_header`. When the buffer is too
@@ -738,6 +843,32 @@ enum oxray_status oxray_recorder_new(const char *config_json, struct oxray_recor
  * `buf` must be NULL or point to `len` writable bytes; `needed` NULL or writable.
  */
 enum oxray_status oxray_recorder_take_documents(const struct oxray_recorder *recorder, char *buf, size_t len, size_t *needed);
+
+/**
+ * Which rule `request` falls under in `rules_json`, without sampling: a local rule file
+ * (the rule's `description`, else `rules[i]`, else `default`) or a `GetSamplingRules` answer
+ * (the `RuleName`; an empty string when no usable rule matches, so the local rules would
+ * decide). Written to `buf` following the buffer convention. Invalid rules are
+ * `OXRAY_INVALID_ARGUMENT`, naming the field. For tests and tools.
+ *
+ * # Safety
+ * `rules_json` NULL or NUL-terminated; `request` as for
+ * `oxray_recorder_begin_segment_for_request`; `buf` NULL or `len` writable bytes; `needed`
+ * NULL or writable.
+ */
+enum oxray_status oxray_sampling_rule_for(const char *rules_json, const struct oxray_sampling_request *request, char *buf, size_t len, size_t *needed);
+
+/**
+ * The rules of `rules_json` in the order they are tried, as a JSON array of the names
+ * `oxray_sampling_rule_for` gives (local: `default` last; centralized: only the rules an SDK
+ * uses, `Default` last). Buffer convention as usual; invalid rules are
+ * `OXRAY_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `rules_json` NULL or NUL-terminated; `buf` NULL or `len` writable bytes; `needed` NULL or
+ * writable.
+ */
+enum oxray_status oxray_sampling_rule_order(const char *rules_json, char *buf, size_t len, size_t *needed);
 
 /**
  * The name of a status code (`"OXRAY_OK"`, `"OXRAY_NULL_ARGUMENT"`, …), or

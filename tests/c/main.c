@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
     suite_headers();
     suite_vectors();
     suite_udp();
+    suite_sampling();
 
     oxray_current_clear();
     oxray_diagnostics_set_callback(NULL, NULL);

@@ -11,5 +11,6 @@ void suite_diagnostics(void);
 void suite_headers(void);
 void suite_vectors(void);
 void suite_udp(void);
+void suite_sampling(void);
 
 #endif

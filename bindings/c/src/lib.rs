@@ -28,6 +28,7 @@ pub mod error;
 pub mod fields;
 pub mod handles;
 pub mod recorder;
+pub mod sampling;
 pub mod status;
 pub mod trace_header;
 
