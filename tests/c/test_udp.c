@@ -84,7 +84,9 @@ static void datagram_free(datagram *d) {
 
 static oxray_recorder *udp_recorder(const listener *l, const char *mode) {
     char config[256];
-    snprintf(config, sizeof config, "{\"daemon_address\":\"127.0.0.1:%d\",\"emit_mode\":\"%s\"}", l->port, mode);
+    /* sample_rate 1: every trace recorded (the default rules take 1 per second, then 5%). */
+    snprintf(config, sizeof config, "{\"daemon_address\":\"127.0.0.1:%d\",\"emit_mode\":\"%s\",\"sample_rate\":1}",
+             l->port, mode);
     oxray_recorder *recorder = NULL;
     CHECK_OK(oxray_recorder_new(config, &recorder));
     return recorder;
