@@ -544,3 +544,32 @@ fn statistics_go_in_batches_of_25_and_rules_follow_next_token() {
         (0..30).map(|i| format!("r{i:02}")).collect::<Vec<_>>()
     );
 }
+
+/// What a forked child does (without forking the test process: the parent's thread lives on
+/// here, which a real child would not have): a fresh client id, a restarted poller, and
+/// statistics reported under the new id.
+#[test]
+fn after_fork_child_restarts_polling_under_a_new_client_id() {
+    let stub = Stub::start();
+    stub.answer(
+        "/GetSamplingRules",
+        Answer::Json(rules(vec![rule("all", 1, 1.0, 0, "*")])),
+    );
+    stub.answer("/SamplingTargets", Answer::Json(targets(&[], 0.0)));
+    let sampler = CentralizedSampler::new(fast(stub.addr), Arc::new(FixedSampler::never()));
+    sampler.start();
+    wait_for("rules fetched", || status(&sampler).rule_fetches >= 1);
+    let parent_id = status(&sampler).client_id;
+    sampler.after_fork_child();
+    let child = status(&sampler);
+    assert_ne!(child.client_id, parent_id);
+    assert!(child.polling && child.using_service_rules, "{child:?}");
+    assert!(sampler.should_sample(&path("/x")).sampled);
+    let child_id = child.client_id.clone();
+    stub.wait_until("a report under the child's id", |r| {
+        r.iter().any(|r| {
+            r.path == "/SamplingTargets"
+                && r.body["SamplingStatisticsDocuments"][0]["ClientID"] == child_id.as_str()
+        })
+    });
+}

@@ -20,7 +20,7 @@ pub mod matcher;
 pub mod probe;
 pub mod reservoir;
 pub mod rules;
-pub(crate) mod setup;
+pub mod setup;
 
 pub use centralized::{CentralizedOptions, CentralizedSampler, SamplingStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
