@@ -573,3 +573,34 @@ fn after_fork_child_restarts_polling_under_a_new_client_id() {
         })
     });
 }
+
+/// Decisions propagate: `Sampled=?` asks the rules, and the outgoing and response headers carry
+/// the decision.
+#[test]
+fn decisions_propagate_in_headers() {
+    let recorder = Recorder::in_memory();
+    recorder
+        .set_sampling_rules(
+            r#"{"version":2,"default":{"fixed_target":0,"rate":0},
+                "rules":[{"host":"*","http_method":"*","url_path":"/yes/*","fixed_target":0,"rate":1}]}"#,
+        )
+        .unwrap();
+    let asking = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?").unwrap();
+    for (p, decision) in [("/yes/1", "1"), ("/no/1", "0")] {
+        let seg = recorder.begin_segment(Some("svc"), Some(&asking), &path(p));
+        assert_eq!(seg.is_sampled(), decision == "1");
+        let outgoing = seg.outgoing_header().to_string();
+        assert!(
+            outgoing.ends_with(&format!(";Sampled={decision}")),
+            "{outgoing}"
+        );
+        assert_eq!(
+            TraceHeader::response(Some(&asking), seg.trace_id(), seg.is_sampled()),
+            format!("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled={decision}")
+        );
+        seg.end().unwrap();
+    }
+    let docs = recorder.take_documents();
+    assert_eq!(docs.len(), 1);
+    common::validate_document(&docs[0]);
+}

@@ -86,7 +86,7 @@ pub struct SamplingStatus {
     pub polling: bool,
     /// Rules in the cache (including `Default`).
     pub rules_cached: usize,
-    /// The cache is fresh, so centralized rules decide (else the local fallback does).
+    /// Usable rules are cached and fresh, so they decide (else the local fallback does).
     pub using_service_rules: bool,
     /// Successful `GetSamplingRules` fetches (all pages of one refresh count once).
     pub rule_fetches: u64,
@@ -228,7 +228,7 @@ impl CentralizedSampler {
             rules_cached: manifest.as_ref().map_or(0, |m| m.len()),
             using_service_rules: manifest
                 .as_ref()
-                .is_some_and(|m| m.is_fresh(i.clock.now_micros(), i.ttl_micros())),
+                .is_some_and(|m| !m.is_empty() && m.is_fresh(i.clock.now_micros(), i.ttl_micros())),
             rule_fetches: i.rule_fetches.load(Ordering::Relaxed),
             target_fetches: i.target_fetches.load(Ordering::Relaxed),
             errors: i.errors.load(Ordering::Relaxed),
