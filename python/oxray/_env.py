@@ -37,11 +37,21 @@ def in_lambda() -> bool:
     return bool(os.environ.get("LAMBDA_TASK_ROOT"))
 
 
-def tracing_disabled_by_environment() -> bool:
-    """Powertools' auto-disable rule: not in Lambda, SAM local, Chalice local, or
-    POWERTOOLS_TRACE_DISABLED=true."""
+#: Set once a server middleware (``oxray.middleware``) is made: segments then begin per
+#: request, so being outside Lambda no longer turns tracing off.
+server_mode = False
+
+
+def tracing_disabled_explicitly() -> bool:
+    """POWERTOOLS_TRACE_DISABLED=true, SAM local or Chalice local."""
     if flag("POWERTOOLS_TRACE_DISABLED", False):
         return True
-    if not in_lambda():
-        return True
     return bool(os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"))
+
+
+def tracing_disabled_by_environment() -> bool:
+    """Powertools' auto-disable rule: not in Lambda, SAM local, Chalice local, or
+    POWERTOOLS_TRACE_DISABLED=true. Outside Lambda, a server middleware turns tracing on."""
+    if tracing_disabled_explicitly():
+        return True
+    return not in_lambda() and not server_mode

@@ -38,6 +38,13 @@ def record(entity: _core.Entity, exc: BaseException, remote: bool = False) -> No
         pass
 
 
+def release(exc: BaseException) -> None:
+    """Forgets ``exc`` (it left the request that raised it: nothing encloses it any more)."""
+    seen = _recorded.get(id(exc))
+    if seen is not None and seen[0] is exc:
+        _recorded.pop(id(exc), None)
+
+
 def forget() -> None:
     """Drops the table (end of a Lambda invocation): no exception outlives its invocation."""
     _recorded.clear()

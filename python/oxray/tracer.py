@@ -29,9 +29,9 @@ class Tracer:
 
     Configuration is shared by every instance: a later ``Tracer()`` in another module reuses
     the service, patching and provider of the first one. Tracing is off outside Lambda
-    (``LAMBDA_TASK_ROOT`` unset), under SAM local or Chalice local, with
-    ``POWERTOOLS_TRACE_DISABLED=true`` or ``disabled=True``; once any instance is disabled,
-    all are.
+    (``LAMBDA_TASK_ROOT`` unset) unless a server middleware (:mod:`oxray.middleware`) is in
+    use, under SAM local or Chalice local, with ``POWERTOOLS_TRACE_DISABLED=true`` or
+    ``disabled=True``; once any instance is disabled, all are.
     """
 
     _default_config: Dict[str, Any] = {
@@ -40,6 +40,9 @@ class Tracer:
         "auto_patch": True,
         "patch_modules": None,
         "provider": None,
+        # Some instance was turned off only for running outside Lambda: a server middleware
+        # turns tracing back on (see _enter_server_mode).
+        "outside_lambda": False,
     }
     _config: Dict[str, Any] = dict(_default_config)
 
@@ -53,7 +56,6 @@ class Tracer:
     ) -> None:
         self.__build_config(service, disabled, auto_patch, patch_modules, provider)
         config = self._config
-        self.disabled: bool = config["disabled"]
         self.service: str = config["service"]
         self.auto_patch: Optional[bool] = config["auto_patch"]
         if self.disabled:
@@ -77,10 +79,39 @@ class Tracer:
         service = service or os.environ.get("POWERTOOLS_SERVICE_NAME")
         if service:
             config["service"] = service
-        is_disabled = disabled if disabled is not None else _env.tracing_disabled_by_environment()
-        config["disabled"] = bool(is_disabled) or bool(config["disabled"])
+        if disabled is not None:
+            explicit, outside_lambda = bool(disabled), False
+        else:
+            explicit = _env.tracing_disabled_explicitly()
+            outside_lambda = not explicit and not _env.in_lambda()
+        config["disabled"] = explicit or bool(config["disabled"])
+        config["outside_lambda"] = outside_lambda or bool(config["outside_lambda"])
         if patch_modules:
             config["patch_modules"] = list(patch_modules)
+
+    @property
+    def disabled(self) -> bool:
+        """Shared by every instance: explicitly disabled, or outside Lambda with no server
+        middleware."""
+        config = self._config
+        return bool(config["disabled"] or (config["outside_lambda"] and not _env.server_mode))
+
+    @classmethod
+    def _enter_server_mode(cls) -> None:
+        """A server middleware was made: Tracers that were off only for running outside
+        Lambda are turned on, and the patches they asked for are applied."""
+        config = cls._config
+        if config["disabled"] or not config["outside_lambda"]:
+            return
+        _capture.set_enabled(True)
+        if config["auto_patch"]:
+            from . import patches
+
+            modules = config["patch_modules"]
+            if modules is None:
+                patches.patch_all()
+            else:
+                patches.patch(modules, raise_errors=False)
 
     @property
     def provider(self) -> Any:

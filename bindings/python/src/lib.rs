@@ -2,7 +2,8 @@
 //!
 //! Thin glue over oxray-core: [`recorder::PyRecorder`] wraps a `Recorder`,
 //! [`entity::PyEntity`] an `Entity`, [`site::Site`] holds what a decorator needs per call
-//! (name, metadata keys, namespace) so the hot path converts no strings. Metadata values are
+//! (name, metadata keys, namespace) so the hot path converts no strings; [`server::Exchange`]
+//! is one HTTP request traced by the WSGI/ASGI middleware. Metadata values are
 //! converted to JSON here ([`convert`]); exceptions are read here ([`exception`]); core
 //! diagnostics are queued and logged through Python's `logging` by [`diag`].
 //!
@@ -14,6 +15,7 @@ mod diag;
 mod entity;
 mod exception;
 mod recorder;
+mod server;
 mod site;
 mod vectors;
 
@@ -26,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<entity::PyEntity>()?;
     m.add_class::<recorder::PyRecorder>()?;
     m.add_class::<site::Site>()?;
+    m.add_class::<server::Exchange>()?;
     m.add_function(wrap_pyfunction!(diag::drain_logs, m)?)?;
     m.add_function(wrap_pyfunction!(diag::set_debug, m)?)?;
     m.add_function(wrap_pyfunction!(exception::set_internal_paths, m)?)?;
@@ -34,5 +37,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vectors::parse_daemon_address, m)?)?;
     m.add_function(wrap_pyfunction!(vectors::sanitize_name, m)?)?;
     m.add_function(wrap_pyfunction!(vectors::sanitize_annotation_key, m)?)?;
+    m.add_function(wrap_pyfunction!(vectors::sampling_rule_for, m)?)?;
+    m.add_function(wrap_pyfunction!(vectors::sampling_rule_order, m)?)?;
+    m.add_function(wrap_pyfunction!(vectors::check_sampling_rules, m)?)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 
 use crate::diag;
 use crate::entity::PyEntity;
+use crate::server;
 
 #[pyclass(frozen, name = "Recorder", module = "oxray._core")]
 pub struct PyRecorder {
@@ -146,6 +147,32 @@ impl PyRecorder {
         );
         diag::drain(py);
         PyEntity::new(segment, shown)
+    }
+
+    /// Server mode, WSGI: begins the segment for the request in `environ` (see
+    /// [`crate::server`]). `name` is the segment name unless `AWS_XRAY_TRACING_NAME` is set;
+    /// without one, the Host. None when tracing is disabled.
+    #[pyo3(signature = (name, environ))]
+    fn begin_wsgi(
+        &self,
+        py: Python<'_>,
+        name: Option<&str>,
+        environ: &Bound<'_, PyDict>,
+    ) -> Option<server::Exchange> {
+        let facts = server::from_environ(environ);
+        server::begin(py, &self.rec, name, &facts)
+    }
+
+    /// Server mode, ASGI: as `begin_wsgi`, for an HTTP `scope`.
+    #[pyo3(signature = (name, scope))]
+    fn begin_asgi(
+        &self,
+        py: Python<'_>,
+        name: Option<&str>,
+        scope: &Bound<'_, PyDict>,
+    ) -> Option<server::Exchange> {
+        let facts = server::from_scope(scope);
+        server::begin(py, &self.rec, name, &facts)
     }
 
     /// Sends everything completed so far and waits (GIL released) until it left, at most

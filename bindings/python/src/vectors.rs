@@ -1,7 +1,9 @@
 //! Parsers exposed for middleware and for the shared test vectors: trace headers, daemon
-//! addresses, and the name / annotation-key sanitizers the core applies.
+//! addresses, the name / annotation-key sanitizers the core applies, and sampling rule
+//! matching (which rule a request falls under, without sampling).
 
 use oxray_core::header::HeaderError;
+use oxray_core::sampling::{probe, LocalRules, SamplingRequest};
 use oxray_core::{DaemonAddress, Sampled, TraceHeader};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -59,4 +61,43 @@ pub fn sanitize_name(name: &str) -> String {
 #[pyfunction]
 pub fn sanitize_annotation_key(key: &str) -> Option<String> {
     oxray_core::sanitize::annotation_key(key).map(|(k, _)| k.into_owned())
+}
+
+/// The rule a request falls under, for rules given as JSON text: a local rule file (v1/v2:
+/// the rule's `description`, `rules[i]` without one, or `default`) or a `GetSamplingRules`
+/// answer (the `RuleName`, or None when no usable rule matches). Raises ValueError naming
+/// the field when the rules are invalid.
+#[pyfunction]
+#[pyo3(signature = (rules_json, host = None, method = None, url_path = None, service_name = None, service_type = None))]
+pub fn sampling_rule_for(
+    rules_json: &str,
+    host: Option<&str>,
+    method: Option<&str>,
+    url_path: Option<&str>,
+    service_name: Option<&str>,
+    service_type: Option<&str>,
+) -> PyResult<Option<String>> {
+    let request = SamplingRequest {
+        host,
+        method,
+        url_path,
+        service_name,
+        service_type,
+    };
+    probe::matched_rule(rules_json, &request).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The rules in the order they are tried, named as `sampling_rule_for` names them.
+#[pyfunction]
+pub fn sampling_rule_order(rules_json: &str) -> PyResult<Vec<String>> {
+    probe::rule_order(rules_json).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Checks local rules (a rule file path or the JSON text) as the recorder would load them.
+/// Raises ValueError naming the field and the reason.
+#[pyfunction]
+pub fn check_sampling_rules(source: &str) -> PyResult<()> {
+    LocalRules::from_source(source)
+        .map(|_| ())
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
