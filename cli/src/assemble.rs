@@ -368,12 +368,12 @@ fn sort(nodes: &mut [Node]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::check_bytes;
+    use crate::validate::accept_bytes;
 
     const T: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
     fn received(seq: u64, text: &str) -> Received {
-        let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
+        let a = accept_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
         Received {
             seq,
             entity: a.entity,

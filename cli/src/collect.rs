@@ -1,8 +1,8 @@
 //! `oxray collect`: the daemon-compatible UDP listener.
 //!
-//! For each datagram: the frame check ([`crate::frame`]), the document check
-//! ([`crate::validate`]), a record appended to the JSONL file ([`crate::store`]) — valid or not —
-//! then, for accepted documents, `--forward` and reassembly ([`crate::open_traces`]). Traces
+//! A receiving thread ([`crate::receive`]) checks each datagram's frame and document and
+//! forwards the valid ones; this thread appends a record for every datagram to the JSONL file
+//! ([`crate::store`]) — valid or not — and reassembles traces ([`crate::open_traces`]). Traces
 //! idle for the configured time are printed as waterfalls; traces evicted by the caps are
 //! printed too, with a note in the file. Invalid datagrams are reported on the diagnostics
 //! stream with their reason (at most `reports_per_second`; the rest are counted and all are in
@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,12 +21,12 @@ use oxray_core::time::now_micros;
 
 use crate::assemble::Received;
 use crate::forward::Forwarder;
-use crate::frame;
 use crate::open_traces::{CloseReason, Closed, Limits, OpenTraces};
+use crate::receive::{receive_loop, Arrival};
 use crate::socket::{self, DropCounter};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::store::Store;
-use crate::validate::{self, Invalid, InvalidKind};
+use crate::validate::Invalid;
 use crate::waterfall::{self, Style};
 
 /// Everything `oxray collect` can be told.
@@ -120,7 +121,6 @@ impl Collector {
         let drops = DropCounter::new(&socket);
         let tick =
             (options.limits.idle / 4).clamp(Duration::from_millis(10), Duration::from_millis(100));
-        let _ = socket.set_read_timeout(Some(tick));
         let forward_text = if options.forward.is_empty() {
             String::new()
         } else {
@@ -137,8 +137,7 @@ impl Collector {
         let mut session = Session {
             open: OpenTraces::new(options.limits),
             store,
-            forwarder,
-            stats,
+            stats: Arc::clone(&stats),
             seq: 0,
             reports_left: options.reports_per_second,
             store_failed: false,
@@ -153,57 +152,63 @@ impl Collector {
             &[],
         );
 
-        let mut buf = vec![0u8; 65_536];
-        let mut last_tick = Instant::now();
-        let mut last_datagram = Instant::now();
-        let mut last_window = Instant::now();
-        let mut last_flush = Instant::now();
-        loop {
-            if stop.load(Ordering::Relaxed) || crate::signal::requested() {
-                break;
-            }
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    last_datagram = Instant::now();
-                    session.handle(&buf[..n], from, last_datagram, out, diag);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => {
-                    Stats::bump(&session.stats.receive_errors);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-            let now = Instant::now();
-            if now.duration_since(last_flush) >= Duration::from_millis(50) {
-                session.flush_store(diag);
-                last_flush = now;
-            }
-            if now.duration_since(last_tick) < tick {
-                continue;
-            }
-            last_tick = now;
-            for closed in session.open.expire(now) {
-                session.emit(closed, out);
-            }
-            if now.duration_since(last_window) >= Duration::from_secs(1) {
-                last_window = now;
-                session.end_report_window(diag);
-                if let Some(d) = drops.read() {
-                    session.stats.kernel_drops.store(d, Ordering::Relaxed);
-                }
-            }
-            if let Some(limit) = session.options.exit_when_idle {
-                if now.duration_since(last_datagram) >= limit {
+        let (to_session, arrivals) = sync_channel::<Vec<Arrival>>(256);
+        let receiving = AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            let (socket, forwarder, stats, receiving) = (&socket, &forwarder, &*stats, &receiving);
+            scope
+                .spawn(move || receive_loop(socket, forwarder, stats, to_session, receiving, tick));
+            let mut last_tick = Instant::now();
+            let mut last_datagram = Instant::now();
+            let mut last_window = Instant::now();
+            let mut last_flush = Instant::now();
+            loop {
+                if stop.load(Ordering::Relaxed) || crate::signal::requested() {
                     break;
                 }
+                match arrivals.recv_timeout(tick) {
+                    Ok(batch) => {
+                        last_datagram = Instant::now();
+                        for arrival in batch {
+                            session.handle(arrival, out, diag);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                let now = Instant::now();
+                if now.duration_since(last_flush) >= Duration::from_millis(50) {
+                    session.flush_store(diag);
+                    last_flush = now;
+                }
+                if now.duration_since(last_tick) < tick {
+                    continue;
+                }
+                last_tick = now;
+                for closed in session.open.expire(now) {
+                    session.emit(closed, out);
+                }
+                if now.duration_since(last_window) >= Duration::from_secs(1) {
+                    last_window = now;
+                    session.end_report_window(diag);
+                    if let Some(d) = drops.read() {
+                        session.stats.kernel_drops.store(d, Ordering::Relaxed);
+                    }
+                }
+                if let Some(limit) = session.options.exit_when_idle {
+                    if now.duration_since(last_datagram) >= limit {
+                        break;
+                    }
+                }
             }
-        }
+            receiving.store(false, Ordering::Relaxed);
+            // What was received before the stop is still recorded.
+            for batch in arrivals.iter() {
+                for arrival in batch {
+                    session.handle(arrival, out, diag);
+                }
+            }
+        });
         for closed in session.open.drain() {
             session.emit(closed, out);
         }
@@ -211,6 +216,10 @@ impl Collector {
             session.stats.kernel_drops.store(d, Ordering::Relaxed);
         }
         session.end_report_window(diag);
+        session
+            .stats
+            .record_cpu_micros
+            .store(crate::stats::thread_cpu_micros(), Ordering::Relaxed);
         let snapshot = session.stats.snapshot();
         let _ = session
             .store
@@ -228,11 +237,10 @@ impl Collector {
     }
 }
 
-/// The mutable state of a running collector.
+/// The recording side of a running collector: the file, the open traces, the reports.
 struct Session {
     open: OpenTraces,
     store: Store,
-    forwarder: Forwarder,
     stats: Arc<Stats>,
     options: CollectOptions,
     seq: u64,
@@ -241,77 +249,67 @@ struct Session {
 }
 
 impl Session {
-    fn handle(
-        &mut self,
-        datagram: &[u8],
-        from: SocketAddr,
-        now: Instant,
-        out: &mut dyn Write,
-        diag: &mut dyn Write,
-    ) {
-        let received = now_micros();
-        Stats::bump(&self.stats.datagrams);
-        Stats::add(&self.stats.bytes, datagram.len() as u64);
-        let body = match frame::split(datagram) {
-            Ok(body) => body,
-            Err(e) => {
-                let invalid = Invalid {
-                    kind: InvalidKind::Frame,
-                    reason: e.to_string(),
-                    trace_id: None,
-                    id: None,
+    fn handle(&mut self, arrival: Arrival, out: &mut dyn Write, diag: &mut dyn Write) {
+        match arrival {
+            Arrival::Invalid {
+                received_micros,
+                from,
+                invalid,
+                raw,
+                is_json,
+                ..
+            } => self.refuse(received_micros, from, &invalid, &raw, is_json, diag),
+            Arrival::Checked {
+                received_micros,
+                at,
+                from,
+                body,
+                checked,
+            } => {
+                let accepted = match checked.parse() {
+                    Ok(a) => a,
+                    Err(invalid) => {
+                        Stats::bump(&self.stats.invalid_unreadable);
+                        return self.refuse(received_micros, from, &invalid, &body, true, diag);
+                    }
                 };
-                return self.refuse(received, from, &invalid, datagram, false, diag);
+                Stats::bump(&self.stats.accepted);
+                if !accepted.warnings.is_empty() {
+                    Stats::bump(&self.stats.accepted_with_warnings);
+                    Stats::add(&self.stats.warnings, accepted.warnings.len() as u64);
+                }
+                let Some(trace_id) = accepted.entity.trace_id else {
+                    return; // validation guarantees a trace id on the top entity
+                };
+                let id = accepted.entity.id;
+                if let Err(e) = self.store.accepted(
+                    received_micros,
+                    from,
+                    &body,
+                    trace_id,
+                    id,
+                    &accepted.warnings,
+                ) {
+                    self.store_error(&e, diag);
+                }
+                self.seq += 1;
+                let added = self.open.add(
+                    trace_id,
+                    Received {
+                        seq: self.seq,
+                        entity: accepted.entity,
+                        warnings: accepted.warnings,
+                        size: body.len(),
+                    },
+                    at,
+                );
+                if !added.kept {
+                    Stats::bump(&self.stats.duplicates);
+                }
+                for closed in added.evicted {
+                    self.emit(closed, out);
+                }
             }
-        };
-        let accepted = match validate::check_bytes(body) {
-            Ok(a) => a,
-            Err(invalid) => {
-                let is_json =
-                    matches!(invalid.kind, InvalidKind::Refused | InvalidKind::Unreadable);
-                return self.refuse(received, from, &invalid, body, is_json, diag);
-            }
-        };
-        Stats::bump(&self.stats.accepted);
-        if !accepted.warnings.is_empty() {
-            Stats::bump(&self.stats.accepted_with_warnings);
-            Stats::add(&self.stats.warnings, accepted.warnings.len() as u64);
-        }
-        if !self.forwarder.is_empty() {
-            let (sent, failed) = self.forwarder.send(datagram);
-            Stats::add(&self.stats.forwarded, sent);
-            Stats::add(&self.stats.forward_errors, failed);
-        }
-        let Some(trace_id) = accepted.entity.trace_id else {
-            return; // check_bytes guarantees a trace id on the top entity
-        };
-        let id = accepted.entity.id;
-        if let Err(e) = self.store.accepted(
-            received,
-            from,
-            body,
-            &trace_id.to_string(),
-            &id.to_string(),
-            &accepted.warnings,
-        ) {
-            self.store_error(&e, diag);
-        }
-        self.seq += 1;
-        let added = self.open.add(
-            trace_id,
-            Received {
-                seq: self.seq,
-                entity: accepted.entity,
-                warnings: accepted.warnings,
-                size: body.len(),
-            },
-            now,
-        );
-        if !added.kept {
-            Stats::bump(&self.stats.duplicates);
-        }
-        for closed in added.evicted {
-            self.emit(closed, out);
         }
     }
 
@@ -324,13 +322,6 @@ impl Session {
         is_json: bool,
         diag: &mut dyn Write,
     ) {
-        let counter = match invalid.kind {
-            InvalidKind::Frame => &self.stats.invalid_frame,
-            InvalidKind::NotJson => &self.stats.invalid_json,
-            InvalidKind::Refused => &self.stats.invalid_refused,
-            InvalidKind::Unreadable => &self.stats.invalid_unreadable,
-        };
-        Stats::bump(counter);
         if let Err(e) = self.store.invalid(received, from, invalid, raw, is_json) {
             self.store_error(&e, diag);
         }

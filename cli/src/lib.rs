@@ -19,6 +19,7 @@ pub mod forward;
 pub mod frame;
 pub mod map;
 pub mod open_traces;
+pub mod receive;
 pub mod show;
 pub mod signal;
 pub mod socket;

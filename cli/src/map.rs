@@ -326,7 +326,7 @@ fn row(label: &str, s: &Stats) -> String {
 mod tests {
     use super::*;
     use crate::assemble::{Received, Trace};
-    use crate::validate::check_bytes;
+    use crate::validate::accept_bytes;
     use oxray_core::id::TraceId;
 
     #[test]
@@ -350,7 +350,8 @@ mod tests {
         let mut t = Trace::new(id);
         for (seq, text) in docs.iter().enumerate() {
             let text = text.replace("TRACE", &id.to_string());
-            let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
+            let a =
+                accept_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
             t.add(Received {
                 seq: seq as u64,
                 entity: a.entity,

@@ -210,7 +210,7 @@ impl OpenTraces {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::check_bytes;
+    use crate::validate::accept_bytes;
 
     fn trace_id(n: u32) -> TraceId {
         TraceId {
@@ -224,7 +224,7 @@ mod tests {
             "{{\"name\":\"s\",\"id\":\"{id:016x}\",\"trace_id\":\"{}\",\"start_time\":1,\"end_time\":2}}",
             String::from_utf8_lossy(&trace.to_bytes())
         );
-        let a = check_bytes(text.as_bytes()).unwrap();
+        let a = accept_bytes(text.as_bytes()).unwrap();
         Received {
             seq,
             entity: a.entity,

@@ -50,7 +50,7 @@ pub fn load_from(input: impl io::BufRead) -> io::Result<Loaded> {
             line,
             document,
             bytes,
-        } => match validate::check_value(document, bytes) {
+        } => match validate::accept_value(document, bytes) {
             Ok(accepted) => {
                 let Some(trace_id) = accepted.entity.trace_id else {
                     return;

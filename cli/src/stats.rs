@@ -73,6 +73,10 @@ counters! {
     kernel_drops,
     /// Invalid-datagram reports not printed (rate limit); each is in the file.
     reports_suppressed,
+    /// CPU time used by the receiving thread (µs), set when it stops.
+    receive_cpu_micros,
+    /// CPU time used by the recording thread (µs), set when it stops.
+    record_cpu_micros,
 }
 
 impl Stats {
@@ -83,6 +87,22 @@ impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// CPU time the calling thread has used, in µs (0 where the platform does not tell).
+pub fn thread_cpu_micros() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid clock id and a pointer to a timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0 {
+            return t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1_000;
+        }
+    }
+    0
 }
 
 impl StatsSnapshot {

@@ -18,6 +18,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 
+use oxray_core::id::{EntityId, TraceId};
 use oxray_core::json::write_str;
 use oxray_core::time::write_epoch_seconds;
 use serde_json::Value;
@@ -68,7 +69,20 @@ impl Store {
     }
 
     fn field_from(&mut self, from: SocketAddr) {
-        self.field_str("from", &from.to_string());
+        use std::io::Write as _;
+        self.line.extend_from_slice(b",\"from\":\"");
+        // A socket address needs no JSON escaping.
+        let _ = write!(self.line, "{from}");
+        self.line.push(b'"');
+    }
+
+    /// A field whose value is ASCII that needs no escaping (ids).
+    fn field_ascii(&mut self, key: &str, value: &[u8]) {
+        self.line.push(b',');
+        write_str(&mut self.line, key);
+        self.line.extend_from_slice(b":\"");
+        self.line.extend_from_slice(value);
+        self.line.push(b'"');
     }
 
     fn finish(&mut self) -> io::Result<()> {
@@ -97,17 +111,18 @@ impl Store {
         received_micros: u64,
         from: SocketAddr,
         body: &[u8],
-        trace_id: &str,
-        id: &str,
+        trace_id: TraceId,
+        id: EntityId,
         warnings: &[Warning],
     ) -> io::Result<()> {
         self.begin(received_micros);
         self.field_from(from);
         let status = if warnings.is_empty() { "ok" } else { "warning" };
         self.field_str("status", status);
-        self.field_str("trace_id", trace_id);
-        self.field_str("id", id);
-        self.field_raw("bytes", body.len().to_string().as_bytes());
+        self.field_ascii("trace_id", &trace_id.to_bytes());
+        self.field_ascii("id", &id.to_hex());
+        self.line.extend_from_slice(b",\"bytes\":");
+        oxray_core::time::write_u64(&mut self.line, body.len() as u64);
         if !warnings.is_empty() {
             self.line.extend_from_slice(b",\"warnings\":[");
             for (i, w) in warnings.iter().enumerate() {
@@ -347,7 +362,17 @@ mod tests {
                 message: "\"local\"".into(),
             };
             store
-                .accepted(1_500_000, from, pretty, "1-x", "x", &[w])
+                .accepted(
+                    1_500_000,
+                    from,
+                    pretty,
+                    TraceId {
+                        epoch: 1,
+                        random: 2,
+                    },
+                    EntityId(3),
+                    &[w],
+                )
                 .unwrap();
             let invalid = Invalid {
                 kind: InvalidKind::Frame,
@@ -381,6 +406,9 @@ mod tests {
         assert_eq!(record["status"], "warning");
         assert_eq!(record["warnings"][0], "namespace: \"local\"");
         assert_eq!(record["received"], 1.5);
+        assert_eq!(record["trace_id"], "1-00000001-000000000000000000000002");
+        assert_eq!(record["id"], "0000000000000003");
+        assert_eq!(record["from"], "127.0.0.1:4000");
         let bad: Value = serde_json::from_str(text.lines().nth(2).unwrap()).unwrap();
         assert_eq!(bad["raw_base64"], "/wA=");
         let bad: Value = serde_json::from_str(text.lines().nth(3).unwrap()).unwrap();

@@ -76,6 +76,14 @@ pub struct Invalid {
     pub id: Option<String>,
 }
 
+/// A document that passed the rules: decoded (with wrongly typed optional fields removed),
+/// with what stricter receivers would refuse. [`Checked::parse`] makes the entity tree.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub decoded: Value,
+    pub warnings: Vec<Warning>,
+}
+
 /// A document the service would take: parsed, with what stricter receivers would refuse.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -83,8 +91,44 @@ pub struct Accepted {
     pub warnings: Vec<Warning>,
 }
 
-/// Judges a document given as bytes (the body of a datagram).
-pub fn check_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
+impl Checked {
+    /// Parses the checked document with the core's parser.
+    pub fn parse(self) -> Result<Accepted, Invalid> {
+        match parse_value(&self.decoded) {
+            Ok(entity) => Ok(Accepted {
+                entity,
+                warnings: self.warnings,
+            }),
+            Err(e) => {
+                let id = |key: &str| {
+                    self.decoded
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                Err(Invalid {
+                    kind: InvalidKind::Unreadable,
+                    reason: format!("unreadable: {e}"),
+                    trace_id: id("trace_id"),
+                    id: id("id"),
+                })
+            }
+        }
+    }
+}
+
+/// Checks and parses a document given as bytes.
+pub fn accept_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
+    check_bytes(body)?.parse()
+}
+
+/// Checks and parses a decoded document of `size` bytes.
+pub fn accept_value(value: Value, size: usize) -> Result<Accepted, Invalid> {
+    check_value(value, size)?.parse()
+}
+
+/// Applies the rules to a document given as bytes (the body of a datagram).
+pub fn check_bytes(body: &[u8]) -> Result<Checked, Invalid> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         let reason = match std::str::from_utf8(body) {
             Err(u) => format!(
@@ -105,8 +149,9 @@ pub fn check_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
     check_value(value, body.len())
 }
 
-/// Judges a decoded document; `size` is its length in bytes (for the 64,000-byte bound).
-pub fn check_value(mut value: Value, size: usize) -> Result<Accepted, Invalid> {
+/// Applies the rules to a decoded document; `size` is its length in bytes (for the
+/// 64,000-byte bound).
+pub fn check_value(mut value: Value, size: usize) -> Result<Checked, Invalid> {
     let ids = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
     let (trace_id, id) = (ids(&value, "trace_id"), ids(&value, "id"));
     let refuse = |kind: InvalidKind, reason: String| Invalid {
@@ -135,13 +180,10 @@ pub fn check_value(mut value: Value, size: usize) -> Result<Accepted, Invalid> {
             ),
         );
     }
-    match parse_value(&value) {
-        Ok(entity) => Ok(Accepted {
-            entity,
-            warnings: checker.warnings,
-        }),
-        Err(e) => Err(refuse(InvalidKind::Unreadable, format!("unreadable: {e}"))),
-    }
+    Ok(Checked {
+        decoded: value,
+        warnings: checker.warnings,
+    })
 }
 
 /// The JSON type an optional field should have.
@@ -991,14 +1033,14 @@ mod tests {
     }
 
     fn warnings_of(text: &str) -> Vec<String> {
-        match check_bytes(text.as_bytes()) {
+        match accept_bytes(text.as_bytes()) {
             Ok(a) => a.warnings.iter().map(|w| w.to_string()).collect(),
             Err(e) => panic!("refused: {} ({text})", e.reason),
         }
     }
 
     fn refusal_of(text: &str) -> Invalid {
-        match check_bytes(text.as_bytes()) {
+        match accept_bytes(text.as_bytes()) {
             Ok(_) => panic!("accepted: {text}"),
             Err(e) => e,
         }

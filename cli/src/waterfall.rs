@@ -298,7 +298,7 @@ fn line(
 mod tests {
     use super::*;
     use crate::assemble::{Received, Trace};
-    use crate::validate::check_bytes;
+    use crate::validate::accept_bytes;
     use oxray_core::id::TraceId;
 
     const T: &str = "1-5759e988-bd862e3fe1be46a994272793";
@@ -306,7 +306,7 @@ mod tests {
     fn tree(docs: &[&str]) -> TraceTree {
         let mut trace = Trace::new(TraceId::parse(T).unwrap());
         for (seq, text) in docs.iter().enumerate() {
-            let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
+            let a = accept_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}", e.reason));
             trace.add(Received {
                 seq: seq as u64,
                 entity: a.entity,

@@ -8,7 +8,7 @@
 
 mod common;
 
-use oxray_cli::validate::{check_value, InvalidKind};
+use oxray_cli::validate::{accept_value, InvalidKind};
 use serde_json::{json, Value};
 
 fn rich_document() -> Value {
@@ -140,7 +140,7 @@ fn replacements() -> Vec<Value> {
 fn judge(doc: &Value, what: &str) -> Option<String> {
     let size = doc.to_string().len();
     let schema = common::schema_problems(doc);
-    match check_value(doc.clone(), size) {
+    match accept_value(doc.clone(), size) {
         Ok(accepted) if !schema.is_empty() && accepted.warnings.is_empty() => Some(format!(
             "{what}: the schema refuses it ({schema:?}) but it was accepted without a warning"
         )),
@@ -158,7 +158,7 @@ fn judge(doc: &Value, what: &str) -> Option<String> {
 fn the_rich_document_is_valid_everywhere() {
     let doc = rich_document();
     common::assert_valid_document(&doc.to_string());
-    let accepted = check_value(doc.clone(), 1000).expect("accepted");
+    let accepted = accept_value(doc.clone(), 1000).expect("accepted");
     assert!(accepted.warnings.is_empty(), "{:?}", accepted.warnings);
     assert_eq!(accepted.entity.subsegments[0].subsegments.len(), 1);
 }
@@ -199,7 +199,7 @@ fn the_shipped_samples_are_accepted_with_the_expected_warnings() {
     for entry in std::fs::read_dir(&dir).expect("samples") {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let accepted = oxray_cli::validate::check_bytes(text.as_bytes())
+        let accepted = oxray_cli::validate::accept_bytes(text.as_bytes())
             .unwrap_or_else(|e| panic!("{path:?}: {}", e.reason));
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let warnings: Vec<String> = accepted.warnings.iter().map(|w| w.to_string()).collect();

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::assemble::{Received, Trace};
-use crate::validate::check_bytes;
+use crate::validate::accept_bytes;
 use oxray_core::id::TraceId;
 
 fn tree(n: u32, docs: &[&str]) -> TraceTree {
@@ -13,7 +13,7 @@ fn tree(n: u32, docs: &[&str]) -> TraceTree {
     let mut t = Trace::new(id);
     for (seq, text) in docs.iter().enumerate() {
         let text = text.replace("TRACE", &id.to_string());
-        let a = check_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
+        let a = accept_bytes(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {text}", e.reason));
         t.add(Received {
             seq: seq as u64,
             entity: a.entity,
