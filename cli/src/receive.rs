@@ -121,6 +121,17 @@ pub fn receive_loop(
             break;
         }
     }
+    // Stopping: what the kernel already holds is read and recorded too.
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(1)));
+    loop {
+        let mut batch = Vec::new();
+        let read = reader.read(socket, |datagram, from| {
+            batch.push(judge(datagram, from, stats, forwarder));
+        });
+        if batch.is_empty() || read.is_err() || to.send(batch).is_err() {
+            break;
+        }
+    }
     stats
         .receive_cpu_micros
         .store(crate::stats::thread_cpu_micros(), Ordering::Relaxed);

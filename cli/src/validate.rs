@@ -249,6 +249,9 @@ pub fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("the name is empty".into());
     }
+    if name.trim().is_empty() {
+        return Some("the name is blank".into());
+    }
     let count = name.chars().count();
     let mut bad: Vec<char> = name.chars().filter(|c| !name_char_allowed(*c)).collect();
     bad.dedup();
