@@ -50,6 +50,18 @@ pub fn stdout_wants_color() -> bool {
     false
 }
 
+/// The `oxray` command as a process runs it: installs the Ctrl-C/SIGTERM handler, runs `args`
+/// (without the program name) with standard output and error, and returns the exit status.
+/// The one entry point behind the `oxray` binary, `python -m oxray` and `npx oxray`.
+pub fn main_with_args(args: &[String]) -> i32 {
+    signal::install();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let code = run(args, &mut stdout.lock(), &mut stderr.lock(), &signal::STOP);
+    let _ = std::io::stdout().flush();
+    code
+}
+
 /// Runs one command line (`args` without the program name). Waterfalls, tables and help go to
 /// `out`; reports, summaries and errors to `diag`. `collect` runs until `stop` is set (or a
 /// signal, if [`signal::install`] was called). Returns the exit status: 0 success, 1 failure

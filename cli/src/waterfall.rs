@@ -273,6 +273,8 @@ fn line(
     for part in details(&n.data, n, style) {
         let _ = write!(out, "  {part}");
     }
+    // A placeholder has no duration or details: no trailing blanks.
+    out.truncate(out.trim_end_matches(' ').len());
     out.push('\n');
     if let Some(Cause::Details { exceptions, .. }) = &n.data.cause {
         let mark = if style.ascii { "x" } else { "✗" };
@@ -335,7 +337,7 @@ mod tests {
         );
         let expected = format!(
             "trace {T}  100.00 ms  3 entities in 2 documents  FAULT  ERROR  complete
-  [53995c3f42cd8ad8 not received] |..............................|           
+  [53995c3f42cd8ad8 not received] |..............................|
     ## index.handler              |##############################|  100.00 ms  FAULT  ColdStart=true  Service=\"payment\"
       x PaymentError: declined
       ### validate                |~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~|             IN PROGRESS  local
