@@ -7,9 +7,10 @@
 //! prints the same waterfalls from the file, optionally narrowed by an X-Ray filter expression
 //! ([`filter`]); `oxray map` prints the service graph ([`map`]).
 //!
-//! Embedding: [`run`] is the whole command line as a function (what `python -m oxray` or
-//! `npx oxray` can call, or they can run the `oxray` binary); [`collect::Collector`] is the
-//! collector as a library, with live counters ([`stats`]).
+//! Embedding: [`main_with_args`] is the whole program as a function (what `python -m oxray` or
+//! `npx oxray` can call, or they can run the `oxray` binary); [`run`] is the same with
+//! caller-given output streams and stop flag; [`collect::Collector`] is the collector as a
+//! library, with live counters ([`stats`]).
 
 pub mod args;
 pub mod assemble;
@@ -60,6 +61,16 @@ pub fn main_with_args(args: &[String]) -> i32 {
     let code = run(args, &mut stdout.lock(), &mut stderr.lock(), &signal::STOP);
     let _ = std::io::stdout().flush();
     code
+}
+
+/// The `oxray` program: installs the Ctrl-C/SIGTERM handler, runs `args` (without the program
+/// name) against standard output and standard error, and returns the exit status. This is what
+/// a wrapper (`python -m oxray`, `npx oxray`) calls when it embeds the collector.
+pub fn main_with_args(args: &[String]) -> i32 {
+    signal::install();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    run(args, &mut stdout.lock(), &mut stderr.lock(), &signal::STOP)
 }
 
 /// Runs one command line (`args` without the program name). Waterfalls, tables and help go to

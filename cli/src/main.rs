@@ -1,4 +1,4 @@
-//! The `oxray` command: see [`oxray_cli::run`].
+//! The `oxray` command: see [`oxray_cli::main_with_args`].
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
