@@ -63,16 +63,6 @@ pub fn main_with_args(args: &[String]) -> i32 {
     code
 }
 
-/// The `oxray` program: installs the Ctrl-C/SIGTERM handler, runs `args` (without the program
-/// name) against standard output and standard error, and returns the exit status. This is what
-/// a wrapper (`python -m oxray`, `npx oxray`) calls when it embeds the collector.
-pub fn main_with_args(args: &[String]) -> i32 {
-    signal::install();
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    run(args, &mut stdout.lock(), &mut stderr.lock(), &signal::STOP)
-}
-
 /// Runs one command line (`args` without the program name). Waterfalls, tables and help go to
 /// `out`; reports, summaries and errors to `diag`. `collect` runs until `stop` is set (or a
 /// signal, if [`signal::install`] was called). Returns the exit status: 0 success, 1 failure
