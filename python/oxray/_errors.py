@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Dict, Tuple
 
 _MAX_REMEMBERED = 32
-_recorded: Dict[int, Tuple[BaseException, str]] = {}
+#: id(exception) → (the exception, its record's id, the id and trace id of the entity
+#: holding the record).
+_recorded: Dict[int, Tuple[BaseException, str, str, str]] = {}
 
 #: Stack frames kept per exception (the SDK's max_trace_back).
 stack_limit = 10
@@ -26,23 +28,28 @@ def record(entity: _core.Entity, exc: BaseException, remote: bool = False) -> No
     try:
         seen = _recorded.get(id(exc))
         if seen is not None and seen[0] is exc:
-            entity.add_exception_ref(seen[1])
+            if seen[2] != entity.id:  # recorded here already (a framework signal, then the raise)
+                entity.add_exception_ref(seen[1])
             return
         exception_id = entity.add_exception(exc, remote, stack_limit)
         if exception_id is None:
             return
         if len(_recorded) >= _MAX_REMEMBERED:
             _recorded.pop(next(iter(_recorded)), None)
-        _recorded[id(exc)] = (exc, exception_id)
+        _recorded[id(exc)] = (exc, exception_id, entity.id, entity.trace_id)
     except Exception:  # noqa: BLE001 - e.g. the table changed size in another thread
         pass
 
 
-def release(exc: BaseException) -> None:
-    """Forgets ``exc`` (it left the request that raised it: nothing encloses it any more)."""
-    seen = _recorded.get(id(exc))
-    if seen is not None and seen[0] is exc:
-        _recorded.pop(id(exc), None)
+def release_trace(trace_id: str) -> None:
+    """Forgets the exceptions recorded in this trace (its server request is over), so the
+    table does not keep their tracebacks alive."""
+    try:
+        for key, seen in list(_recorded.items()):
+            if seen[3] == trace_id:
+                _recorded.pop(key, None)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def forget() -> None:

@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 import oxray
-from oxray import _capture, _handler, _runtime
+from oxray import _capture, _env, _handler, _runtime
 from oxray.context import _current
 from oxray.patches import _http
 from oxray.testing import assemble, capture_traces
@@ -153,6 +153,7 @@ class FakeContext:
 
 def reset_oxray() -> None:
     _current.set(None)
+    _env.server_mode = False
     oxray.Tracer._reset_config()
     _runtime.swap(None)
     _capture.set_enabled(True)

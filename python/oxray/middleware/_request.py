@@ -29,6 +29,9 @@ def setup(sampling_rules: Any) -> None:
         sampling.load_rules(sampling_rules)
     _env.server_mode = True
     Tracer._enter_server_mode()
+    from . import _frameworks
+
+    _frameworks.connect()
 
 
 class Naming:
@@ -51,7 +54,10 @@ def begin_failed(problem: BaseException) -> None:
 
 
 def done(exchange: _core.Exchange) -> None:
-    """The request is over. In Lambda, send now: the process may be frozen next."""
+    """The request is over: forget its exceptions; in Lambda, send now (the process may be
+    frozen next)."""
+    if _errors._recorded:
+        _errors.release_trace(exchange.segment.trace_id)
     if exchange.lambda_mode:
         _runtime.flush(on_caller=True)
 
@@ -63,7 +69,6 @@ def fail(exchange: _core.Exchange, exc: BaseException) -> None:
     try:
         if isinstance(exc, Exception):
             _errors.record(exchange.segment, exc)
-            _errors.release(exc)
             exchange.finish(True)
         else:
             exchange.finish(False)
