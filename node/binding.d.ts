@@ -22,6 +22,13 @@ export declare function annotateStr(handle: number, key: string, value: string):
 /** Begins a subsegment under `parent` (name sanitized by the core); 0 if `parent` is stale. */
 export declare function begin(parent: number, name: string): number
 
+/**
+ * Begins the handler subsegment `name` under the facade of `header` (else
+ * `_X_AMZN_TRACE_ID`) and annotates it with `ColdStart` and `Service`. Returns its handle
+ * (its entity keeps the facade alive), or 0 before `init`.
+ */
+export declare function beginInvocation(header: string | undefined | null, name: string, coldStart: boolean, service: string): number
+
 /** Begins a segment (server mode), continuing the trace of `header` when it is valid. */
 export declare function beginSegment(name?: string | undefined | null, header?: string | undefined | null): number
 
@@ -41,6 +48,14 @@ export interface Counters {
 
 /** Ends the entity now; false if it was already ended or the handle is stale. */
 export declare function end(handle: number): boolean
+
+/**
+ * Ends the handler subsegment (if still open), sends an in-progress document for each of its
+ * descendants still open (their final documents replace these when they end), and sends
+ * everything from the calling thread, waiting at most `timeoutMs` for documents the sender
+ * thread already took. Returns false on timeout or before `init`.
+ */
+export declare function endInvocation(handler: number, timeoutMs: number): boolean
 
 /** 16 lowercase hex digits, or null for a stale handle. */
 export declare function entityId(handle: number): string | null
@@ -94,7 +109,8 @@ export declare function httpResponse(handle: number, status?: number | undefined
 /**
  * (Re)creates this thread's recorder from the environment, then `configJson` (keys of the
  * core's `Config::apply_json`, e.g. `{"emit_mode":"memory"}`). Returns null on success, or
- * the reason the configuration was refused (nothing changes then).
+ * the reason the configuration was refused (nothing changes then). `background` (the
+ * default) is the core's sender thread with back-pressure (see `emitter.rs`).
  */
 export declare function init(configJson?: string | undefined | null): string | null
 
@@ -104,6 +120,9 @@ export declare function init(configJson?: string | undefined | null): string | n
  * previously installed callback.
  */
 export declare function installDiagnostics(callback: (arg0: string, arg1: string) => void, minLevel: string): void
+
+/** The id of `name` (the same id for the same text), or 0 when the table is full. */
+export declare function internName(name: string): number
 
 /** True once [`init`] succeeded in this thread. */
 export declare function isInitialized(): boolean

@@ -3,12 +3,24 @@
 // Prints one JSON line.
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 const require = createRequire(import.meta.url);
 const MODE = process.env.MODE;
 const N = Number(process.env.N ?? 5000);
 const INVOCATIONS = Number(process.env.INVOCATIONS ?? 500);
 const now = () => Number(process.hrtime.bigint()) / 1000; // µs
+// On-CPU time of this (main) thread in µs, from the scheduler's accounting: unlike wall time it
+// leaves out time spent waiting for a CPU, so it stays meaningful on a loaded machine.
+let schedstat = null;
+const threadCpu = () => {
+  try {
+    schedstat ??= `/proc/self/task/${process.pid}/schedstat`;
+    return Number(readFileSync(schedstat, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return NaN;
+  }
+};
 
 const header = (sampled = 1) =>
   `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled}`;
@@ -40,6 +52,11 @@ async function main() {
   }
   const { Tracer } = require(process.env.TRACER_MODULE);
   const tracer = new Tracer();
+  // Documents the tracer says it sent and dropped (oxray only; Powertools has no counters).
+  const counters = () => {
+    const c = typeof tracer.getCounters === 'function' ? tracer.getCounters() : null;
+    return c ? { sentByTracer: c.sent, droppedByTracer: c.dropped } : {};
+  };
 
   class App {
     async handler() {
@@ -60,18 +77,24 @@ async function main() {
     process.env._X_AMZN_TRACE_ID = header(process.env.SAMPLED === '0' ? 0 : 1);
     let traced = 0;
     let plain = 0;
+    let tracedCpu = 0;
+    let plainCpu = 0;
     app.body = async function body() {
       for (let i = 0; i < 500; i++) await this.noop();
       for (let i = 0; i < 500; i++) await this.plainNoop();
       let t0 = now();
+      let c0 = threadCpu();
       for (let i = 0; i < N; i++) await this.noop();
       traced = (now() - t0) / N;
+      tracedCpu = (threadCpu() - c0) / N;
       t0 = now();
+      c0 = threadCpu();
       for (let i = 0; i < N; i++) await this.plainNoop();
       plain = (now() - t0) / N;
+      plainCpu = (threadCpu() - c0) / N;
     };
     await app.handler({}, {});
-    return { tracedUs: traced, plainUs: plain };
+    return { tracedUs: traced, plainUs: plain, tracedCpuUs: tracedCpu, plainCpuUs: plainCpu, ...counters() };
   }
 
   if (MODE === 'nested') {
@@ -120,19 +143,39 @@ async function main() {
         plainTimes.push(p);
       }
     }
+    // Mean on-CPU time of this thread per invocation, traced and plain, over one more batch.
+    const cpuPer = async (target) => {
+      const c0 = threadCpu();
+      for (let k = 0; k < 200; k++) {
+        process.env._X_AMZN_TRACE_ID = header();
+        await target.handler({}, {});
+      }
+      return (threadCpu() - c0) / 200;
+    };
+    const cpuUs = await cpuPer(traced);
+    const plainCpuUs = await cpuPer(plain);
     return {
+      cpuUs,
+      plainCpuUs,
       medianUs: median(times),
       p99Us: pct(times, 0.99),
       meanUs: times.reduce((a, b) => a + b, 0) / times.length,
       plainMedianUs: median(plainTimes),
       rssMiB: process.memoryUsage().rss / 2 ** 20,
+      ...counters(),
     };
   }
 
   if (MODE === 'await') {
-    // Tracer loaded and one traced invocation done; then plain awaits outside and inside a handler.
+    // Tracer loaded and one traced invocation done; then plain awaits outside a handler — in
+    // the same turn of the event loop as the invocation, and after the loop turned once (as it
+    // does in Lambda between invocations, while the runtime sends the response) — and inside.
     process.env._X_AMZN_TRACE_ID = header();
     await app.handler({}, {});
+    const sameTurn = await awaitLoop(new Plain());
+    process.env._X_AMZN_TRACE_ID = header();
+    await app.handler({}, {});
+    await new Promise((resolve) => setImmediate(resolve));
     const outside = await awaitLoop(new Plain());
     let inside = 0;
     app.body = async () => {
@@ -140,7 +183,7 @@ async function main() {
     };
     process.env._X_AMZN_TRACE_ID = header();
     await app.handler({}, {});
-    return { awaitUs: outside, awaitInHandlerUs: inside };
+    return { awaitUs: outside, awaitSameTurnUs: sameTurn, awaitInHandlerUs: inside };
   }
   throw new Error(`unknown MODE ${MODE}`);
 }

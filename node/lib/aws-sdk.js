@@ -62,7 +62,7 @@ function serviceName(client) {
 }
 
 /**
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {number} h
  * @param {Record<string, string> | undefined} wanted
  * @param {any} source
@@ -102,7 +102,6 @@ function instrumentClient(client, tracer) {
     if (store === null || native === null) return next(args);
     const h = native.begin(store.h, service);
     if (h === 0) return next(args);
-    if (store.inv !== null) store.inv.open.add(h);
     try {
       native.setNamespace(h, 'aws');
       const headers = args?.request?.headers;
@@ -131,7 +130,6 @@ function instrumentClient(client, tracer) {
     };
     const close = () => {
       native.end(h);
-      if (store.inv !== null) store.inv.open.delete(h);
     };
     let result;
     try {

@@ -6,10 +6,13 @@
  *
  * A traced synchronous method stays synchronous; a thenable result is awaited before its
  * subsegment ends. The handler flushes everything before its promise settles.
+ *
+ * Cost per traced call: two native calls (begin with an interned name, end — with the result
+ * as metadata when there is one), one store object and, for async methods, one `then`.
  */
 
 const context = require('./context');
-const { annotate } = require('./record');
+const { toJson } = require('./serialize');
 
 /** How long a handler may wait for the sender to drain at its end. */
 const FLUSH_TIMEOUT_MS = 2000;
@@ -17,8 +20,32 @@ const FLUSH_TIMEOUT_MS = 2000;
 /**
  * @typedef {import('./tracer').Tracer} Tracer
  * @typedef {import('./context').Store} Store
- * @typedef {import('./context').Invocation} Invocation
+ * @typedef {import('./native').Native} Native
  */
+
+/**
+ * What one decorated method needs at each call, worked out once (names are interned in the
+ * addon on first use).
+ */
+class CallSite {
+  /**
+   * @param {string} name subsegment name
+   * @param {string | null} responseKey metadata key for the result, null when not captured
+   */
+  constructor(name, responseKey) {
+    this.name = name;
+    this.responseKey = responseKey;
+    /** Interned ids (0: not yet, or the addon's table is full). */
+    this.nameId = 0;
+    this.responseKeyId = 0;
+  }
+
+  /** @param {Native} native */
+  intern(native) {
+    this.nameId = native.internName(this.name);
+    if (this.responseKey !== null) this.responseKeyId = native.internName(this.responseKey);
+  }
+}
 
 /** @param {unknown} v @returns {v is PromiseLike<unknown>} */
 function isThenable(v) {
@@ -29,60 +56,72 @@ function isThenable(v) {
 const apply = (fn, thisArg, args) => Reflect.apply(fn, thisArg, args);
 
 /**
- * Ends a traced call's subsegment after recording its outcome.
+ * Ends a traced call's subsegment after recording its outcome. Never throws.
  * @param {Tracer} tracer
- * @param {Store} store
+ * @param {number} h
+ * @param {CallSite} site
  * @param {boolean} failed
  * @param {unknown} outcome the result, or the thrown value
- * @param {string | null} responseKey metadata key for the result, null when not captured
  */
-function finish(tracer, store, failed, outcome, responseKey) {
+function finish(tracer, h, site, failed, outcome) {
+  const native = /** @type {Native} */ (tracer._native);
   try {
-    if (failed) tracer._recordError(store.h, outcome);
-    else if (responseKey !== null) tracer._recordResponse(store.h, outcome, responseKey);
-    tracer._native.end(store.h);
-    if (store.inv !== null) store.inv.open.delete(store.h);
+    if (failed) {
+      tracer._recordError(h, outcome);
+      native.endFast(h);
+    } else if (outcome === undefined || site.responseKey === null || !tracer._config.captureResponse) {
+      native.endFast(h);
+    } else if (site.responseKeyId !== 0) {
+      native.endWithMetadata(h, tracer._namespaceId(), site.responseKeyId, toJson(outcome));
+    } else {
+      tracer._recordResponse(h, outcome, site.responseKey);
+      native.endFast(h);
+    }
   } catch (err) {
     tracer._internalError(err);
   }
 }
 
 /**
- * Calls `method` in a new subsegment `name` under the current entity.
+ * Calls `method` in a new subsegment under the current entity.
  * @param {Tracer} tracer
  * @param {Function} method
  * @param {unknown} thisArg
  * @param {unknown[]} args
- * @param {string} name
- * @param {string | null} responseKey
+ * @param {CallSite} site
  */
-function runMethod(tracer, method, thisArg, args, name, responseKey) {
-  const native = tracer._native;
+function runMethod(tracer, method, thisArg, args, site) {
+  const native = /** @type {Native} */ (tracer._native);
   const parent = context.currentStore();
-  const h = native.begin(parent !== null ? parent.h : context.ambientFacade(native), name);
+  const parentHandle = parent !== null ? parent.h : context.ambientFacade(native);
+  if (site.nameId === 0) site.intern(native);
+  const h = site.nameId !== 0 ? native.beginNamed(parentHandle, site.nameId) : native.begin(parentHandle, site.name);
   if (h === 0) return Reflect.apply(method, thisArg, args);
-  const inv = parent !== null ? parent.inv : null;
-  if (inv !== null) inv.open.add(h);
-  /** @type {Store} */
-  const store = { h, inv, name };
+  // Outside any invocation nothing else keeps the context storage enabled meanwhile.
+  const holds = parent === null;
+  if (holds) context.hold();
   let result;
   try {
-    result = context.als().run(store, apply, method, thisArg, args);
+    result = context.als().run(context.newStore(h, site.name), apply, method, thisArg, args);
   } catch (err) {
-    finish(tracer, store, true, err, null);
+    finish(tracer, h, site, true, err);
+    if (holds) context.release();
     throw err;
   }
   if (!isThenable(result)) {
-    finish(tracer, store, false, result, responseKey);
+    finish(tracer, h, site, false, result);
+    if (holds) context.release();
     return result;
   }
   return Promise.resolve(result).then(
     (value) => {
-      finish(tracer, store, false, value, responseKey);
+      finish(tracer, h, site, false, value);
+      if (holds) context.release();
       return value;
     },
     (err) => {
-      finish(tracer, store, true, err, null);
+      finish(tracer, h, site, true, err);
+      if (holds) context.release();
       throw err;
     },
   );
@@ -98,9 +137,11 @@ function runMethod(tracer, method, thisArg, args, name, responseKey) {
  * @param {boolean} captureResponse
  */
 function runHandler(tracer, handler, thisArg, args, captureResponse) {
-  const store = tracer._beginInvocation();
+  const handlerName = process.env._HANDLER;
+  const store = tracer._beginInvocation(handlerName);
   if (store === null) return Promise.resolve().then(() => Reflect.apply(handler, thisArg, args));
-  return context.als().run(store, handlerBody, tracer, store, handler, thisArg, args, captureResponse);
+  const responseKey = captureResponse ? `${handlerName} response` : null;
+  return context.als().run(store, handlerBody, tracer, store, handler, thisArg, args, responseKey);
 }
 
 /**
@@ -109,13 +150,12 @@ function runHandler(tracer, handler, thisArg, args, captureResponse) {
  * @param {Function} handler
  * @param {unknown} thisArg
  * @param {unknown[]} args
- * @param {boolean} captureResponse
+ * @param {string | null} responseKey metadata key for the response, null when not captured
  */
-async function handlerBody(tracer, store, handler, thisArg, args, captureResponse) {
+async function handlerBody(tracer, store, handler, thisArg, args, responseKey) {
   let failed = false;
   let outcome;
   try {
-    tracer._annotateInvocation(store.h);
     outcome = await Reflect.apply(handler, thisArg, args);
     return outcome;
   } catch (err) {
@@ -123,8 +163,7 @@ async function handlerBody(tracer, store, handler, thisArg, args, captureRespons
     outcome = err;
     throw err;
   } finally {
-    const key = captureResponse ? `${process.env._HANDLER} response` : null;
-    tracer._endInvocation(store, failed, outcome, key);
+    tracer._endInvocation(store, failed, outcome, failed ? null : responseKey);
   }
 }
 
@@ -157,4 +196,4 @@ function decorator(tracer, wrap, what) {
   };
 }
 
-module.exports = { runMethod, runHandler, decorator, annotate, isThenable, FLUSH_TIMEOUT_MS };
+module.exports = { CallSite, runMethod, runHandler, decorator, isThenable, FLUSH_TIMEOUT_MS };

@@ -3,24 +3,40 @@
  * Which entity is current: AsyncLocalStorage only (no async_hooks.createHook, no cls-hooked).
  *
  * The storage is created on the first traced call, so a process whose tracing is disabled
- * installs nothing. A store is `{ h, inv, seg }`: the current entity's native handle, the
- * invocation it belongs to (null outside a Lambda handler) and, once asked for, its
- * user-facing wrapper. Each traced call runs in a new store, so `Promise.all` siblings and
- * overlapping invocations never share one.
+ * installs nothing. A store is `{ h, seg, name, done }`: the current entity's native handle
+ * and, once asked for, its user-facing wrapper. Each traced call runs in a new store, so
+ * `Promise.all` siblings and overlapping invocations never share one.
+ *
+ * The await tax. On Node 20 an enabled AsyncLocalStorage runs promise hooks on every promise
+ * of the process, traced or not (plain `await` about 2× slower). So the storage is enabled
+ * only while traced work is active: each invocation and each traced call begun outside one
+ * holds it ({@link hold} / {@link release}), and once the last lets go the storage is
+ * disabled and the hooks removed, at the next turn of the event loop if nothing took it again
+ * meanwhile (the Lambda runtime always turns the loop between invocations). Switching the
+ * hooks costs V8 several microseconds, so it is not done between back-to-back traced calls.
+ * Overlapping invocations keep the storage enabled until the last one ends.
+ * Work that cannot say when it ends (provider subsegments begun outside an invocation, a
+ * middy invocation that never reaches `after`) holds it for good: tracing stays correct, only
+ * the tax remains.
  *
  * Outside any store, the current entity is the Lambda facade of the trace header in effect
  * (`awslambda.InvokeStore`, then `_X_AMZN_TRACE_ID`), or what `setSegment()` put there.
  */
 
-/** @typedef {{ facade: number, header: string | undefined, open: Set<number> }} Invocation */
 /**
- * @typedef {{ h: number, inv: Invocation | null, seg?: object, name?: string, done?: boolean }} Store
+ * @typedef {{ h: number, seg: object | undefined, name: string | undefined, done: boolean }} Store
  * `done` marks a store entered with enterWith (middy) after its invocation ended: it may
  * linger in the caller's async flow and must not be used any more.
  */
 
 /** @type {import('node:async_hooks').AsyncLocalStorage<Store> | null} */
 let storage = null;
+/** Holders of the storage (see the module docs); it is disabled when this drops to 0. */
+let holders = 0;
+/** Set once something held the storage without a known end: it is never disabled again. */
+let heldForGood = false;
+/** A check for idleness is queued for the next turn of the event loop. */
+let idleCheckQueued = false;
 /** @type {Store | null} set by setSegment() outside any traced call */
 let rootStore = null;
 /** @type {{ header: string | undefined, handle: number } | null} */
@@ -33,6 +49,44 @@ function als() {
     storage = new AsyncLocalStorage();
   }
   return storage;
+}
+
+/**
+ * A new store (always the same shape, which keeps property access fast).
+ * @param {number} h
+ * @param {string} [name]
+ * @param {object} [seg]
+ * @returns {Store}
+ */
+function newStore(h, name, seg) {
+  return { h, seg, name, done: false };
+}
+
+/** Keeps the storage enabled until the matching {@link release}. */
+function hold() {
+  holders++;
+}
+
+/**
+ * Lets go of one {@link hold}. When none is left, the storage (and its promise hooks) is
+ * disabled at the next turn of the event loop unless it is held again by then.
+ */
+function release() {
+  if (holders > 0) holders--;
+  if (holders === 0 && !heldForGood && storage !== null && !idleCheckQueued) {
+    idleCheckQueued = true;
+    setImmediate(disableIfIdle).unref();
+  }
+}
+
+function disableIfIdle() {
+  idleCheckQueued = false;
+  if (holders === 0 && !heldForGood && storage !== null) storage.disable();
+}
+
+/** Keeps the storage enabled for the rest of the process. */
+function holdForGood() {
+  heldForGood = true;
 }
 
 /** @returns {Store | null} */
@@ -52,6 +106,8 @@ function currentStore() {
  * @returns {R}
  */
 function run(store, fn) {
+  // Nothing says when work begun outside any holder ends: keep the storage for good.
+  if (holders === 0) holdForGood();
   return als().run(store, fn);
 }
 
@@ -89,7 +145,7 @@ function invocationHeader() {
 
 /**
  * Handle of the facade for the header in effect outside any invocation (cached per header).
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  */
 function ambientFacade(native) {
   const header = invocationHeader();
@@ -101,11 +157,11 @@ function ambientFacade(native) {
 
 /**
  * Handle of the current entity.
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  */
 function currentHandle(native) {
   const store = currentStore();
   return store !== null ? store.h : ambientFacade(native);
 }
 
-module.exports = { als, run, enter, currentStore, setRootStore, invocationHeader, ambientFacade, currentHandle };
+module.exports = { als, run, enter, newStore, hold, release, holdForGood, currentStore, setRootStore, invocationHeader, ambientFacade, currentHandle };

@@ -108,7 +108,7 @@ function describeError(err, remote) {
 /**
  * Records `err` on the entity `handle`: as a new exception, or as a reference to the
  * exception a descendant already recorded for the same Error object.
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {number} handle
  * @param {unknown} err
  * @param {boolean} remote

@@ -12,7 +12,7 @@ const { Segment, Subsegment, DummySegment } = require('./segment');
  * @param {string} text
  */
 function parseTraceHeader(text) {
-  return require('../binding.js').parseTraceHeader(String(text));
+  return require('./native').addon().parseTraceHeader(String(text));
 }
 
 /**
@@ -20,7 +20,7 @@ function parseTraceHeader(text) {
  * @param {string} text
  */
 function parseDaemonAddress(text) {
-  return require('../binding.js').parseDaemonAddress(String(text));
+  return require('./native').addon().parseDaemonAddress(String(text));
 }
 
 const VERSION = require('./version');

@@ -12,12 +12,13 @@
 
 const context = require('./context');
 const nativeLoader = require('./native');
-const { recordError } = require('./errors');
+/** @type {(typeof import('./errors'))['recordError']} */
+const recordError = (native, handle, err, remote) => require('./errors').recordError(native, handle, err, remote);
 
 const HEADER = 'X-Amzn-Trace-Id';
 let installed = false;
 
-/** @typedef {{ h: number, inv: import('./context').Invocation | null }} Pending */
+/** @typedef {{ h: number }} Pending */
 
 /**
  * Begins a remote subsegment for a request under the current traced entity, or returns null.
@@ -34,8 +35,7 @@ function beginRemote(host, method, url) {
   if (h === 0) return null;
   native.setNamespace(h, 'remote');
   native.httpRequest(h, { method, url, traced: true });
-  if (store.inv !== null) store.inv.open.add(h);
-  return { h, inv: store.inv };
+  return { h };
 }
 
 /**
@@ -46,11 +46,10 @@ function beginRemote(host, method, url) {
  * @param {boolean} [remoteError]
  */
 function endRemote(p, status, length, error, remoteError = false) {
-  const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+  const native = /** @type {import('./native').Native} */ (nativeLoader.recorder());
   if (status !== undefined) native.httpResponse(p.h, status, length ?? null);
   if (error !== undefined) recordError(native, p.h, error, remoteError);
   native.end(p.h);
-  if (p.inv !== null) p.inv.open.delete(p.h);
 }
 
 /** @param {unknown} v */
@@ -73,7 +72,7 @@ function instrumentClientRequest(req) {
   if (p === null) return;
   httpPending.set(req, p);
   if (!req.headersSent && !req._header) {
-    const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+    const native = /** @type {import('./native').Native} */ (nativeLoader.recorder());
     req.setHeader(HEADER, native.outgoingHeader(p.h) ?? '');
   }
   const { errorMonitor } = require('node:events');
@@ -149,7 +148,7 @@ function onFetchCreate({ request }) {
     const p = beginRemote(origin.hostname, String(request.method), `${origin.protocol}//${origin.hostname}${path}`);
     if (p === null) return;
     fetchPending.set(request, p);
-    const native = /** @type {typeof import('../binding')} */ (nativeLoader.recorder());
+    const native = /** @type {import('./native').Native} */ (nativeLoader.recorder());
     request.addHeader(HEADER, native.outgoingHeader(p.h) ?? '');
   } catch (err) {
     nativeLoader.recorder()?.warn(`fetch capture failed (request left untraced): ${String(err)}`);

@@ -41,9 +41,8 @@ function captureLambdaHandler(tracer, options) {
     before(request) {
       if (!tracer.isTracingEnabled()) return;
       try {
-        const store = tracer._beginInvocation();
+        const store = tracer._beginInvocation(process.env._HANDLER);
         if (store === null) return;
-        tracer._annotateInvocation(store.h);
         if (request.internal === undefined || request.internal === null) request.internal = {};
         request.internal[STATE_KEY] = { store };
         request.internal[CLEANUP_KEY] = () => close(request, false, undefined);

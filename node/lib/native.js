@@ -5,36 +5,69 @@
  * Nothing native is loaded while tracing is disabled. If the addon cannot be loaded (no
  * binary for this platform) tracing is reported as unavailable and stays off: importing
  * oxray never throws.
+ *
+ * The binary built for this platform is loaded directly when it sits in the package (the
+ * common case, and about 1.5 ms faster at cold start); the generated loader `binding.js`,
+ * which also knows musl, other platforms and NAPI_RS_NATIVE_LIBRARY_PATH, is the fallback.
  */
 
 const logger = require('./logger');
 const VERSION = require('./version');
 
-/** @type {typeof import('../binding') | null} */
+/**
+ * The hot-path functions the addon registers by hand (see bindings/node/src/fast.rs); the
+ * generated `binding.d.ts` does not list them.
+ * @typedef {object} FastPath
+ * @property {(parent: number, nameId: number) => number} beginNamed begins a subsegment named by an `internName` id; 0 if none
+ * @property {(handle: number) => boolean} endFast ends the entity now
+ * @property {(handle: number, namespaceId: number, keyId: number, json: string) => boolean} endWithMetadata records one metadata value (interned namespace and key; namespace 0 is `default`), then ends the entity
+ * @property {(handle: number, key: string, value: string | number | boolean) => boolean} annotateFast adds an annotation
+ * @property {(handle: number, namespace: string | null, key: string, json: string) => boolean} metadataFast adds a metadata value (JSON text from serialize.js); a null namespace is `default`
+ */
+/** @typedef {typeof import('../binding') & FastPath} Native */
+
+/** @type {Native | null} */
 let binding = null;
 let state = 'unloaded'; // unloaded | ready | failed
 
+/** The addon: this platform's binary if present, else through the generated loader. */
+function loadAddon() {
+  if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH && process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
+    try {
+      // A glibc build; on musl it fails to load and the generated loader takes over.
+      return require(`../oxray.linux-${process.arch}-gnu.node`);
+    } catch {
+      // Not shipped for this platform, or not loadable here.
+    }
+  }
+  return require('../binding.js');
+}
+
 /**
  * The addon with its recorder initialized, or null if it is unavailable.
- * @returns {typeof import('../binding') | null}
+ * @returns {Native | null}
  */
 function recorder() {
   if (state === 'ready') return binding;
   if (state === 'failed') return null;
   try {
-    binding = require('../binding.js');
-    const b = /** @type {typeof import('../binding')} */ (binding);
+    const b = /** @type {Native} */ (loadAddon());
+    if (typeof b.beginNamed !== 'function' || typeof b.metadataFast !== 'function') {
+      throw new Error('the native addon does not match this version of oxray (rebuild it)');
+    }
     b.installDiagnostics((level, message) => logger.log(level, message), logger.levelName());
-    // In Lambda a handler sends about one datagram per invocation and must flush before it
-    // returns: sending on the caller's thread beats a hand-off to the sender thread and back.
-    // Elsewhere the background sender keeps sockets off the hot path. OXRAY_EMIT_MODE overrides.
-    const mode = process.env.OXRAY_EMIT_MODE || (process.env.LAMBDA_TASK_ROOT ? 'udp' : 'background');
+    // Documents go to a queue drained by a sender thread, so a traced call never waits for
+    // send(); a full queue is drained by the caller (never dropped), and the end of a Lambda
+    // invocation sends what is queued from the caller before the handler returns.
+    // OXRAY_EMIT_MODE=udp sends every document from the caller instead.
+    const mode = process.env.OXRAY_EMIT_MODE || 'background';
     const config = { sdk_name: 'oxray for Node.js', sdk_version: VERSION, emit_mode: mode };
     const problem = b.init(JSON.stringify(config));
     if (problem) {
       logger.error(`recorder configuration refused (${problem}); using defaults`);
       b.init(null);
     }
+    binding = b;
     state = 'ready';
     return b;
   } catch (err) {
@@ -49,4 +82,4 @@ function isLoaded() {
   return state === 'ready';
 }
 
-module.exports = { recorder, isLoaded };
+module.exports = { recorder, isLoaded, addon: loadAddon };

@@ -24,12 +24,12 @@ class ProviderService {
   _capture(name, fcn, closeIt) {
     const tracer = this._tracer;
     if (!tracer.isTracingEnabled()) return fcn(new DummySegment(name));
-    const native = /** @type {typeof import('../binding')} */ (tracer._native);
+    const native = /** @type {import('./native').Native} */ (tracer._native);
     const parent = context.currentStore();
     const h = native.begin(parent !== null ? parent.h : context.ambientFacade(native), String(name));
     const sub = new Subsegment(native, h, String(name));
     releaseWhenCollected(native, sub, h);
-    const store = { h, inv: parent !== null ? parent.inv : null, seg: sub, name: String(name) };
+    const store = context.newStore(h, String(name), sub);
     let result;
     try {
       result = context.run(store, () => fcn(sub));

@@ -7,7 +7,7 @@
 const { toJson } = require('./serialize');
 
 /**
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {number} handle
  * @param {unknown} key
  * @param {unknown} value
@@ -19,11 +19,10 @@ function annotate(native, handle, key, value) {
   }
   switch (typeof value) {
     case 'string':
-      return native.annotateStr(handle, key, value);
     case 'boolean':
-      return native.annotateBool(handle, key, value);
+      return native.annotateFast(handle, key, value);
     case 'number':
-      if (Number.isFinite(value)) return native.annotateNum(handle, key, value);
+      if (Number.isFinite(value)) return native.annotateFast(handle, key, value);
       break;
     default:
       break;
@@ -33,7 +32,7 @@ function annotate(native, handle, key, value) {
 }
 
 /**
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {number} handle
  * @param {unknown} key
  * @param {unknown} value
@@ -48,7 +47,7 @@ function addMetadata(native, handle, key, value, namespace) {
     native.warn(`metadata namespace must be a string, got ${typeof namespace}; value dropped`);
     return false;
   }
-  return native.metadata(handle, /** @type {string | undefined} */ (namespace) ?? null, key, toJson(value));
+  return native.metadataFast(handle, /** @type {string | undefined} */ (namespace) ?? null, key, toJson(value));
 }
 
 module.exports = { annotate, addMetadata };

@@ -8,14 +8,15 @@
  * garbage-collected: the core sends it as in-progress, so its completed children are kept.
  */
 
-const { annotate, addMetadata } = require('./record');
-const { recordError } = require('./errors');
+// Loaded on first use: constructing a Tracer does not need them.
+const record = () => require('./record');
+const errors = () => require('./errors');
 
 /** @type {FinalizationRegistry<number> | null} */
 let registry = null;
 
 /**
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {object} owner
  * @param {number} handle
  */
@@ -26,7 +27,7 @@ function releaseWhenCollected(native, owner, handle) {
 
 class Subsegment {
   /**
-   * @param {typeof import('../binding')} native
+   * @param {import('./native').Native} native
    * @param {number} handle
    * @param {string} name
    */
@@ -64,17 +65,17 @@ class Subsegment {
 
   /** @param {string} key @param {string | number | boolean} value */
   addAnnotation(key, value) {
-    annotate(this._native, this.handle, key, value);
+    record().annotate(this._native, this.handle, key, value);
   }
 
   /** @param {string} key @param {unknown} value @param {string} [namespace] */
   addMetadata(key, value, namespace) {
-    addMetadata(this._native, this.handle, key, value, namespace ?? 'default');
+    record().addMetadata(this._native, this.handle, key, value, namespace ?? 'default');
   }
 
   /** @param {unknown} err @param {boolean} [remote] */
   addError(err, remote = false) {
-    recordError(this._native, this.handle, err, remote);
+    errors().recordError(this._native, this.handle, err, remote);
   }
 
   addErrorFlag() {
@@ -172,7 +173,7 @@ class DummySegment {
 
 /**
  * The wrapper for a handle: a Segment for a facade, else a Subsegment.
- * @param {typeof import('../binding')} native
+ * @param {import('./native').Native} native
  * @param {number} handle
  */
 function wrap(native, handle) {

@@ -14,13 +14,28 @@
 const MAX_CHARS = 64000;
 const MAX_DEPTH = 64;
 const TRUNCATED = '…truncated';
+/** Strings up to this length are stringified directly (their JSON cannot exceed MAX_CHARS). */
+const SHORT_STRING = 10000;
 
 /**
  * @param {unknown} value
  * @returns {string} JSON text
  */
 function toJson(value) {
-  if (value === undefined) return 'null';
+  // Primitives, the usual results of traced calls, need no walk and cannot throw.
+  switch (typeof value) {
+    case 'undefined':
+      return 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'string':
+      if (value.length <= SHORT_STRING) return JSON.stringify(value);
+      break;
+    default:
+      if (value === null) return 'null';
+  }
   try {
     const text = JSON.stringify(value);
     if (text !== undefined && text.length <= MAX_CHARS) return text;

@@ -1,20 +1,31 @@
 'use strict';
 /**
  * `Tracer`: the Powertools for AWS Lambda (TypeScript) Tracer API on the oxray core.
+ *
+ * Constructing a Tracer loads only its configuration and the native addon; the modules for
+ * tracing work (context, decorators, serialization, entity objects, HTTP capture) load when
+ * first used, which keeps cold start short.
  */
 
 const { resolveConfig } = require('./config');
 const nativeLoader = require('./native');
-const context = require('./context');
 const logger = require('./logger');
-const { annotate, addMetadata } = require('./record');
-const { recordError } = require('./errors');
-const { Segment, DummySegment, wrap } = require('./segment');
-const capture = require('./capture');
-const { ProviderService } = require('./provider');
-const instrument = require('./instrument');
 
 /** @typedef {import('./context').Store} Store */
+/** @typedef {import('./native').Native} Native */
+
+/** Lazily loaded modules (see the module docs). */
+const lazy = {
+  /** @type {typeof import('./context') | null} */ context: null,
+  /** @type {typeof import('./record') | null} */ record: null,
+  /** @type {typeof import('./segment') | null} */ segment: null,
+  /** @type {typeof import('./capture') | null} */ capture: null,
+  /** @type {typeof import('./instrument') | null} */ instrument: null,
+};
+const context = () => (lazy.context ??= require('./context'));
+const record = () => (lazy.record ??= require('./record'));
+const entities = () => (lazy.segment ??= require('./segment'));
+const capture = () => (lazy.capture ??= require('./capture'));
 
 class Tracer {
   /**
@@ -22,38 +33,53 @@ class Tracer {
    */
   constructor(options = {}) {
     const config = resolveConfig(options ?? {}, process.env);
-    /** @private */
+    /** Resolved settings (internal: read by capture.js). */
     this._config = config;
     this.serviceName = config.serviceName;
     /** @private */
     this._coldStart = config.coldStart;
-    /** @type {typeof import('../binding') | null} */
+    /** @type {Native | null} */
     this._native = null;
     /** @private */
     this._enabled = false;
+    /** @private interned id of serviceName (metadata namespace), 0 until first needed */
+    this._serviceNameId = 0;
     if (config.tracingEnabled) {
       this._native = nativeLoader.recorder();
       this._enabled = this._native !== null;
     }
-    if (this._enabled && config.captureHTTPsRequests) instrument.httpAndFetch();
-    this.provider = new ProviderService(this);
+    if (this._enabled && config.captureHTTPsRequests) {
+      lazy.instrument = require('./instrument');
+      lazy.instrument.httpAndFetch();
+    }
+    /** @private */
+    this._provider = null;
+  }
+
+  /** Powertools' ProviderService equivalent (made on first use). */
+  get provider() {
+    if (this._provider === null) {
+      const { ProviderService } = require('./provider');
+      this._provider = new ProviderService(this);
+    }
+    return this._provider;
   }
 
   isTracingEnabled() {
     return this._enabled;
   }
 
-  /** @private @returns {typeof import('../binding')} */
+  /** @private @returns {Native} */
   get _n() {
-    return /** @type {typeof import('../binding')} */ (this._native);
+    return /** @type {Native} */ (this._native);
   }
 
   /** The current entity: a subsegment inside traced code, else the Lambda facade. */
   getSegment() {
-    if (!this._enabled) return new DummySegment();
-    const store = context.currentStore();
-    if (store === null) return wrap(this._n, context.ambientFacade(this._n));
-    store.seg ??= wrap(this._n, store.h);
+    if (!this._enabled) return new (entities().DummySegment)();
+    const store = context().currentStore();
+    if (store === null) return entities().wrap(this._n, context().ambientFacade(this._n));
+    store.seg ??= entities().wrap(this._n, store.h);
     return store.seg;
   }
 
@@ -67,12 +93,12 @@ class Tracer {
       this._warn('setSegment() needs a segment returned by getSegment() or addNewSubsegment(); ignored');
       return;
     }
-    const store = context.currentStore();
+    const store = context().currentStore();
     if (store !== null) {
       store.h = segment.handle;
       store.seg = segment;
     } else {
-      context.setRootStore({ h: segment.handle, inv: null, seg: segment });
+      context().setRootStore(context().newStore(segment.handle, undefined, segment));
     }
   }
 
@@ -82,8 +108,8 @@ class Tracer {
    * @param {string} refusal
    */
   _writableHandle(refusal) {
-    const store = context.currentStore();
-    if (store === null || store.seg instanceof Segment) {
+    const store = context().currentStore();
+    if (store === null || (store.seg !== undefined && store.seg instanceof entities().Segment)) {
       this._warn(refusal);
       return 0;
     }
@@ -94,14 +120,14 @@ class Tracer {
   putAnnotation(key, value) {
     if (!this._enabled) return;
     const h = this._writableHandle('You cannot annotate the main segment in a Lambda execution environment');
-    if (h !== 0) annotate(this._n, h, key, value);
+    if (h !== 0) record().annotate(this._n, h, key, value);
   }
 
   /** @param {string} key @param {unknown} value @param {string} [namespace] defaults to the service name */
   putMetadata(key, value, namespace) {
     if (!this._enabled) return;
     const h = this._writableHandle('You cannot add metadata to the main segment in a Lambda execution environment');
-    if (h !== 0) addMetadata(this._n, h, key, value, namespace ?? this.serviceName);
+    if (h !== 0) record().addMetadata(this._n, h, key, value, namespace ?? this.serviceName);
   }
 
   /** True on this Tracer's first call when the initialization type is on-demand. */
@@ -130,14 +156,14 @@ class Tracer {
   /** @param {unknown} error @param {boolean} [remote] */
   addErrorAsMetadata(error, remote = false) {
     if (!this._enabled) return;
-    const store = context.currentStore();
-    if (store === null || store.seg instanceof Segment) return;
+    const store = context().currentStore();
+    if (store === null || (store.seg !== undefined && store.seg instanceof entities().Segment)) return;
     this._recordError(store.h, error, remote);
   }
 
   /** The `Root` of the invocation's trace header (not gated by `enabled`). */
   getRootXrayTraceId() {
-    const header = context.invocationHeader();
+    const header = context().invocationHeader();
     if (!header) return undefined;
     if (!header.includes('=')) return header;
     for (const part of header.split(';')) {
@@ -149,7 +175,7 @@ class Tracer {
 
   isTraceSampled() {
     if (!this._enabled) return false;
-    const header = context.invocationHeader() ?? '';
+    const header = context().invocationHeader() ?? '';
     return /(?:^|;)\s*Sampled=1\s*(?:;|$)/.test(header);
   }
 
@@ -196,13 +222,14 @@ class Tracer {
    */
   captureLambdaHandler(options) {
     const captureResponse = options?.captureResponse ?? true;
-    return capture.decorator(
+    const { decorator, runHandler } = capture();
+    return decorator(
       this,
       (handler) => {
         const tracer = this;
         return function tracedHandler(/** @type {unknown[]} */ ...args) {
           if (!tracer._enabled) return Reflect.apply(handler, this, args);
-          return capture.runHandler(tracer, handler, this, args, captureResponse);
+          return runHandler(tracer, handler, this, args, captureResponse);
         };
       },
       'captureLambdaHandler',
@@ -214,15 +241,15 @@ class Tracer {
    * @param {{ subSegmentName?: string, captureResponse?: boolean }} [options]
    */
   captureMethod(options) {
-    return capture.decorator(
+    const { decorator, runMethod, CallSite } = capture();
+    return decorator(
       this,
       (method, name) => {
         const tracer = this;
-        const subsegment = options?.subSegmentName ?? `### ${name}`;
-        const responseKey = (options?.captureResponse ?? true) ? `${name} response` : null;
+        const site = new CallSite(options?.subSegmentName ?? `### ${name}`, (options?.captureResponse ?? true) ? `${name} response` : null);
         return function tracedMethod(/** @type {unknown[]} */ ...args) {
           if (!tracer._enabled) return Reflect.apply(method, this, args);
-          return capture.runMethod(tracer, method, this, args, subsegment, responseKey);
+          return runMethod(tracer, method, this, args, site);
         };
       },
       'captureMethod',
@@ -249,61 +276,54 @@ class Tracer {
 
   /** @param {number} h @param {unknown} err @param {boolean} [remote] */
   _recordError(h, err, remote = false) {
-    if (this._config.captureError) recordError(this._n, h, err, remote);
+    if (this._config.captureError) require('./errors').recordError(this._n, h, err, remote);
     else this._n.setFlags(h, true, false, false);
   }
 
   /** @param {number} h @param {unknown} value @param {string} key */
   _recordResponse(h, value, key) {
     if (value === undefined || !this._config.captureResponse) return;
-    addMetadata(this._n, h, key, value, this.serviceName);
+    record().addMetadata(this._n, h, key, value, this.serviceName);
   }
 
-  /** @param {number} h */
-  _annotateInvocation(h) {
-    annotate(this._n, h, 'ColdStart', this.getColdStart());
-    annotate(this._n, h, 'Service', this.serviceName);
+  /** The interned id of the service name (the namespace of captured responses). */
+  _namespaceId() {
+    if (this._serviceNameId === 0) this._serviceNameId = this._n.internName(this.serviceName);
+    return this._serviceNameId;
   }
 
   /**
-   * Begins `## <_HANDLER>` under the facade of this invocation's trace header.
+   * Begins `## <_HANDLER>` under the facade of this invocation's trace header, annotated with
+   * ColdStart and Service, and holds the context storage until {@link Tracer#_endInvocation}.
+   * @param {string | undefined} handlerName the `_HANDLER` setting
    * @returns {Store | null}
    */
-  _beginInvocation() {
-    const n = this._n;
-    instrument.wrapLoadedHttp();
-    const header = context.invocationHeader();
-    const facade = n.facade(header ?? null);
-    const name = `## ${process.env._HANDLER}`;
-    const h = n.begin(facade, name);
-    if (h === 0) {
-      n.release(facade);
-      return null;
-    }
-    return { h, inv: { facade, header, open: new Set() }, name };
+  _beginInvocation(handlerName) {
+    lazy.instrument?.wrapLoadedHttp();
+    const name = `## ${handlerName}`;
+    const h = this._n.beginInvocation(context().invocationHeader() ?? null, name, this.getColdStart(), this.serviceName);
+    if (h === 0) return null;
+    context().hold();
+    return context().newStore(h, name);
   }
 
   /**
-   * Ends the handler subsegment, marks children still open as in-progress, and flushes.
+   * Records the outcome on the handler subsegment, ends it (children still open are sent as
+   * in-progress) and sends everything before returning. Never throws.
    * @param {Store} store
    * @param {boolean} failed
    * @param {unknown} outcome
    * @param {string | null} responseKey
    */
   _endInvocation(store, failed, outcome, responseKey) {
-    const n = this._n;
     try {
       if (failed) this._recordError(store.h, outcome);
       else if (responseKey !== null) this._recordResponse(store.h, outcome, responseKey);
-      n.end(store.h);
-      const inv = /** @type {import('./context').Invocation} */ (store.inv);
-      // A child still running is sent now as in-progress; its final document replaces it.
-      for (const open of inv.open) n.sendInProgress(open);
-      n.flush(capture.FLUSH_TIMEOUT_MS);
-      n.release(inv.facade);
+      this._n.endInvocation(store.h, capture().FLUSH_TIMEOUT_MS);
     } catch (err) {
       this._internalError(err);
     }
+    context().release();
   }
 }
 

@@ -59,7 +59,12 @@ pub struct SqlInput {
 /// Begins a subsegment under `parent` (name sanitized by the core); 0 if `parent` is stale.
 #[napi]
 pub fn begin(parent: u32, name: String) -> u32 {
-    match with_entity(parent, |p| p.begin_subsegment(&name)) {
+    begin_in(parent, &name)
+}
+
+/// [`begin`] for Rust callers.
+pub fn begin_in(parent: u32, name: &str) -> u32 {
+    match with_entity(parent, |p| p.begin_subsegment(name)) {
         Some(child) => state::insert(child),
         None => 0,
     }
@@ -133,13 +138,22 @@ pub fn annotate_str(handle: u32, key: String, value: String) -> bool {
 /// Integral values within ±(2^53 − 1) are recorded as integers.
 #[napi]
 pub fn annotate_num(handle: u32, key: String, value: f64) -> bool {
+    annotate(handle, &key, number_annotation(value))
+}
+
+/// A JavaScript number as an annotation: integral values within ±(2^53 − 1) as integers.
+pub fn number_annotation(value: f64) -> AnnotationValue {
     const SAFE: f64 = 9_007_199_254_740_991.0;
-    let value = if value.fract() == 0.0 && value.abs() <= SAFE {
+    if value.fract() == 0.0 && value.abs() <= SAFE {
         AnnotationValue::Int(value as i64)
     } else {
         AnnotationValue::Float(value)
-    };
-    with_entity(handle, |e| e.put_annotation(&key, value).is_ok()).unwrap_or(false)
+    }
+}
+
+/// Adds an annotation (the core checks and corrects the key and value).
+pub fn annotate(handle: u32, key: &str, value: AnnotationValue) -> bool {
+    with_entity(handle, |e| e.put_annotation(key, value).is_ok()).unwrap_or(false)
 }
 
 #[napi]
@@ -154,8 +168,30 @@ pub fn annotate_bool(handle: u32, key: String, value: bool) -> bool {
 /// (`lib/serialize.js`, which guarantees it); it is not parsed again.
 #[napi]
 pub fn metadata(handle: u32, namespace: Option<String>, key: String, json: String) -> bool {
+    put_metadata(handle, namespace.as_deref(), &key, json)
+}
+
+/// [`metadata`] for Rust callers.
+pub fn put_metadata(handle: u32, namespace: Option<&str>, key: &str, json: String) -> bool {
     with_entity(handle, |e| {
-        e.put_metadata(namespace.as_deref(), &key, JsonText::from_trusted(json))
+        e.put_metadata(namespace, key, JsonText::from_trusted(json))
+            .is_ok()
+    })
+    .unwrap_or(false)
+}
+
+/// [`metadata`] with the namespace and key given as interned names (see `internName`); the
+/// namespace id 0 means `default`.
+pub fn metadata_named(handle: u32, namespace: u32, key: u32, json: String) -> bool {
+    let Some(entity) = state::with(|s| s.slab.get(handle).cloned()).flatten() else {
+        return false;
+    };
+    if !entity.is_sampled() {
+        return true;
+    }
+    crate::names::with_pair(namespace, key, |namespace, key| {
+        entity
+            .put_metadata(namespace, key, JsonText::from_trusted(json))
             .is_ok()
     })
     .unwrap_or(false)

@@ -11,7 +11,11 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod diag;
+mod emitter;
 mod entity;
+mod fast;
+mod invocation;
+mod names;
 mod parse;
 mod recorder;
 mod slab;

@@ -1,10 +1,14 @@
 //! Recorder functions: configuration, facades, segments, flushing and counters.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use napi_derive::napi;
+use oxray_core::emit::udp::UdpEmitter;
 use oxray_core::sampling::SamplingRequest;
-use oxray_core::{Config, Recorder, TraceHeader};
+use oxray_core::{Config, EmitMode, Recorder, TraceHeader};
+
+use crate::emitter::QueueWithBackpressure;
 
 use crate::state;
 
@@ -23,7 +27,8 @@ pub struct Counters {
 
 /// (Re)creates this thread's recorder from the environment, then `configJson` (keys of the
 /// core's `Config::apply_json`, e.g. `{"emit_mode":"memory"}`). Returns null on success, or
-/// the reason the configuration was refused (nothing changes then).
+/// the reason the configuration was refused (nothing changes then). `background` (the
+/// default) is the core's sender thread with back-pressure (see `emitter.rs`).
 #[napi]
 pub fn init(config_json: Option<String>) -> Option<String> {
     let mut config = Config::from_env();
@@ -32,7 +37,19 @@ pub fn init(config_json: Option<String>) -> Option<String> {
             return Some(e.to_string());
         }
     }
-    state::install(Recorder::new(config));
+    if matches!(config.emit_mode, EmitMode::Background) {
+        let (daemon, capacity) = (config.daemon.udp, config.queue_capacity);
+        let mut queue = None;
+        let recorder = Recorder::with_emitter(config, |counters| {
+            let udp = Arc::new(UdpEmitter::new(daemon, Arc::clone(&counters)));
+            let q = Arc::new(QueueWithBackpressure::new(udp, capacity, counters));
+            queue = Some(Arc::clone(&q));
+            q
+        });
+        state::install(recorder, queue);
+    } else {
+        state::install(Recorder::new(config), None);
+    }
     None
 }
 

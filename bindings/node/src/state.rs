@@ -5,12 +5,17 @@
 
 use std::cell::RefCell;
 
+use std::sync::Arc;
+
 use oxray_core::{Entity, Recorder};
 
+use crate::emitter::QueueWithBackpressure;
 use crate::slab::Slab;
 
 pub struct State {
     pub recorder: Recorder,
+    /// The recorder's emitter when it is the background queue (it can send on the caller).
+    pub queue: Option<Arc<QueueWithBackpressure>>,
     pub slab: Slab,
 }
 
@@ -19,10 +24,11 @@ thread_local! {
 }
 
 /// Replaces this thread's state.
-pub fn install(recorder: Recorder) {
+pub fn install(recorder: Recorder, queue: Option<Arc<QueueWithBackpressure>>) {
     STATE.with(|s| {
         *s.borrow_mut() = Some(State {
             recorder,
+            queue,
             slab: Slab::default(),
         })
     });

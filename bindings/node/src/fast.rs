@@ -1,0 +1,302 @@
+//! Hot-path functions as raw Node-API callbacks.
+//!
+//! A traced call crosses into native code twice (begin and end). napi-rs wraps every exported
+//! function that takes arguments in per-call bookkeeping (a borrow scope allocated on the heap,
+//! argument type checks) that costs about as much as the work itself. The few functions
+//! called once per traced call are therefore registered here by hand: they read integer
+//! handles straight from the arguments and never throw (a bad argument reads as handle 0,
+//! which matches nothing). They are not in the generated `binding.d.ts`; `lib/native.js`
+//! declares their types.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use napi::bindgen_prelude::{Env, JsValue, Object};
+use napi::sys;
+use napi_derive::napi;
+use oxray_core::AnnotationValue;
+
+use crate::names;
+
+/// Reads up to `N` arguments (missing ones are `undefined`).
+///
+/// # Safety
+/// `env` and `info` must be the ones Node-API passed to the running callback.
+unsafe fn args<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> [sys::napi_value; N] {
+    let mut argv = [ptr::null_mut(); N];
+    let mut argc = N;
+    // SAFETY: `argv` has room for `argc` values, as Node-API requires.
+    unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+    }
+    argv
+}
+
+/// A handle argument: 0 unless it is a number.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
+    let mut out = 0u32;
+    // SAFETY: a non-number leaves `out` untouched and returns an error status, which we ignore.
+    if value.is_null()
+        || unsafe { sys::napi_get_value_uint32(env, value, &mut out) } != sys::Status::napi_ok
+    {
+        return 0;
+    }
+    out
+}
+
+/// A string argument as UTF-8 (lone surrogates become U+FFFD), or None if it is not a string.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
+    if value.is_null() {
+        return None;
+    }
+    let mut len = 0usize;
+    // SAFETY: a null buffer asks for the length only; a non-string returns an error status.
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    let mut buf = vec![0u8; len + 1];
+    let mut written = 0usize;
+    // SAFETY: `buf` has room for `len` bytes plus the NUL Node-API writes.
+    unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            buf.as_mut_ptr() as *mut c_char,
+            len + 1,
+            &mut written,
+        )
+    };
+    buf.truncate(written);
+    // V8 writes well-formed UTF-8; the check only guards against a broken engine.
+    String::from_utf8(buf).ok()
+}
+
+/// Runs `f` on a string argument without allocating when it is short (None if it is not a
+/// string).
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn with_str<R>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    f: impl FnOnce(&str) -> R,
+) -> Option<R> {
+    const ROOM: usize = 256;
+    if value.is_null() {
+        return None;
+    }
+    let mut buf = [0u8; ROOM];
+    let mut written = 0usize;
+    // SAFETY: `buf` has ROOM bytes; Node-API writes at most ROOM - 1 plus a NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            buf.as_mut_ptr() as *mut c_char,
+            ROOM,
+            &mut written,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    if written < ROOM - 1 {
+        // Node-API never cuts inside a character, so a short result is the whole string.
+        return std::str::from_utf8(&buf[..written]).ok().map(f);
+    }
+    // Possibly cut: read it again at full length.
+    // SAFETY: as above.
+    unsafe { string(env, value) }.map(|s| f(&s))
+}
+
+/// The JavaScript type of a value.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn type_of(env: sys::napi_env, value: sys::napi_value) -> sys::napi_valuetype {
+    let mut kind = sys::ValueType::napi_undefined;
+    if !value.is_null() {
+        // SAFETY: on failure `kind` stays undefined.
+        unsafe { sys::napi_typeof(env, value, &mut kind) };
+    }
+    kind
+}
+
+/// # Safety
+/// `env` must be the running callback's environment.
+unsafe fn uint(env: sys::napi_env, v: u32) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: creating a number cannot fail on a live env; a null result reads as undefined.
+    unsafe { sys::napi_create_uint32(env, v, &mut out) };
+    out
+}
+
+/// # Safety
+/// `env` must be the running callback's environment.
+unsafe fn boolean(env: sys::napi_env, v: bool) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: as above.
+    unsafe { sys::napi_get_boolean(env, v, &mut out) };
+    out
+}
+
+/// `beginNamed(parent, nameId) -> handle`: begins a subsegment named by an id from
+/// `internName` under `parent`; 0 if either is unknown.
+unsafe extern "C" fn begin_named(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [parent, name] = unsafe { args::<2>(env, info) };
+    let (parent, name) = unsafe { (handle(env, parent), handle(env, name)) };
+    let h = names::with_name(name, |name| crate::entity::begin_in(parent, name)).unwrap_or(0);
+    unsafe { uint(env, h) }
+}
+
+/// `endFast(handle) -> bool`: ends the entity now.
+unsafe extern "C" fn end_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h] = unsafe { args::<1>(env, info) };
+    let ok = crate::entity::end(unsafe { handle(env, h) });
+    unsafe { boolean(env, ok) }
+}
+
+/// `endWithMetadata(handle, namespaceId, keyId, json) -> bool`: records `json` (one JSON value
+/// made by `lib/serialize.js`) as metadata `namespace.key` (interned names), then ends the
+/// entity. One crossing for the common end of a traced call with a captured result.
+unsafe extern "C" fn end_with_metadata(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
+    let h = unsafe { handle(env, h) };
+    let (namespace, key) = unsafe { (handle(env, namespace), handle(env, key)) };
+    if let Some(json) = unsafe { string(env, json) } {
+        crate::entity::metadata_named(h, namespace, key, json);
+    }
+    let ok = crate::entity::end(h);
+    unsafe { boolean(env, ok) }
+}
+
+/// `annotateFast(handle, key, value) -> bool`: a string, number or boolean annotation (other
+/// values are refused: the JavaScript layer checks them first and explains why).
+unsafe extern "C" fn annotate_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [h, key, value] = unsafe { args::<3>(env, info) };
+    let h = unsafe { handle(env, h) };
+    let value = unsafe {
+        match type_of(env, value) {
+            sys::ValueType::napi_string => string(env, value).map(AnnotationValue::Str),
+            sys::ValueType::napi_number => {
+                let mut n = 0f64;
+                (sys::napi_get_value_double(env, value, &mut n) == sys::Status::napi_ok)
+                    .then(|| crate::entity::number_annotation(n))
+            }
+            sys::ValueType::napi_boolean => {
+                let mut b = false;
+                (sys::napi_get_value_bool(env, value, &mut b) == sys::Status::napi_ok)
+                    .then_some(AnnotationValue::Bool(b))
+            }
+            _ => None,
+        }
+    };
+    let ok = match value {
+        Some(value) => unsafe { with_str(env, key, |key| crate::entity::annotate(h, key, value)) }
+            .unwrap_or(false),
+        None => false,
+    };
+    unsafe { boolean(env, ok) }
+}
+
+/// `metadataFast(handle, namespace, key, json) -> bool`: records `json` (one JSON value made by
+/// `lib/serialize.js`) as metadata; a namespace that is not a string means `default`.
+unsafe extern "C" fn metadata_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
+    let h = unsafe { handle(env, h) };
+    let ok = unsafe {
+        match string(env, json) {
+            Some(json) => with_str(env, key, |key| {
+                let namespace = string(env, namespace);
+                crate::entity::put_metadata(h, namespace.as_deref(), key, json)
+            })
+            .unwrap_or(false),
+            None => false,
+        }
+    };
+    unsafe { boolean(env, ok) }
+}
+
+type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+
+const FAST: &[(&str, Callback)] = &[
+    ("beginNamed\0", begin_named),
+    ("endFast\0", end_fast),
+    ("endWithMetadata\0", end_with_metadata),
+    ("annotateFast\0", annotate_fast),
+    ("metadataFast\0", metadata_fast),
+];
+
+/// Adds the raw functions to the module's exports (runs once, when the addon loads).
+#[napi(module_exports)]
+pub fn register_fast_path(exports: Object, env: Env) -> napi::Result<()> {
+    let raw_env = env.raw();
+    for (name, callback) in FAST {
+        let mut function = ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated; the callback has the Node-API callback signature.
+        let status = unsafe {
+            sys::napi_create_function(
+                raw_env,
+                name.as_ptr() as *const c_char,
+                (name.len() - 1) as isize,
+                Some(*callback),
+                ptr::null_mut(),
+                &mut function,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason(format!(
+                "cannot create {}",
+                name.trim_end_matches('\0')
+            )));
+        }
+        // SAFETY: as above; `exports` is the live exports object.
+        unsafe {
+            sys::napi_set_named_property(
+                raw_env,
+                exports.raw(),
+                name.as_ptr() as *const c_char,
+                function,
+            )
+        };
+    }
+    Ok(())
+}
