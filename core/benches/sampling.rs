@@ -2,13 +2,18 @@
 //! and for centralized rules (loaded from a stub proxy on 127.0.0.1), in the worst case (no
 //! rule matches, the default decides after all 50 were tried), a mid-list match, and rules
 //! whose patterns all start with a wildcard (so no prefix can rule them out).
+//!
+//! Each case is measured twice: in wall-clock time (criterion's default) and in the calling
+//! thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), which does not count the time the thread was
+//! preempted, so that a machine busy with other work still gives a usable figure.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use oxray_core::sampling::{
     CentralizedOptions, CentralizedSampler, LocalRules, LocalSampler, Sampler, SamplingRequest,
 };
@@ -45,10 +50,78 @@ fn request<'a>(path: &'a str) -> SamplingRequest<'a> {
     }
 }
 
-fn decide(c: &mut Criterion, name: &str, sampler: &dyn Sampler, req: &SamplingRequest<'_>) {
+fn decide<M: Measurement + 'static>(
+    c: &mut Criterion<M>,
+    name: &str,
+    sampler: &dyn Sampler,
+    req: &SamplingRequest<'_>,
+) {
     c.bench_function(name, |b| {
         b.iter(|| black_box(sampler.should_sample(black_box(req))))
     });
+}
+
+/// The calling thread's CPU time, in nanoseconds.
+struct ThreadCpuTime;
+
+fn thread_cpu_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_nanos()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_nanos().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuNanos
+    }
+}
+
+struct CpuNanos;
+
+impl ValueFormatter for CpuNanos {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "ns (CPU)"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _t: &Throughput,
+        _values: &mut [f64],
+    ) -> &'static str {
+        "ns (CPU)"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
 }
 
 /// A proxy stub that answers every request with `body`.
@@ -93,52 +166,68 @@ fn centralized() -> CentralizedSampler {
     sampler
 }
 
-fn sampling(c: &mut Criterion) {
+fn sampling<M: Measurement + 'static>(c: &mut Criterion<M>, suffix: &str) {
+    let n = |name: &str| format!("{name}{suffix}");
     let local = LocalSampler::new(local_rules(false));
     decide(
         c,
-        "local, 50 rules, none matches",
+        &n("local, 50 rules, none matches"),
         &local,
         &request("/checkout/cart/42"),
     );
     decide(
         c,
-        "local, 50 rules, rule 24 matches",
+        &n("local, 50 rules, rule 24 matches"),
         &local,
         &request("/service24/v1/x"),
     );
     let wild = LocalSampler::new(local_rules(true));
     decide(
         c,
-        "local, 50 rules starting with *, none matches",
+        &n("local, 50 rules starting with *, none matches"),
         &wild,
         &request("/checkout/cart/42"),
     );
     decide(
         c,
-        "local, SDK default rules",
+        &n("local, SDK default rules"),
         &LocalSampler::sdk_default(),
         &request("/x"),
     );
     let central = centralized();
     decide(
         c,
-        "centralized, 50 rules + Default, Default decides",
+        &n("centralized, 50 rules + Default, Default decides"),
         &central,
         &request("/checkout/cart/42"),
     );
     decide(
         c,
-        "centralized, 50 rules + Default, rule 24 matches",
+        &n("centralized, 50 rules + Default, rule 24 matches"),
         &central,
         &request("/service24/v1/x"),
     );
 }
 
+fn wall_clock(c: &mut Criterion) {
+    sampling(c, "");
+}
+
+fn cpu_time(c: &mut Criterion<ThreadCpuTime>) {
+    sampling(c, " [CPU time]");
+}
+
 criterion_group! {
-    name = benches;
+    name = wall;
     config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = sampling
+    targets = wall_clock
 }
-criterion_main!(benches);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ThreadCpuTime)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = cpu_time
+}
+criterion_main!(wall, cpu);
