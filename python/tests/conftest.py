@@ -154,6 +154,7 @@ class FakeContext:
 def reset_oxray() -> None:
     _current.set(None)
     _env.server_mode = False
+    _runtime._overrides.clear()  # sampling rules, daemon address… given by an earlier test
     oxray.Tracer._reset_config()
     _runtime.swap(None)
     _capture.set_enabled(True)

@@ -104,6 +104,8 @@ class _Body:
         except StopIteration:
             raise
         except BaseException as exc:
+            self._exchange.add_sent(self._sent)
+            self._sent = 0
             _request.fail(self._exchange, exc)
             raise
         finally:
@@ -115,17 +117,18 @@ class _Body:
         return chunk
 
     def close(self) -> None:
+        exchange = self._exchange
+        exchange.add_sent(self._sent)
+        self._sent = 0
         token = _set(self._segment)
         try:
             close = getattr(self._iterable, "close", None)
             if close is not None:
                 close()
         except BaseException as exc:
-            _request.fail(self._exchange, exc)
+            _request.fail(exchange, exc)
             raise
         finally:
             _reset(token)
-        exchange = self._exchange
-        exchange.add_sent(self._sent)
         exchange.finish()
         _request.done(exchange)
