@@ -171,11 +171,12 @@ impl Checker {
         let trace_id = match obj.get("trace_id") {
             None | Some(Value::Null) => return Err(fatal("trace_id", "missing")),
             Some(Value::String(s)) => {
-                TraceId::parse(s).map_err(|e| fatal("trace_id", format!("invalid ({e})")))?;
+                let parsed =
+                    TraceId::parse(s).map_err(|e| fatal("trace_id", format!("invalid ({e})")))?;
                 if !is_lower_hex(s) {
                     self.warn("trace_id", "not lower-case hex");
                 }
-                s.clone()
+                parsed
             }
             Some(v) => {
                 return Err(fatal(
@@ -199,15 +200,15 @@ impl Checker {
                 format!("{other} is not a known document type (only \"subsegment\" is)"),
             ),
         }
-        self.entity(obj, "", &trace_id, None)
+        self.entity(obj, "", trace_id, None)
     }
 
     fn entity(
         &mut self,
         obj: &mut Map<String, Value>,
         path: &str,
-        trace_id: &str,
-        enclosing: Option<&str>,
+        trace_id: TraceId,
+        enclosing: Option<EntityId>,
     ) -> Result<(), Fatal> {
         let embedded = enclosing.is_some();
         match obj.get("name") {
@@ -262,14 +263,15 @@ impl Checker {
             }
             match obj.get("trace_id") {
                 None | Some(Value::Null) => {}
-                Some(Value::String(t)) if t == trace_id => {}
                 Some(Value::String(t)) => {
-                    TraceId::parse(t)
+                    let embedded_trace = TraceId::parse(t)
                         .map_err(|e| fatal(&join(path, "trace_id"), format!("invalid ({e})")))?;
-                    self.warn(
-                        &join(path, "trace_id"),
-                        format!("{t} differs from the document's {trace_id}"),
-                    );
+                    if embedded_trace != trace_id {
+                        self.warn(
+                            &join(path, "trace_id"),
+                            format!("{t} differs from the document's {trace_id}"),
+                        );
+                    }
                 }
                 Some(v) => {
                     return Err(fatal(
@@ -281,7 +283,7 @@ impl Checker {
         }
         if let Some(parent) = self.optional_id(obj, "parent_id", path)? {
             if let Some(enclosing) = enclosing {
-                if parent.to_string() != enclosing.to_ascii_lowercase() {
+                if parent != enclosing {
                     self.warn(
                         &join(path, "parent_id"),
                         format!("{parent} is not the enclosing entity's id {enclosing}"),
@@ -321,7 +323,7 @@ impl Checker {
         self.annotations(obj, path);
         self.metadata(obj, path);
         self.precursor_ids(obj, path);
-        self.subsegments(obj, path, trace_id, &id.to_string())
+        self.subsegments(obj, path, trace_id, id)
     }
 
     fn required_id(
@@ -385,8 +387,8 @@ impl Checker {
         &mut self,
         obj: &mut Map<String, Value>,
         path: &str,
-        trace_id: &str,
-        id: &str,
+        trace_id: TraceId,
+        id: EntityId,
     ) -> Result<(), Fatal> {
         let list = match obj.get_mut("subsegments") {
             None => return Ok(()),
