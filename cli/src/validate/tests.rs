@@ -76,6 +76,18 @@ fn stricter_receiver_rules_are_warnings() {
             ",\"cause\":42",
             "cause: expected an exception id or an object",
         ),
+        (
+            ",\"subsegments\":[{\"name\":\"q\",\"id\":\"0000000000000001\",\"start_time\":1,\"end_time\":2,\"trace_id\":\"1-5759e988-bd862e3fe1be46a994272794\"}]",
+            "subsegments[0].trace_id: 1-5759e988-bd862e3fe1be46a994272794 differs from the document's 1-5759e988-bd862e3fe1be46a994272793",
+        ),
+        (
+            ",\"subsegments\":[{\"name\":\"q\",\"id\":\"0000000000000001\",\"start_time\":1,\"end_time\":2,\"parent_id\":\"0000000000000009\"}]",
+            "subsegments[0].parent_id: 0000000000000009 is not the enclosing entity's id 70de5b6f19ff9a0a",
+        ),
+        (
+            ",\"subsegments\":[{\"name\":\"q\",\"id\":\"70de5b6f19ff9a0a\",\"start_time\":1,\"end_time\":2}]",
+            "subsegments[0].id: 70de5b6f19ff9a0a appears twice in this document",
+        ),
     ];
     for (extra, expected) in cases {
         let w = warnings_of(&doc(extra));
