@@ -40,6 +40,19 @@ fn local_rules(wildcard_start: bool) -> LocalRules {
     .unwrap()
 }
 
+/// 50 rules told apart only by the end of the host (`*.svcN.example.com`).
+fn host_suffix_rules() -> LocalRules {
+    let rules: Vec<_> = (0..RULES)
+        .map(|i| {
+            json!({ "description": format!("rule {i}"), "host": format!("*.svc{i}.example.com"),
+                    "http_method": "*", "url_path": "*", "fixed_target": 1, "rate": 0.1 })
+        })
+        .collect();
+    LocalRules::from_value(&json!({ "version": 2, "rules": rules,
+                                     "default": { "fixed_target": 1, "rate": 0.05 } }))
+    .unwrap()
+}
+
 fn request<'a>(path: &'a str) -> SamplingRequest<'a> {
     SamplingRequest {
         host: Some("www.example.com"),
@@ -186,6 +199,12 @@ fn sampling<M: Measurement + 'static>(c: &mut Criterion<M>, suffix: &str) {
         c,
         &n("local, 50 rules starting with *, none matches"),
         &wild,
+        &request("/checkout/cart/42"),
+    );
+    decide(
+        c,
+        &n("local, 50 host-suffix rules (*.svcN.example.com), none matches"),
+        &LocalSampler::new(host_suffix_rules()),
         &request("/checkout/cart/42"),
     );
     decide(

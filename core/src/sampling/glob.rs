@@ -8,9 +8,10 @@
 //! empty text. Matching is greedy with backtracking to the last `*`: linear for the usual
 //! patterns, never worse than text × pattern.
 //!
-//! Each pattern also offers a [`Prefix`]: its literal start (before any wildcard), folded,
-//! packed into two words. [`crate::sampling::matcher`] uses it to rule out most rules with a
-//! few integer operations before running the full match.
+//! Each pattern also offers two [`Window`]s: its literal start (before any wildcard) and its
+//! literal end (after the last wildcard), folded and packed into two words each.
+//! [`crate::sampling::matcher`] uses them to rule out most rules with a few integer operations
+//! before running the full match.
 
 /// The common forms of ASCII patterns, matched without the general algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,19 +91,28 @@ pub struct Pattern {
     ascii: Option<Box<[u8]>>,
     /// Folded pattern characters (every pattern has them; used when text or pattern is not ASCII).
     chars: Box<[char]>,
-    prefix: Prefix,
+    head: Window,
+    tail: Window,
 }
 
-/// The first up to 16 bytes of a pattern's literal start, folded, with the mask of the bytes
-/// that are fixed. Text whose folded first 16 bytes do not agree cannot match.
+/// The bytes a pattern fixes in a 16-byte window of the text, folded, with the mask of the
+/// fixed bytes: the first 16 bytes ([`Pattern::head`], compared with [`head_key`]) or the last
+/// 16, right-aligned ([`Pattern::tail`], [`tail_key`]). Text whose window disagrees cannot
+/// match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Prefix {
+pub struct Window {
     pub key: [u64; 2],
     pub mask: [u64; 2],
 }
 
-impl Prefix {
-    /// True when text with these leading bytes (see [`text_key`]) may match.
+impl Window {
+    fn fix(&mut self, position: usize, byte: u8) {
+        let shift = (position % 8) * 8;
+        self.key[position / 8] |= u64::from(byte.to_ascii_lowercase()) << shift;
+        self.mask[position / 8] |= 0xff << shift;
+    }
+
+    /// True when text with this window (see [`head_key`], [`tail_key`]) may match.
     #[inline]
     pub fn admits(&self, text: [u64; 2]) -> bool {
         ((text[0] & self.mask[0]) ^ self.key[0]) | ((text[1] & self.mask[1]) ^ self.key[1]) == 0
@@ -126,23 +136,30 @@ impl Pattern {
         let ascii = pattern
             .is_ascii()
             .then(|| pattern.bytes().map(|b| b.to_ascii_lowercase()).collect());
-        let mut prefix = Prefix::default();
-        // The literal start, up to the first wildcard or non-ASCII character (a non-ASCII text
-        // character may fold to ASCII, so only ASCII is safe to require byte for byte).
-        for (i, b) in pattern.bytes().take(16).enumerate() {
-            if b == b'*' || b == b'?' || !b.is_ascii() {
-                break;
-            }
-            let shift = (i % 8) * 8;
-            prefix.key[i / 8] |= u64::from(b.to_ascii_lowercase()) << shift;
-            prefix.mask[i / 8] |= 0xff << shift;
+        // The literal start and end, up to a wildcard or a non-ASCII character (a non-ASCII
+        // text character may fold to ASCII, so only ASCII is safe to require byte for byte).
+        let literal = |b: &u8| *b != b'*' && *b != b'?' && b.is_ascii();
+        let mut head = Window::default();
+        for (i, b) in pattern.bytes().take(16).take_while(literal).enumerate() {
+            head.fix(i, b);
+        }
+        let mut tail = Window::default();
+        for (i, b) in pattern
+            .bytes()
+            .rev()
+            .take(16)
+            .take_while(literal)
+            .enumerate()
+        {
+            tail.fix(15 - i, b);
         }
         Pattern {
             source: pattern.into(),
             shape: Shape::of(pattern),
             ascii,
             chars,
-            prefix,
+            head,
+            tail,
         }
     }
 
@@ -156,8 +173,14 @@ impl Pattern {
         self.shape == Shape::Any
     }
 
-    pub fn prefix(&self) -> Prefix {
-        self.prefix
+    /// The bytes this pattern fixes at the start of the text.
+    pub fn head(&self) -> Window {
+        self.head
+    }
+
+    /// The bytes this pattern fixes at the end of the text (right-aligned in the window).
+    pub fn tail(&self) -> Window {
+        self.tail
     }
 
     /// Whether `text` matches, ignoring case.
@@ -175,12 +198,40 @@ impl Pattern {
     }
 }
 
-/// The first 16 bytes of `text`, ASCII-folded and zero-padded, for [`Prefix::admits`]. None
-/// when one of them is not ASCII (then no prefix test is safe).
+/// The first 16 bytes of `text`, ASCII-folded and zero-padded at the end, for
+/// [`Window::admits`] against [`Pattern::head`]. None when one of them is not ASCII (then no
+/// byte-wise test is safe).
 #[inline]
-pub fn text_key(text: &str) -> Option<[u64; 2]> {
-    let words = first_16_bytes(text.as_bytes());
-    // Non-ASCII in the first 16 bytes: a character there might fold to ASCII.
+pub fn head_key(text: &str) -> Option<[u64; 2]> {
+    folded(first_16_bytes(text.as_bytes()))
+}
+
+/// The last 16 bytes of `text`, ASCII-folded and zero-padded at the start, for
+/// [`Window::admits`] against [`Pattern::tail`]. None when one of them is not ASCII.
+#[inline]
+pub fn tail_key(text: &str) -> Option<[u64; 2]> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let words = if n >= 16 {
+        let r64 = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        [r64(n - 16), r64(n - 8)]
+    } else if n == 0 {
+        [0, 0]
+    } else {
+        // Shift the short text to the end of the window.
+        let [lo, hi] = first_16_bytes(b);
+        let v = (u128::from(hi) << 64 | u128::from(lo)) << ((16 - n) * 8);
+        [v as u64, (v >> 64) as u64]
+    };
+    folded(words)
+}
+
+fn folded(words: [u64; 2]) -> Option<[u64; 2]> {
+    // A non-ASCII byte in the window: a character there might fold to ASCII.
     if (words[0] | words[1]) & 0x8080_8080_8080_8080 != 0 {
         return None;
     }
@@ -335,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_never_rule_out_a_match() {
+    fn windows_never_rule_out_a_match() {
         let cases = [
             ("/api/users/*", "/API/users/7", true),
             ("/api/users/*", "/api/orders/7", false),
@@ -352,24 +403,34 @@ mod tests {
         ];
         for (p, t, expect) in cases {
             let pat = Pattern::new(p);
-            let admitted = text_key(t).is_none_or(|k| pat.prefix().admits(k));
+            let admitted = head_key(t).is_none_or(|k| pat.head().admits(k))
+                && tail_key(t).is_none_or(|k| pat.tail().admits(k));
             assert_eq!(admitted && pat.matches(t), expect, "{p} {t}");
             if pat.matches(t) {
                 assert!(admitted, "{p} {t}");
             }
         }
-        assert_eq!(text_key("é"), None);
+        assert_eq!(head_key("é"), None);
+        assert_eq!(tail_key("xé"), None);
         for n in 0..40 {
             let text: String = (0..n).map(|i| (b'A' + i as u8 % 26) as char).collect();
             let mut expect = [0u8; 16];
             for (slot, b) in expect.iter_mut().zip(text.to_ascii_lowercase().bytes()) {
                 *slot = b;
             }
-            let key = text_key(&text).unwrap();
+            let key = head_key(&text).unwrap();
             let mut got = [0u8; 16];
             got[..8].copy_from_slice(&key[0].to_le_bytes());
             got[8..].copy_from_slice(&key[1].to_le_bytes());
             assert_eq!(got, expect, "{n}");
+            let lower = text.to_ascii_lowercase();
+            let mut expect = [0u8; 16];
+            let last = &lower.as_bytes()[lower.len().saturating_sub(16)..];
+            expect[16 - last.len()..].copy_from_slice(last);
+            let key = tail_key(&text).unwrap();
+            got[..8].copy_from_slice(&key[0].to_le_bytes());
+            got[8..].copy_from_slice(&key[1].to_le_bytes());
+            assert_eq!(got, expect, "tail {n}");
         }
         assert_eq!(
             ascii_lower(u64::from_le_bytes(*b"AZaz@[`{")),

@@ -6,34 +6,53 @@
 //! Scanning 50 rules with full wildcard matches on every request would cost far more than the
 //! 100 ns budget, so the matcher first narrows the rules down, without ever ruling out a rule
 //! that could match:
-//! - per field, one byte position is chosen where the rules' literal prefixes differ most
-//!   (e.g. the digit in `/service7/*`), and for each possible (case-folded) byte at that
-//!   position a bitset records which rules can still match. ANDing one bitset per field gives
-//!   the candidates in a few loads;
-//! - each candidate's literal prefixes are compared with the request's first 16 bytes per
-//!   field ([`crate::sampling::glob::Prefix`]); only survivors get the full match, in rule
-//!   order.
+//! - per field, one byte position is chosen, in the first or the last 16 bytes of the text,
+//!   where the rules' literal starts or ends differ most (e.g. the digit in `/service7/*`, or
+//!   a letter of `*.shop.example.com`), and for each possible (case-folded) byte there a
+//!   bitset records which rules can still match. ANDing one bitset per field gives the
+//!   candidates in a few loads;
+//! - each candidate's literal start and end are compared with the request's first and last 16
+//!   bytes per field ([`Window`]); only survivors get the full match, in rule order.
 //!
-//! A field whose text is absent or has non-ASCII bytes in its first 16 bytes is not narrowed
-//! (a non-ASCII character could fold to ASCII).
+//! A field whose text is absent, or has non-ASCII bytes in the compared window, is not
+//! narrowed (a non-ASCII character could fold to ASCII).
 
-use super::glob::{text_key, Pattern, Prefix};
+use super::glob::{head_key, tail_key, Pattern, Window};
 
-/// For one field: the byte position used, and per byte value the bitset of admitted rules.
+/// For one field: the byte position used (in the head or the tail window), and per byte value
+/// the bitset of admitted rules.
 #[derive(Debug, Clone)]
 struct FieldIndex {
     position: usize,
+    in_tail: bool,
     /// `buckets[byte * words + w]`: word `w` of the bitset for `byte`.
     buckets: Box<[u64]>,
+}
+
+/// The literal windows of one rule's fields.
+#[derive(Debug, Clone, Copy)]
+struct Windows<const N: usize> {
+    head: [Window; N],
+    tail: [Window; N],
+}
+
+/// A request field's keys: its head and tail windows, when needed and ASCII.
+#[derive(Debug, Clone, Copy, Default)]
+struct Keys {
+    head: Option<[u64; 2]>,
+    tail: Option<[u64; 2]>,
 }
 
 /// `N` patterns per rule, in rule order.
 #[derive(Debug, Clone)]
 pub struct RuleMatcher<const N: usize> {
     patterns: Vec<[Pattern; N]>,
-    prefixes: Vec<[Prefix; N]>,
-    /// None for a field no rule constrains (every pattern starts with a wildcard).
+    windows: Vec<Windows<N>>,
+    /// None for a field no rule constrains (every pattern is `*`-bounded on both sides).
     fields: [Option<FieldIndex>; N],
+    /// Whether any rule fixes bytes at the start / end of each field.
+    uses_head: [bool; N],
+    uses_tail: [bool; N],
     /// Bitset words per field bucket (64 rules each).
     words: usize,
 }
@@ -44,30 +63,42 @@ impl<const N: usize> Default for RuleMatcher<N> {
     }
 }
 
-/// The byte at `position` (< 16) of a text key.
+/// The byte at `position` (< 16) of a window key.
 #[inline]
 fn key_byte(key: &[u64; 2], position: usize) -> usize {
     ((key[position / 8] >> ((position % 8) * 8)) & 0xff) as usize
 }
 
-/// The byte a prefix fixes at `position`, if it fixes one.
-fn prefix_byte(prefix: &Prefix, position: usize) -> Option<usize> {
-    (key_byte(&prefix.mask, position) != 0).then(|| key_byte(&prefix.key, position))
+/// The byte a window fixes at `position`, if it fixes one.
+fn fixed_byte(window: &Window, position: usize) -> Option<usize> {
+    (key_byte(&window.mask, position) != 0).then(|| key_byte(&window.key, position))
 }
 
 impl<const N: usize> RuleMatcher<N> {
     /// Indexes `rules` (in matching order).
     pub fn new(rules: Vec<[Pattern; N]>) -> RuleMatcher<N> {
-        let prefixes: Vec<[Prefix; N]> = rules
+        let windows: Vec<Windows<N>> = rules
             .iter()
-            .map(|r| r.each_ref().map(Pattern::prefix))
+            .map(|r| Windows {
+                head: r.each_ref().map(Pattern::head),
+                tail: r.each_ref().map(Pattern::tail),
+            })
             .collect();
         let words = rules.len().div_ceil(64).max(1);
-        let fields = std::array::from_fn(|field| index_field(&prefixes, field, words));
+        let uses = |tail: bool| {
+            std::array::from_fn(|f| {
+                windows.iter().any(|w| {
+                    let window = if tail { &w.tail[f] } else { &w.head[f] };
+                    window.mask != [0, 0]
+                })
+            })
+        };
         RuleMatcher {
+            fields: std::array::from_fn(|field| index_field(&windows, field, words)),
+            uses_head: uses(false),
+            uses_tail: uses(true),
             patterns: rules,
-            prefixes,
-            fields,
+            windows,
             words,
         }
     }
@@ -86,17 +117,24 @@ impl<const N: usize> RuleMatcher<N> {
             return None;
         }
         let texts = request.map(|t| t.filter(|t| !t.is_empty()));
-        let mut keys: [Option<[u64; 2]>; N] = [None; N];
-        for i in 0..N {
-            if self.fields[i].is_some() {
-                keys[i] = texts[i].and_then(text_key);
+        let mut keys = [Keys::default(); N];
+        for (i, text) in texts.iter().enumerate() {
+            if let Some(text) = text {
+                if self.uses_head[i] {
+                    keys[i].head = head_key(text);
+                }
+                if self.uses_tail[i] {
+                    keys[i].tail = tail_key(text);
+                }
             }
         }
         for w in 0..self.words {
             let mut candidates = u64::MAX;
             for (field, key) in self.fields.iter().zip(&keys) {
-                if let (Some(field), Some(key)) = (field, key) {
-                    let byte = key_byte(key, field.position);
+                let Some(field) = field else { continue };
+                let window = if field.in_tail { key.tail } else { key.head };
+                if let Some(window) = window {
+                    let byte = key_byte(&window, field.position);
                     candidates &= field.buckets[byte * self.words + w];
                 }
             }
@@ -114,9 +152,12 @@ impl<const N: usize> RuleMatcher<N> {
         None
     }
 
-    fn admits(&self, rule: usize, keys: &[Option<[u64; 2]>; N]) -> bool {
-        let prefixes = &self.prefixes[rule];
-        (0..N).all(|i| keys[i].is_none_or(|k| prefixes[i].admits(k)))
+    fn admits(&self, rule: usize, keys: &[Keys; N]) -> bool {
+        let w = &self.windows[rule];
+        (0..N).all(|i| {
+            keys[i].head.is_none_or(|k| w.head[i].admits(k))
+                && keys[i].tail.is_none_or(|k| w.tail[i].admits(k))
+        })
     }
 
     fn full_match(&self, rule: usize, texts: &[Option<&str>; N]) -> bool {
@@ -127,41 +168,55 @@ impl<const N: usize> RuleMatcher<N> {
     }
 }
 
-/// Picks the position where the most distinct literal bytes occur among the rules (ties: the
-/// earliest) and builds its buckets. None when no rule has a literal byte in this field.
+/// Picks the position (head or tail window) where the most distinct literal bytes occur among
+/// the rules (ties: the head, then the earliest) and builds its buckets. None when no rule
+/// fixes a byte in this field.
 fn index_field<const N: usize>(
-    prefixes: &[[Prefix; N]],
+    windows: &[Windows<N>],
     field: usize,
     words: usize,
 ) -> Option<FieldIndex> {
-    let mut best: Option<(usize, usize)> = None;
-    for position in 0..16 {
-        let mut seen = [false; 256];
-        let mut distinct = 0;
-        for p in prefixes {
-            if let Some(b) = prefix_byte(&p[field], position) {
-                if !seen[b] {
-                    seen[b] = true;
-                    distinct += 1;
+    let window = |w: &Windows<N>, in_tail: bool| {
+        if in_tail {
+            w.tail[field]
+        } else {
+            w.head[field]
+        }
+    };
+    let mut best: Option<(usize, bool, usize)> = None;
+    for in_tail in [false, true] {
+        for position in 0..16 {
+            let mut seen = [false; 256];
+            let mut distinct = 0;
+            for w in windows {
+                if let Some(b) = fixed_byte(&window(w, in_tail), position) {
+                    if !seen[b] {
+                        seen[b] = true;
+                        distinct += 1;
+                    }
                 }
             }
-        }
-        if distinct > 0 && best.is_none_or(|(_, d)| distinct > d) {
-            best = Some((position, distinct));
+            if distinct > 0 && best.is_none_or(|(_, _, d)| distinct > d) {
+                best = Some((position, in_tail, distinct));
+            }
         }
     }
-    let (position, _) = best?;
+    let (position, in_tail, _) = best?;
     let mut buckets = vec![0u64; 256 * words].into_boxed_slice();
-    for (rule, p) in prefixes.iter().enumerate() {
-        let (w, bit) = (rule / 64, 1u64 << (rule % 64));
-        match prefix_byte(&p[field], position) {
-            // A fixed byte: only text with that byte (text shorter than the position reads
-            // as 0 there, which no literal byte equals) can match.
-            Some(b) => buckets[b * words + w] |= bit,
-            None => (0..256).for_each(|b| buckets[b * words + w] |= bit),
+    for (rule, w) in windows.iter().enumerate() {
+        let (word, bit) = (rule / 64, 1u64 << (rule % 64));
+        match fixed_byte(&window(w, in_tail), position) {
+            // A fixed byte: only text with that byte there (text too short to reach the
+            // position reads as 0, which no literal byte equals) can match.
+            Some(b) => buckets[b * words + word] |= bit,
+            None => (0..256).for_each(|b| buckets[b * words + word] |= bit),
         }
     }
-    Some(FieldIndex { position, buckets })
+    Some(FieldIndex {
+        position,
+        in_tail,
+        buckets,
+    })
 }
 
 #[cfg(test)]
@@ -191,11 +246,13 @@ mod tests {
     fn narrowing_agrees_with_a_plain_scan() {
         let mut list = Vec::new();
         for i in 0..150 {
-            let path = match i % 5 {
+            let path = match i % 7 {
                 0 => format!("/svc{i}/*"),
                 1 => format!("/SVC{}/item?", i % 7),
                 2 => "*".to_string(),
                 3 => format!("*/{i}"),
+                4 => format!("*.svc{}.example.com", i % 9),
+                5 => format!("/exact/{i}"),
                 _ => format!("/é{i}/*"),
             };
             let method = ["GET", "post", "*", "G?T", ""][i % 5].to_string();
@@ -216,6 +273,9 @@ mod tests {
         ];
         let mut paths: Vec<String> = vec!["".into(), "/".into(), "/x".into(), "/É3/a".into()];
         for i in 0..160 {
+            paths.push(format!("a.svc{}.EXAMPLE.com", i % 11));
+            paths.push(format!("{i}.svc{}.example.com.", i % 9));
+            paths.push(format!("/exact/{i}"));
             paths.push(format!("/svc{i}/a"));
             paths.push(format!("/svc{}/item{}", i % 7, i % 10));
             paths.push(format!("/q/{i}"));
@@ -229,6 +289,28 @@ mod tests {
                         && path.is_none_or(|t| t.is_empty() || Pattern::new(b).matches(t))
                 });
                 assert_eq!(m.first_match([method, path]), plain, "{method:?} {path:?}");
+            }
+        }
+    }
+
+    /// Patterns with only a literal end are narrowed by the tail window.
+    #[test]
+    fn literal_ends_are_indexed_from_the_end() {
+        let hosts: Vec<String> = (0..80).map(|i| format!("*.s{i}.example.COM")).collect();
+        let m = RuleMatcher::new(hosts.iter().map(|h| [Pattern::new(h)]).collect());
+        let field = m.fields[0].as_ref().unwrap();
+        assert!(field.in_tail);
+        for i in 0..90 {
+            for text in [
+                format!("www.s{i}.example.com"),
+                format!("s{i}.example.com"),
+                format!("x.S{i}.EXAMPLE.com"),
+                format!("x.s{i}.example.org"),
+                "com".to_string(),
+                format!("é.s{i}.example.com"),
+            ] {
+                let plain = hosts.iter().position(|h| Pattern::new(h).matches(&text));
+                assert_eq!(m.first_match([Some(&text)]), plain, "{text}");
             }
         }
     }
