@@ -32,6 +32,12 @@ export declare function beginInvocation(header: string | undefined | null, name:
 /** Begins a segment (server mode), continuing the trace of `header` when it is valid. */
 export declare function beginSegment(name?: string | undefined | null, header?: string | undefined | null): number
 
+/**
+ * Runs the `oxray` command line (`args` without the program name), writing to the process's
+ * standard output and error; returns the exit status (0 success, 1 failure, 2 usage error).
+ */
+export declare function cliMain(args: Array<string>): number
+
 export declare function counters(): Counters
 
 /** Counters of sent, dropped, truncated and streamed documents, and warnings. */

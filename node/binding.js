@@ -842,6 +842,7 @@ module.exports.annotateStr = nativeBinding.annotateStr
 module.exports.begin = nativeBinding.begin
 module.exports.beginInvocation = nativeBinding.beginInvocation
 module.exports.beginSegment = nativeBinding.beginSegment
+module.exports.cliMain = nativeBinding.cliMain
 module.exports.counters = nativeBinding.counters
 module.exports.end = nativeBinding.end
 module.exports.endInvocation = nativeBinding.endInvocation

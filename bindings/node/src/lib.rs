@@ -10,6 +10,7 @@
 // napi-derive registers exports only outside `cfg(test)`; unit tests see them as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod cli;
 mod diag;
 mod emitter;
 mod entity;

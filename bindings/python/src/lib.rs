@@ -10,6 +10,7 @@
 //! Nothing in this module raises into user code on bad *tracing* input: every problem is
 //! logged (logger `oxray`), counted, and answered with `False`/`None`.
 
+mod cli;
 mod convert;
 mod diag;
 mod entity;
@@ -29,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recorder::PyRecorder>()?;
     m.add_class::<site::Site>()?;
     m.add_class::<server::Exchange>()?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(diag::drain_logs, m)?)?;
     m.add_function(wrap_pyfunction!(diag::set_debug, m)?)?;
     m.add_function(wrap_pyfunction!(exception::set_internal_paths, m)?)?;
