@@ -264,9 +264,9 @@ impl Session {
                 at,
                 from,
                 body,
-                checked,
+                judged,
             } => {
-                let accepted = match checked.parse() {
+                let accepted = match judged.accept() {
                     Ok(a) => a,
                     Err(invalid) => {
                         Stats::bump(&self.stats.invalid_unreadable);

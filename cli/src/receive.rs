@@ -14,7 +14,7 @@ use crate::forward::Forwarder;
 use crate::frame;
 use crate::socket::BatchReader;
 use crate::stats::Stats;
-use crate::validate::{self, Checked, Invalid, InvalidKind};
+use crate::validate::{self, Invalid, InvalidKind, Judged};
 
 /// One judged datagram.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub enum Arrival {
         from: SocketAddr,
         /// The document (the datagram without its frame header).
         body: Vec<u8>,
-        checked: Checked,
+        judged: Judged,
     },
     Invalid {
         received_micros: u64,
@@ -74,8 +74,8 @@ pub fn judge(datagram: &[u8], from: SocketAddr, stats: &Stats, forwarder: &Forwa
             return refuse(invalid, datagram, false);
         }
     };
-    match validate::check_bytes(body) {
-        Ok(checked) => {
+    match validate::judge_bytes(body) {
+        Ok(judged) => {
             if !forwarder.is_empty() {
                 let (sent, failed) = forwarder.send(datagram);
                 Stats::add(&stats.forwarded, sent);
@@ -86,7 +86,7 @@ pub fn judge(datagram: &[u8], from: SocketAddr, stats: &Stats, forwarder: &Forwa
                 at,
                 from,
                 body: body.to_vec(),
-                checked,
+                judged,
             }
         }
         Err(invalid) => {

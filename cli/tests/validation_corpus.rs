@@ -2,13 +2,16 @@
 //! value replaced by values of every JSON type, each key removed. For every mutant the
 //! collector's judgement must be total (no panic; never "unreadable", which would mean the core
 //! parser refused what validation let through) and never silent about what the published
-//! schema refuses: a schema violation is always either invalid or a warning.
+//! schema refuses: a schema violation is always either invalid or a warning. The fast path
+//! (typed decoding for documents that break no rule) is checked against the general path on
+//! the same corpus: whatever it accepts, the general path accepts without a warning, with the
+//! same entity.
 
 #![recursion_limit = "256"]
 
 mod common;
 
-use oxray_cli::validate::{accept_value, InvalidKind};
+use oxray_cli::validate::{accept_fast, accept_value, check_bytes, InvalidKind};
 use serde_json::{json, Value};
 
 fn rich_document() -> Value {
@@ -217,4 +220,200 @@ fn the_shipped_samples_are_accepted_with_the_expected_warnings() {
         seen += 1;
     }
     assert_eq!(seen, 6);
+}
+
+/// Where the fast path accepts, the general path must accept without a warning and build the
+/// same entity. Returns whether the fast path accepted.
+fn same_judgement(body: &[u8], what: &str) -> Result<bool, String> {
+    let Some(fast) = accept_fast(body) else {
+        return Ok(false);
+    };
+    let general = check_bytes(body).and_then(|c| c.parse()).map_err(|e| {
+        format!(
+            "{what}: fast path accepted, general path refused: {}",
+            e.reason
+        )
+    })?;
+    if !general.warnings.is_empty() {
+        return Err(format!(
+            "{what}: fast path accepted, general path warned: {:?}",
+            general.warnings
+        ));
+    }
+    let (a, b) = (
+        format!("{:?}", fast.entity),
+        format!("{:?}", general.entity),
+    );
+    if a != b {
+        return Err(format!(
+            "{what}: different entities\nfast:    {a}\ngeneral: {b}"
+        ));
+    }
+    Ok(true)
+}
+
+fn without_cause() -> Value {
+    let mut doc = rich_document();
+    doc.as_object_mut().unwrap().remove("cause");
+    doc["subsegments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("cause");
+    doc
+}
+
+#[test]
+fn the_fast_path_agrees_with_the_general_path() {
+    let mut wrong = Vec::new();
+    let mut fast = 0;
+    let mut total = 0;
+    let mut judge = |body: Vec<u8>, what: String| {
+        total += 1;
+        match same_judgement(&body, &what) {
+            Ok(true) => fast += 1,
+            Ok(false) => {}
+            Err(e) => wrong.push(e),
+        }
+    };
+    let doc = without_cause();
+    judge(doc.to_string().into_bytes(), "the rich document".into());
+    judge(
+        serde_json::to_vec_pretty(&doc).unwrap(),
+        "pretty-printed".into(),
+    );
+    let mut all = Vec::new();
+    paths(&doc, &mut Vec::new(), &mut all);
+    for path in &all {
+        for value in replacements() {
+            let mut mutant = doc.clone();
+            *slot(&mut mutant, path) = value.clone();
+            judge(
+                mutant.to_string().into_bytes(),
+                format!("{path:?} = {value}"),
+            );
+        }
+        let mut mutant = doc.clone();
+        remove(&mut mutant, path);
+        judge(mutant.to_string().into_bytes(), format!("{path:?} removed"));
+    }
+    let text = doc.to_string();
+    let edits = [
+        (
+            "escaped name",
+            text.replacen("\"checkout\"", "\"check\\u006fut\"", 1),
+        ),
+        (
+            "duplicate key",
+            text.replacen(
+                "\"name\":\"checkout\"",
+                "\"name\":\"x\",\"name\":\"checkout\"",
+                1,
+            ),
+        ),
+        (
+            "duplicate annotation",
+            text.replacen("\"paid\":true", "\"paid\":true,\"paid\":false", 1),
+        ),
+        (
+            "huge integer annotation",
+            text.replacen("\"paid\":true", "\"paid\":18446744073709551615", 1),
+        ),
+        (
+            "negative annotation",
+            text.replacen("\"paid\":true", "\"paid\":-7", 1),
+        ),
+        (
+            "end just before start",
+            text.replacen("1478293361.449", "1478293361.2709999", 1),
+        ),
+        (
+            "exponent times",
+            text.replacen("1478293361.449", "1.478293361449E9", 1),
+        ),
+        (
+            "unicode name",
+            text.replacen("\"checkout\"", "\"café kasse\"", 1),
+        ),
+    ];
+    for (what, edited) in edits {
+        assert_ne!(edited, text, "{what}");
+        judge(edited.into_bytes(), what.to_string());
+    }
+    // Field values in field order, as an array: a derived decoder would take it.
+    judge(
+        b"[\"checkout\",\"70de5b6f19ff9a0a\",1.5,2.5]".to_vec(),
+        "an array".into(),
+    );
+    for entry in std::fs::read_dir(common::repo_root().join("../shared/spec/samples")).unwrap() {
+        let path = entry.unwrap().path();
+        judge(std::fs::read(&path).unwrap(), format!("{path:?}"));
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(fast >= 10, "the fast path accepted only {fast} of {total}");
+}
+
+#[test]
+fn the_fast_path_takes_what_the_core_emits() {
+    use oxray_core::model::{HttpRequest, JsonText, Namespace, Sql};
+    use oxray_core::{AnnotationValue, Recorder, TraceHeader};
+    let recorder = Recorder::in_memory();
+    let header = TraceHeader::parse(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    )
+    .unwrap();
+    let seg = recorder.begin_segment(Some("checkout"), Some(&header), &Default::default());
+    seg.put_annotation("order_id", AnnotationValue::Str("o-1".into()))
+        .unwrap();
+    seg.put_annotation("amount", AnnotationValue::Float(12.5))
+        .unwrap();
+    seg.put_metadata(
+        None,
+        "request",
+        JsonText::parse("{\"b\":1,\"a\":[1,2]}").unwrap(),
+    )
+    .unwrap();
+    seg.set_http_request(HttpRequest {
+        method: Some("GET".into()),
+        url: Some("https://shop/cart".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    seg.set_http_response(Some(200), Some(10)).unwrap();
+    let db = seg.begin_subsegment("db");
+    db.set_namespace(Some(Namespace::Remote)).unwrap();
+    db.set_sql(Sql {
+        url: Some("postgresql://db:5432/shop".into()),
+        sanitized_query: Some("SELECT 1".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    db.end().unwrap();
+    let ddb = seg.begin_subsegment("DynamoDB");
+    ddb.set_namespace(Some(Namespace::Aws)).unwrap();
+    ddb.set_aws("operation", serde_json::json!("GetItem"))
+        .unwrap();
+    ddb.set_aws("table_name", serde_json::json!("orders"))
+        .unwrap();
+    ddb.end().unwrap();
+    seg.end().unwrap();
+    let facade = recorder.lambda_facade(Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad8;Sampled=1",
+    ));
+    let handler = facade.begin_subsegment("## handler");
+    handler
+        .put_annotation("ColdStart", AnnotationValue::Bool(true))
+        .unwrap();
+    handler.begin_subsegment("### step").end().unwrap();
+    handler.end().unwrap();
+    let docs = recorder.take_documents();
+    assert!(docs.len() >= 2, "{docs:?}");
+    for doc in docs {
+        common::assert_valid_document(&doc);
+        assert_eq!(same_judgement(doc.as_bytes(), &doc), Ok(true), "{doc}");
+    }
 }

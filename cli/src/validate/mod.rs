@@ -19,6 +19,7 @@
 //! The raw document is kept unchanged by the caller.
 
 mod blocks;
+mod fast;
 mod rules;
 
 pub use rules::{name_problem, sql_url_has_database};
@@ -123,9 +124,42 @@ impl Checked {
     }
 }
 
+/// A judged document: accepted outright by the fast path, or checked by the general rules
+/// (parse it with [`Checked::parse`], possibly on another thread).
+#[derive(Debug)]
+pub enum Judged {
+    /// Boxed: an entity is much larger than a checked document.
+    Accepted(Box<Accepted>),
+    Checked(Checked),
+}
+
+impl Judged {
+    /// The accepted document (parsing it if it was only checked).
+    pub fn accept(self) -> Result<Accepted, Invalid> {
+        match self {
+            Judged::Accepted(a) => Ok(*a),
+            Judged::Checked(c) => c.parse(),
+        }
+    }
+}
+
+/// Judges a document given as bytes: the fast path for documents that break no rule, else
+/// the general rules.
+pub fn judge_bytes(body: &[u8]) -> Result<Judged, Invalid> {
+    match fast::accept(body) {
+        Some(accepted) => Ok(Judged::Accepted(Box::new(accepted))),
+        None => check_bytes(body).map(Judged::Checked),
+    }
+}
+
+/// Only the fast path: `Some` when the document breaks no rule (for tests comparing paths).
+pub fn accept_fast(body: &[u8]) -> Option<Accepted> {
+    fast::accept(body)
+}
+
 /// Checks and parses a document given as bytes.
 pub fn accept_bytes(body: &[u8]) -> Result<Accepted, Invalid> {
-    check_bytes(body)?.parse()
+    judge_bytes(body)?.accept()
 }
 
 /// Checks and parses a decoded document of `size` bytes.
