@@ -379,13 +379,15 @@ def test_a_malformed_incoming_header_starts_a_new_trace_with_a_warning(memory, c
 
 def test_a_tracing_failure_never_reaches_the_app(memory, monkeypatch, caplog):
     class Broken:
+        lambda_mode = False
+
         def begin_wsgi(self, *args: Any) -> Any:
             raise RuntimeError("recorder exploded")
 
         def warn(self, message: str) -> None:
             logging.getLogger("oxray").warning(message)
 
-    monkeypatch.setattr(_runtime, "recorder", lambda: Broken())
+    _runtime.swap(Broken())  # type: ignore[arg-type]
     server = Server()
     with caplog.at_level(logging.WARNING, logger="oxray"):
         assert XRayWSGIMiddleware(ok_app)(environ(), server.start_response) == [b"ok"]

@@ -150,29 +150,38 @@ impl PyRecorder {
     }
 
     /// Server mode, WSGI: begins the segment for the request in `environ` (see
-    /// [`crate::server`]). `name` is the segment name unless `AWS_XRAY_TRACING_NAME` is set;
+    /// [`crate::server`]) and returns the exchange to give the application as its
+    /// `start_response`. `name` is the segment name unless `AWS_XRAY_TRACING_NAME` is set;
     /// without one, the Host. None when tracing is disabled.
-    #[pyo3(signature = (name, environ))]
     fn begin_wsgi(
         &self,
         py: Python<'_>,
         name: Option<&str>,
         environ: &Bound<'_, PyDict>,
+        start_response: Py<PyAny>,
     ) -> Option<server::Exchange> {
-        let facts = server::from_environ(environ);
-        server::begin(py, &self.rec, name, &facts)
+        let source = server::WsgiRequest { environ };
+        server::begin(
+            py,
+            &self.rec,
+            name,
+            &source,
+            server::Interface::Wsgi,
+            start_response,
+        )
     }
 
-    /// Server mode, ASGI: as `begin_wsgi`, for an HTTP `scope`.
-    #[pyo3(signature = (name, scope))]
+    /// Server mode, ASGI: as `begin_wsgi`, for an HTTP `scope`; the exchange stands in for
+    /// `send`.
     fn begin_asgi(
         &self,
         py: Python<'_>,
         name: Option<&str>,
         scope: &Bound<'_, PyDict>,
+        send: Py<PyAny>,
     ) -> Option<server::Exchange> {
-        let facts = server::from_scope(scope);
-        server::begin(py, &self.rec, name, &facts)
+        let source = server::AsgiRequest::new(scope);
+        server::begin(py, &self.rec, name, &source, server::Interface::Asgi, send)
     }
 
     /// Sends everything completed so far and waits (GIL released) until it left, at most

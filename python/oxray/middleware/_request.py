@@ -10,7 +10,6 @@ import os
 
 from .. import _env, _errors, _runtime
 from .._log import warn
-from ..recorder import xray_recorder
 from ..tracer import Tracer
 
 TYPE_CHECKING = False
@@ -34,44 +33,39 @@ def setup(sampling_rules: Any) -> None:
     _frameworks.connect()
 
 
-class Naming:
-    """The segment name: the middleware's ``name``, else ``xray_recorder.configure(service=)``,
-    else the Tracer's service (``POWERTOOLS_SERVICE_NAME``); None lets the core use the Host.
+def env_name() -> Optional[str]:
+    """POWERTOOLS_SERVICE_NAME, for a segment name when no Tracer gave a service. The name
+    is chosen per request: the middleware's ``name``, else ``xray_recorder.configure(service=)``,
+    else the Tracer's service, else this; None lets the core use the Host.
     ``AWS_XRAY_TRACING_NAME`` wins over all of them (applied by the core)."""
-
-    __slots__ = ("explicit", "from_env")
-
-    def __init__(self, explicit: Optional[str]) -> None:
-        self.explicit = explicit or None
-        self.from_env = os.environ.get("POWERTOOLS_SERVICE_NAME") or None
-
-    def __call__(self) -> Optional[str]:
-        return self.explicit or xray_recorder.service or Tracer._config["service"] or self.from_env
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or None
 
 
 def begin_failed(problem: BaseException) -> None:
     warn(f"request not traced: {problem!r}")
 
 
-def done(exchange: _core.Exchange) -> None:
-    """The request is over: forget its exceptions; in Lambda, send now (the process may be
-    frozen next)."""
+def end(exchange: _core.Exchange, sent: int = 0) -> None:
+    """The request is over: the response is recorded and the segment ended (once); its
+    exceptions are forgotten; in Lambda, what it traced is sent now (the process may be
+    frozen next). ``sent``: body bytes counted by the caller."""
+    if exchange.finish(False, sent):
+        _runtime.flush(on_caller=True)
     if _errors._recorded:
         _errors.release_trace(exchange.segment.trace_id)
-    if exchange.lambda_mode:
-        _runtime.flush(on_caller=True)
 
 
-def fail(exchange: _core.Exchange, exc: BaseException) -> None:
+def fail(exchange: _core.Exchange, exc: BaseException, sent: int = 0) -> None:
     """The application raised ``exc``: an Exception is recorded as the fault and its cause
     (a 500 if no response started); anything else (cancellation, exit) just ends the segment.
     Never raises."""
     try:
-        if isinstance(exc, Exception):
+        failed = isinstance(exc, Exception)
+        if failed:
             _errors.record(exchange.segment, exc)
-            exchange.finish(True)
-        else:
-            exchange.finish(False)
-        done(exchange)
+        if exchange.finish(failed, sent):
+            _runtime.flush(on_caller=True)
+        if _errors._recorded:
+            _errors.release_trace(exchange.segment.trace_id)
     except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
         warn(f"could not record the request's exception: {problem!r}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from .. import _capture, _runtime
 from ..context import _current
+from ..recorder import xray_recorder
+from ..tracer import Tracer
 from . import _request
 
 TYPE_CHECKING = False
@@ -29,7 +31,7 @@ class XRayASGIMiddleware:
         self, app: Callable[..., Awaitable[None]], name: Optional[str] = None, sampling_rules: Any = None
     ) -> None:
         self.app = app
-        self._name = _request.Naming(name)
+        self._name, self._env_name = name or None, _request.env_name()
         _request.setup(sampling_rules)
 
     async def __call__(self, scope: dict, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -37,25 +39,23 @@ class XRayASGIMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            exchange = _runtime.recorder().begin_asgi(self._name(), scope)
+            rec = _runtime._recorder or _runtime.recorder()
+            name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
+            exchange = rec.begin_asgi(name, scope, send)
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None
         if exchange is None:
             await self.app(scope, receive, send)
             return
-        observe = exchange.asgi_message
-
-        async def traced_send(message: Any) -> None:
-            await send(observe(message))
-
         token = _set(exchange.segment)
         try:
-            await self.app(scope, receive, traced_send)
+            # The exchange is the app's send: it observes each message and returns the
+            # server's send(message) awaitable.
+            await self.app(scope, receive, exchange)
         except BaseException as exc:
             _request.fail(exchange, exc)
             raise
         finally:
             _reset(token)
-        exchange.finish()
-        _request.done(exchange)
+        _request.end(exchange)

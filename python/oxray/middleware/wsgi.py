@@ -9,8 +9,10 @@ then.
 
 from __future__ import annotations
 
-from .. import _capture, _runtime
+from .. import _capture, _errors, _runtime
 from ..context import _current
+from ..recorder import xray_recorder
+from ..tracer import Tracer
 from . import _request
 
 TYPE_CHECKING = False
@@ -31,51 +33,38 @@ class XRayWSGIMiddleware:
 
     def __init__(self, app: Callable[..., Any], name: Optional[str] = None, sampling_rules: Any = None) -> None:
         self.app = app
-        self._name = _request.Naming(name)
+        self._name, self._env_name = name or None, _request.env_name()
         _request.setup(sampling_rules)
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not _capture._ENABLED:
             return self.app(environ, start_response)
         try:
-            exchange = _runtime.recorder().begin_wsgi(self._name(), environ)
+            rec = _runtime._recorder or _runtime.recorder()
+            name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
+            exchange = rec.begin_wsgi(name, environ, start_response)
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None
         if exchange is None:
             return self.app(environ, start_response)
-
-        def traced_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            headers = exchange.wsgi_start(status, headers)
-            if exc_info is None:
-                return start_response(status, headers)
-            return start_response(status, headers, exc_info)
-
         segment = exchange.segment
         token = _set(segment)
         try:
-            result = self.app(environ, traced_start_response)
+            # The exchange is the app's start_response: it adds our header and calls the server's.
+            result = self.app(environ, exchange)
         except BaseException as exc:
             _request.fail(exchange, exc)
             raise
         finally:
             _reset(token)
-        if type(result) is list:
-            _finish_list(exchange, result)
+        if type(result) is list:  # complete: the segment ends now
+            if exchange.finish(False, 0, result):
+                _runtime.flush(on_caller=True)
+            if _errors._recorded:
+                _errors.release_trace(segment.trace_id)
             return result
         return _Body(result, exchange, segment)
-
-
-def _finish_list(exchange: _core.Exchange, body: list) -> None:
-    try:
-        sent = 0
-        for chunk in body:
-            sent += len(chunk)
-        exchange.add_sent(sent)
-    except Exception:  # noqa: BLE001 - not bytes: the server will say so
-        pass
-    exchange.finish()
-    _request.done(exchange)
 
 
 class _Body:
@@ -104,9 +93,7 @@ class _Body:
         except StopIteration:
             raise
         except BaseException as exc:
-            self._exchange.add_sent(self._sent)
-            self._sent = 0
-            _request.fail(self._exchange, exc)
+            _request.fail(self._exchange, exc, self._sent)
             raise
         finally:
             _reset(token)
@@ -117,18 +104,14 @@ class _Body:
         return chunk
 
     def close(self) -> None:
-        exchange = self._exchange
-        exchange.add_sent(self._sent)
-        self._sent = 0
         token = _set(self._segment)
         try:
             close = getattr(self._iterable, "close", None)
             if close is not None:
                 close()
         except BaseException as exc:
-            _request.fail(exchange, exc)
+            _request.fail(self._exchange, exc, self._sent)
             raise
         finally:
             _reset(token)
-        exchange.finish()
-        _request.done(exchange)
+        _request.end(self._exchange, self._sent)

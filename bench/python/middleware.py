@@ -1,0 +1,222 @@
+"""What oxray's server middleware adds to a request: the same application called with and
+without ``XRayWSGIMiddleware`` / ``XRayASGIMiddleware``, in process (no sockets, no event
+loop: the ASGI coroutine is driven directly), sending to a local UDP sink.
+
+    python middleware.py [--quick] [--json out.json]
+
+Each case runs in a fresh child process (server mode: no LAMBDA_TASK_ROOT). Traced and
+untraced requests alternate in blocks; the figure is the median over blocks of (traced −
+untraced) time per request. Rows with Flask / Starlette appear when they are installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+from typing import Any, Dict, List
+
+from bench import Sink
+
+HEADERS = {
+    "sampled": "Root=1-6740c2a1-5f1e2d3c4b5a69788796a5b4;Parent=53995c3f42cd8ad8;Sampled=1",
+    "unsampled": "Root=1-6740c2a1-5f1e2d3c4b5a69788796a5b4;Parent=53995c3f42cd8ad8;Sampled=0",
+    "rules": None,  # no header: the local rules decide (every request sampled)
+}
+RULES = {"version": 2, "rules": [], "default": {"fixed_target": 0, "rate": 1}}
+
+# Child program. {app} defines `plain` (WSGI or ASGI), {kind} is "wsgi" or "asgi".
+CHILD = """
+import json, sys, time
+from oxray import sampling
+from oxray.middleware import XRayASGIMiddleware, XRayWSGIMiddleware
+
+sampling.load_rules({rules!r})
+header = {header!r}
+{app}
+
+ENVIRON = {{
+    "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/orders/42", "QUERY_STRING": "",
+    "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+    "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "bench/1", "HTTP_ACCEPT": "*/*",
+    "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": None,
+}}
+if header:
+    ENVIRON["HTTP_X_AMZN_TRACE_ID"] = header
+SCOPE = {{
+    "type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1", "method": "GET",
+    "scheme": "http", "path": "/orders/42", "raw_path": b"/orders/42", "query_string": b"",
+    "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench/1"), (b"accept", b"*/*")]
+    + ([(b"x-amzn-trace-id", header.encode())] if header else []),
+}}
+
+def start_response(status, headers, exc_info=None):
+    return None
+
+def wsgi_request(app):
+    body = app(dict(ENVIRON), start_response)
+    try:
+        for _ in body:
+            pass
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+async def receive():
+    return {{"type": "http.request", "body": b"", "more_body": False}}
+
+async def send(message):
+    return None
+
+def asgi_request(app):
+    coro = app(dict(SCOPE), receive, send)
+    try:
+        while True:
+            coro.send(None)
+    except StopIteration:
+        pass
+
+request = wsgi_request if {kind!r} == "wsgi" else asgi_request
+traced = (XRayWSGIMiddleware if {kind!r} == "wsgi" else XRayASGIMiddleware)(plain)
+
+def per_request(app, n):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        request(app)
+    return (time.perf_counter() - t0) / n * 1e6
+
+for app in (plain, traced):  # warm-up
+    per_request(app, 2000)
+added, base = [], []
+for _ in range({blocks}):
+    untraced_us = per_request(plain, {n})
+    traced_us = per_request(traced, {n})
+    base.append(untraced_us)
+    added.append(traced_us - untraced_us)
+print(json.dumps({{"added": added, "base": base}}))
+"""
+
+RAW_WSGI_LIST = """
+def plain(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+"""
+
+RAW_WSGI_STREAM = """
+def plain(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    def body():
+        yield b"hel"
+        yield b"lo"
+    return body()
+"""
+
+RAW_ASGI = """
+async def plain(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+"""
+
+FLASK = """
+from flask import Flask
+flask_app = Flask("bench")
+flask_app.add_url_rule("/orders/<int:order>", "order", lambda order: "hello")
+plain = flask_app.wsgi_app
+"""
+
+STARLETTE = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+async def order(request):
+    return PlainTextResponse("hello")
+plain = Starlette(routes=[Route("/orders/{order}", order)])
+"""
+
+#: (label, kind, app code, needs)
+APPS = [
+    ("WSGI, list body", "wsgi", RAW_WSGI_LIST, None),
+    ("WSGI, streamed body (2 chunks)", "wsgi", RAW_WSGI_STREAM, None),
+    ("ASGI, start + body", "asgi", RAW_ASGI, None),
+    ("Flask 3 app (WSGI)", "wsgi", FLASK, "flask"),
+    ("Starlette app (ASGI)", "asgi", STARLETTE, "starlette"),
+]
+
+
+def run_case(sink: Sink, kind: str, app: str, header: Any, n: int, blocks: int) -> Dict[str, float]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_XRAY_DAEMON_ADDRESS": sink.address,
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
+    code = CHILD.format(rules=RULES, header=header, app=textwrap.dedent(app), kind=kind, n=n, blocks=blocks)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"added_us": statistics.median(values["added"]), "base_us": statistics.median(values["base"])}
+
+
+def installed(module: str) -> bool:
+    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    return probe.returncode == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run, noisy)")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    n, blocks = (2000, 5) if args.quick else (10000, 15)
+
+    sink = Sink()
+    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    rows: List[List[str]] = []
+    for label, kind, app, needs in APPS:
+        if needs and not installed(needs):
+            continue
+        row = results[label] = {}
+        for mode, header in HEADERS.items():
+            row[mode] = run_case(sink, kind, app, header, n, blocks)
+        rows.append(
+            [
+                label,
+                f"{row['sampled']['base_us']:.2f} µs",
+                f"{row['sampled']['added_us']:.2f} µs",
+                f"{row['rules']['added_us']:.2f} µs",
+                f"{row['unsampled']['added_us']:.2f} µs",
+                "yes" if max(r["added_us"] for r in row.values()) <= 5 else "NO",
+            ]
+        )
+    received = sink.settle()
+    sink.close()
+
+    header = [
+        "application (in process)",
+        "untraced request",
+        "added: Sampled=1 header",
+        "added: sampled by rules",
+        "added: Sampled=0",
+        "≤ 5 µs",
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+    print(f"\ndatagrams received by the UDP sink: {received}; python {sys.version.split()[0]}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "datagrams": received}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+//! [`Exchange`]: one request in flight, between its segment's beginning and its end.
+//!
+//! The middleware hands the exchange to the application in place of the server's callable:
+//! for WSGI it *is* `start_response`, for ASGI it *is* `send` (it returns the server's
+//! awaitable), so no Python wrapper runs per call. It records the status, the length and the
+//! end of the response, and ends the segment once.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use super::headers::{self, AsgiStart};
+use crate::diag;
+use crate::entity::PyEntity;
+
+/// Which server interface the exchange stands in for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    Wsgi,
+    Asgi,
+}
+
+#[pyclass(frozen, name = "Exchange", module = "oxray._core")]
+pub struct Exchange {
+    segment: Py<PyEntity>,
+    /// The `X-Amzn-Trace-Id` value returned on the response (as text, for ASGI's bytes).
+    header: Py<PyString>,
+    header_text: String,
+    interface: Interface,
+    /// The server's `start_response` (WSGI) or `send` (ASGI); dropped when the request ends.
+    server: Mutex<Option<Py<PyAny>>>,
+    lambda: bool,
+    /// 0: no response started yet.
+    status: AtomicU32,
+    /// -1: the response had no Content-Length.
+    content_length: AtomicI64,
+    /// Body bytes seen (ASGI messages, or counted by the WSGI wrapper).
+    sent: AtomicI64,
+    /// The ASGI response announced trailers: it ends with the last trailers message.
+    trailers: AtomicBool,
+    /// When the response finished (epoch µs); 0 while it is still being sent.
+    end_micros: AtomicU64,
+    finished: AtomicBool,
+}
+
+impl Exchange {
+    pub fn new(
+        py: Python<'_>,
+        segment: Py<PyEntity>,
+        header: String,
+        interface: Interface,
+        server: Py<PyAny>,
+        lambda: bool,
+    ) -> Exchange {
+        Exchange {
+            segment,
+            header: PyString::new(py, &header).unbind(),
+            header_text: header,
+            interface,
+            server: Mutex::new(Some(server)),
+            lambda,
+            status: AtomicU32::new(0),
+            content_length: AtomicI64::new(-1),
+            sent: AtomicI64::new(0),
+            trailers: AtomicBool::new(false),
+            end_micros: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    fn server(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let guard = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(|s| s.clone_ref(py))
+    }
+
+    fn response_done(&self) {
+        let _ = self.end_micros.compare_exchange(
+            0,
+            oxray_core::time::now_micros(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn set_status(&self, status: Option<u16>) {
+        if let Some(s) = status {
+            self.status.store(u32::from(s), Ordering::Relaxed);
+        }
+    }
+
+    fn set_length(&self, length: Option<i64>) {
+        if let Some(n) = length {
+            self.content_length.store(n, Ordering::Relaxed);
+        }
+    }
+
+    /// WSGI `start_response(status, headers[, exc_info])`: the server gets our headers list.
+    fn wsgi_start<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> Bound<'py, PyTuple> {
+        let (Ok(status), Ok(app_headers)) = (args.get_item(0), args.get_item(1)) else {
+            return args.clone();
+        };
+        let code = status
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_string_lossy().get(..3)?.parse::<u16>().ok());
+        self.set_status(code);
+        let mut length = None;
+        let Some(ours) = headers::wsgi_headers(&app_headers, self.header.bind(py), &mut length)
+        else {
+            return args.clone();
+        };
+        self.set_length(length);
+        let mut items: Vec<Bound<'py, PyAny>> = vec![status, ours.into_any()];
+        items.extend(args.iter().skip(2));
+        PyTuple::new(py, items).unwrap_or_else(|_| args.clone())
+    }
+
+    /// An ASGI message on its way to the server: the response start gets our header (in a
+    /// copy), body messages are counted, and the last one marks the end of the response.
+    fn asgi_message<'py>(&self, message: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        let py = message.py();
+        let Ok(dict) = message.cast::<PyDict>() else {
+            return message.clone();
+        };
+        let Some(kind) = dict.get_item(intern!(py, "type")).ok().flatten() else {
+            return message.clone();
+        };
+        let flag = |key: &Bound<'_, PyString>| {
+            dict.get_item(key)
+                .ok()
+                .flatten()
+                .map(|v| v.is_truthy().unwrap_or(false))
+                .unwrap_or(false)
+        };
+        let is = |name: &Bound<'_, PyString>| kind.eq(name).unwrap_or(false);
+        if is(intern!(py, "http.response.body")) {
+            if let Some(body) = dict.get_item(intern!(py, "body")).ok().flatten() {
+                if let Ok(n) = body.len() {
+                    self.sent.fetch_add(n as i64, Ordering::Relaxed);
+                }
+            }
+            if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
+                self.response_done();
+            }
+        } else if is(intern!(py, "http.response.start")) {
+            let mut start = AsgiStart::default();
+            let copy = headers::asgi_start(dict, self.header_text.as_bytes(), &mut start);
+            self.set_status(start.status);
+            self.set_length(start.content_length);
+            self.trailers.store(start.trailers, Ordering::Relaxed);
+            if let Some(copy) = copy {
+                return copy.into_any();
+            }
+        } else if is(intern!(py, "http.response.trailers")) {
+            if !flag(intern!(py, "more_trailers")) {
+                self.response_done();
+            }
+        } else if is(intern!(py, "http.response.zerocopysend")) {
+            if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
+                self.response_done();
+            }
+        } else if is(intern!(py, "http.response.pathsend")) {
+            self.response_done();
+        }
+        message.clone()
+    }
+}
+
+#[pymethods]
+impl Exchange {
+    /// The request's segment (in Lambda: its subsegment of the function segment).
+    #[getter]
+    fn segment(&self, py: Python<'_>) -> Py<PyEntity> {
+        self.segment.clone_ref(py)
+    }
+
+    /// The `X-Amzn-Trace-Id` value returned on the response.
+    #[getter]
+    fn header(&self, py: Python<'_>) -> Py<PyString> {
+        self.header.clone_ref(py)
+    }
+
+    /// True when the request is a subsegment of a Lambda invocation.
+    #[getter]
+    fn lambda_mode(&self) -> bool {
+        self.lambda
+    }
+
+    /// The response status, once the response started.
+    #[getter]
+    fn status(&self) -> Option<u16> {
+        u16::try_from(self.status.load(Ordering::Relaxed))
+            .ok()
+            .filter(|s| *s != 0)
+    }
+
+    #[getter]
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// WSGI: `start_response(status, headers, exc_info=None)`; ASGI: `send(message)`.
+    /// Calls the server's own with our header added and returns what it returns.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let Some(server) = self.server(py) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "this request is over; its start_response/send cannot be used any more",
+            ));
+        };
+        let args = match self.interface {
+            Interface::Wsgi => self.wsgi_start(py, args),
+            Interface::Asgi => match args.get_item(0) {
+                Ok(message) if args.len() == 1 => {
+                    PyTuple::new(py, [self.asgi_message(&message)]).unwrap_or(args.clone())
+                }
+                _ => args.clone(),
+            },
+        };
+        server.bind(py).call(args, kwargs).map(Bound::unbind)
+    }
+
+    /// Records the response (status; Content-Length, else the body bytes seen: the ones
+    /// counted here, plus `sent`, plus the lengths of the items of `body`, a WSGI list body)
+    /// and its error/throttle/fault flags, and ends the segment, once. `failed`: the
+    /// application raised; with no response started, that is a 500. Returns True in Lambda
+    /// (the caller sends now, before the process may be frozen).
+    #[pyo3(signature = (failed = false, sent = 0, body = None))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        failed: bool,
+        sent: i64,
+        body: Option<&Bound<'_, PyList>>,
+    ) -> bool {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let sent = sent.max(0)
+            + body.map_or(0, |items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.len().ok())
+                    .map(|n| n as i64)
+                    .sum::<i64>()
+            });
+        *self.server.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let segment = &self.segment.get().entity;
+        let status = match self.status.load(Ordering::Relaxed) {
+            0 if failed => Some(500),
+            0 => None,
+            s => u16::try_from(s).ok(),
+        };
+        if let (Some(status), true) = (status, segment.is_sampled()) {
+            let length = match self.content_length.load(Ordering::Relaxed) {
+                -1 => Some(self.sent.load(Ordering::Relaxed) + sent).filter(|n| *n > 0),
+                n => Some(n),
+            };
+            let _ = segment.set_http_response(Some(status), length);
+        }
+        let _ = match self.end_micros.load(Ordering::Relaxed) {
+            0 => segment.end(),
+            t => segment.end_at(t),
+        };
+        diag::drain(py);
+        self.lambda
+    }
+}

@@ -1,0 +1,150 @@
+//! The response side: `X-Amzn-Trace-Id` added to WSGI header lists and ASGI
+//! `http.response.start` messages (one the application set itself is replaced), and the
+//! Content-Length read on the way. The application's own list and message are never changed:
+//! new ones are made. What cannot be read is reported as None, and the caller passes the
+//! application's original on, for the server to judge.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
+const HEADER_NAME_LOWER: &[u8] = b"x-amzn-trace-id";
+const CONTENT_LENGTH: &[u8] = b"content-length";
+
+fn parse_length(value: &[u8]) -> Option<i64> {
+    std::str::from_utf8(value)
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+}
+
+/// What a header name is to us. Names are compared only when their length could match, so
+/// most headers cost no string copy.
+enum Name {
+    Trace,
+    ContentLength,
+    Other,
+}
+
+fn classify(name: &[u8]) -> Name {
+    if name.eq_ignore_ascii_case(HEADER_NAME_LOWER) {
+        Name::Trace
+    } else if name.eq_ignore_ascii_case(CONTENT_LENGTH) {
+        Name::ContentLength
+    } else {
+        Name::Other
+    }
+}
+
+fn classify_str(name: &Bound<'_, PyString>) -> Name {
+    match name.len() {
+        Ok(n) if n == HEADER_NAME_LOWER.len() || n == CONTENT_LENGTH.len() => {
+            classify(name.to_string_lossy().as_bytes())
+        }
+        _ => Name::Other,
+    }
+}
+
+/// A WSGI header list with ours appended. `content_length` is set from the application's
+/// Content-Length header, if it has a readable one.
+pub fn wsgi_headers<'py>(
+    headers: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyString>,
+    content_length: &mut Option<i64>,
+) -> Option<Bound<'py, PyList>> {
+    let py = headers.py();
+    let out = PyList::empty(py);
+    for item in headers.try_iter().ok()? {
+        let item = item.ok()?;
+        let name = item.get_item(0).ok();
+        match name
+            .as_ref()
+            .and_then(|n| n.cast::<PyString>().ok())
+            .map(classify_str)
+        {
+            Some(Name::Trace) => continue,
+            Some(Name::ContentLength) => {
+                let v = item.get_item(1).ok();
+                if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
+                    *content_length = parse_length(s.to_string_lossy().as_bytes());
+                }
+            }
+            _ => {}
+        }
+        out.append(item).ok()?;
+    }
+    let ours = PyTuple::new(py, [intern!(py, HEADER_NAME), value]).ok()?;
+    out.append(ours).ok()?;
+    Some(out)
+}
+
+/// What an ASGI response start said.
+#[derive(Default)]
+pub struct AsgiStart {
+    pub status: Option<u16>,
+    pub trailers: bool,
+    pub content_length: Option<i64>,
+}
+
+/// A copy of an ASGI `http.response.start` message with our header added.
+pub fn asgi_start<'py>(
+    message: &Bound<'py, PyDict>,
+    value: &[u8],
+    start: &mut AsgiStart,
+) -> Option<Bound<'py, PyDict>> {
+    let py = message.py();
+    let item = |key: &Bound<'py, PyString>| message.get_item(key).ok().flatten();
+    start.status = item(intern!(py, "status")).and_then(|s| s.extract::<u16>().ok());
+    start.trailers = item(intern!(py, "trailers"))
+        .map(|t| t.is_truthy().unwrap_or(false))
+        .unwrap_or(false);
+    let out = PyList::empty(py);
+    if let Some(headers) = item(intern!(py, "headers")) {
+        for pair in headers.try_iter().ok()? {
+            let pair = pair.ok()?;
+            let name = pair.get_item(0).ok();
+            match name
+                .as_ref()
+                .and_then(|n| n.cast::<PyBytes>().ok())
+                .map(|n| classify(n.as_bytes()))
+            {
+                Some(Name::Trace) => continue,
+                Some(Name::ContentLength) => {
+                    let v = pair.get_item(1).ok();
+                    if let Some(b) = v.as_ref().and_then(|v| v.cast::<PyBytes>().ok()) {
+                        start.content_length = parse_length(b.as_bytes());
+                    }
+                }
+                _ => {}
+            }
+            out.append(pair).ok()?;
+        }
+    }
+    let ours = PyTuple::new(
+        py,
+        [PyBytes::new(py, HEADER_NAME_LOWER), PyBytes::new(py, value)],
+    )
+    .ok()?;
+    out.append(ours).ok()?;
+    let copy = message.copy().ok()?;
+    copy.set_item(intern!(py, "headers"), out).ok()?;
+    Some(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_and_names() {
+        assert_eq!(parse_length(b" 12 "), Some(12));
+        assert_eq!(parse_length(b"-1"), None);
+        assert_eq!(parse_length(b"x"), None);
+        assert!(matches!(classify(b"X-Amzn-Trace-Id"), Name::Trace));
+        assert!(matches!(classify(b"Content-Length"), Name::ContentLength));
+        assert!(matches!(classify(b"content-type"), Name::Other));
+    }
+}

@@ -1,0 +1,114 @@
+//! Server mode: one incoming HTTP request, traced by the WSGI / ASGI middleware.
+//!
+//! `Recorder.begin_wsgi(name, environ, start_response)` / `Recorder.begin_asgi(name, scope,
+//! send)` read the request ([`request`]) in one native call: they continue an incoming
+//! `X-Amzn-Trace-Id`, let the sampler decide when the header does not, begin the segment (in
+//! Lambda: a subsegment of the function segment) and, when it is sampled, record
+//! `http.request`. They return an [`Exchange`], which stands in for the server's
+//! `start_response` / `send`, adds the response header ([`headers`]), records the status and
+//! length, and ends the segment once.
+//!
+//! Nothing here raises on what the application or the client sends: an unreadable value is
+//! treated as absent, and headers the middleware cannot rewrite are passed on unchanged.
+
+mod exchange;
+mod headers;
+mod request;
+
+use std::sync::Arc;
+
+use oxray_core::sampling::SamplingRequest;
+use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
+use pyo3::prelude::*;
+
+pub use exchange::{Exchange, Interface};
+pub use request::{AsgiRequest, RequestSource, WsgiRequest};
+
+use crate::diag;
+use crate::entity::PyEntity;
+use request::{first_forwarded, host_name, RequestDetails, RequestKey};
+
+/// Begins the segment for a request. None when tracing is disabled (the middleware then
+/// passes the request through untouched).
+pub fn begin(
+    py: Python<'_>,
+    rec: &Recorder,
+    name: Option<&str>,
+    source: &impl RequestSource,
+    interface: Interface,
+    server: Py<PyAny>,
+) -> Option<Exchange> {
+    let config = rec.config();
+    if !config.enabled {
+        return None;
+    }
+    let key = source.key();
+    let incoming = match key.trace_header.as_deref().map(TraceHeader::parse) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            rec.warn(&format!("incoming X-Amzn-Trace-Id ignored: {e}"));
+            None
+        }
+        None => None,
+    };
+    let hostname = key.host.as_deref().map(host_name).filter(|h| !h.is_empty());
+    let name = name.filter(|n| !n.is_empty()).or(hostname);
+    let shown: Arc<str> = Arc::from(
+        config
+            .tracing_name
+            .as_deref()
+            .or(name)
+            .or(config.function_name.as_deref())
+            .unwrap_or("unnamed"),
+    );
+    let entity = if config.lambda {
+        // Lambda owns the function segment: the request becomes a subsegment of it, and the
+        // invocation's header (not the request's) decides.
+        rec.lambda_facade(None).begin_subsegment(&shown)
+    } else {
+        let request = SamplingRequest {
+            host: hostname,
+            method: key.method.as_deref(),
+            url_path: key.path.as_deref(),
+            ..SamplingRequest::default()
+        };
+        rec.begin_segment(name, incoming.as_ref(), &request)
+    };
+    if entity.is_sampled() {
+        record_request(&entity, &key, &source.details());
+    }
+    // `Root=…`, plus the decision when the caller asked with `Sampled=?`.
+    let header = TraceHeader::response(incoming.as_ref(), entity.trace_id(), entity.is_sampled());
+    let segment = Py::new(py, PyEntity::new(entity, shown)).ok()?;
+    diag::drain(py);
+    Some(Exchange::new(
+        py,
+        segment,
+        header,
+        interface,
+        server,
+        config.lambda,
+    ))
+}
+
+fn record_request(entity: &Entity, key: &RequestKey, details: &RequestDetails) {
+    let url = key.host.as_deref().map(|host| {
+        format!(
+            "{}://{host}{}",
+            details.scheme.as_deref().unwrap_or("http"),
+            key.path.as_deref().unwrap_or("/")
+        )
+    });
+    let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
+    let client_ip = forwarded
+        .or(details.remote_addr.as_deref())
+        .map(str::to_string);
+    let _ = entity.set_http_request(HttpRequest {
+        method: key.method.as_deref().map(str::to_ascii_uppercase),
+        url,
+        user_agent: details.user_agent.clone(),
+        client_ip,
+        x_forwarded_for: forwarded.is_some(),
+        traced: false,
+    });
+}
