@@ -14,7 +14,8 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet pytest jsonschema ruff \
-    requests httpx aiohttp boto3 botocore
+    requests httpx aiohttp boto3 botocore \
+    "flask>=3,<4" "django>=4.2,<6" "fastapi>=0.110" "uvicorn>=0.29"
 
 echo "== python: pip install ./python (maturin build backend, abi3 wheel)"
 "$venv/bin/python" -m pip install --quiet "$here"

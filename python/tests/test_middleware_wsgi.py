@@ -457,3 +457,41 @@ def test_concurrent_requests_in_a_threaded_server_keep_their_own_subsegments(mem
     for seg in docs:
         [sub] = seg["subsegments"]
         assert seg["http"]["request"]["url"].endswith("/" + sub["annotations"]["Number"])
+
+
+def test_a_file_wrapper_body_is_left_to_the_server(memory, tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_bytes(b"x" * 10_000)
+    returned: List[Any] = []
+
+    def app(env, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10000")])
+        body = env["wsgi.file_wrapper"](open(path, "rb"))
+        returned.append(body)
+        return body
+
+    with webapps.wsgiref_server(XRayWSGIMiddleware(app)) as client:
+        reply = client.get("/report.txt")
+    assert (reply.status, len(reply.body)) == (200, 10_000)
+    from wsgiref.util import FileWrapper
+
+    assert type(returned[0]) is FileWrapper
+    seg = memory.segment()
+    assert seg["http"]["response"] == {"status": 200, "content_length": 10_000}
+    assert reply.trace_header == f"Root={seg['trace_id']}"
+
+
+def test_the_server_gets_the_file_wrapper_itself(memory, tmp_path):
+    from wsgiref.util import FileWrapper
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+        return env["wsgi.file_wrapper"](open(path, "rb"))
+
+    result = XRayWSGIMiddleware(app)(environ(**{"wsgi.file_wrapper": FileWrapper}), Server().start_response)
+    assert type(result) is FileWrapper
+    result.close()
+    assert memory.segment()["http"]["response"] == {"status": 200}

@@ -4,7 +4,8 @@ The segment ends when the server closes the response (``close()``, which PEP 333
 always call), so a streamed body is inside it; the application's iterable is consumed only
 by the server, one item at a time, with the request's segment current while the application
 produces each item. A list body is complete when the application returns: the segment ends
-then.
+then; so does it for a ``wsgi.file_wrapper`` body, which is returned as it is so that the
+server can still send the file its own fast way.
 """
 
 from __future__ import annotations
@@ -59,12 +60,21 @@ class XRayWSGIMiddleware:
         finally:
             _reset(token)
         if type(result) is list:  # complete: the segment ends now
-            if exchange.finish(False, 0, result):
-                _runtime.flush(on_caller=True)
-            if _errors._recorded:
-                _errors.release_trace(segment.trace_id)
+            _end_now(exchange, result)
+            return result
+        if type(result) is environ.get("wsgi.file_wrapper"):
+            # Left as it is, so the server can still send the file its fast way (sendfile);
+            # the segment ends now.
+            _end_now(exchange, None)
             return result
         return _Body(result, exchange, segment)
+
+
+def _end_now(exchange: _core.Exchange, body: Optional[list]) -> None:
+    if exchange.finish(False, 0, body):
+        _runtime.flush(on_caller=True)
+    if _errors._recorded:
+        _errors.release_trace(exchange.segment.trace_id)
 
 
 class _Body:
