@@ -7,7 +7,11 @@
 //!    collector's processing rate; run quiet, then again rendering every waterfall (to a sink);
 //! 2. paced: 50,000 datagrams/s for 3 s without flow control; every datagram must arrive.
 //!
+//! Each phase also prints the CPU time per datagram of the collector's two threads (which does
+//! not depend on what else the machine is running) and the rate that implies.
+//!
 //! `cargo bench -p oxray-cli --bench throughput` (OXRAY_BENCH_DATAGRAMS sets phase 1's count).
+//! On a busy machine, `chrt -f 10 <bench binary>` measures without other processes' load.
 
 use std::net::UdpSocket;
 use std::sync::atomic::AtomicBool;
