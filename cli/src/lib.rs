@@ -66,7 +66,8 @@ pub fn main_with_args(args: &[String]) -> i32 {
 /// Runs one command line (`args` without the program name). Waterfalls, tables and help go to
 /// `out`; reports, summaries and errors to `diag`. `collect` runs until `stop` is set (or a
 /// signal, if [`signal::install`] was called). Returns the exit status: 0 success, 1 failure
-/// (a file or socket problem, a trace not found), 2 usage error.
+/// (a file or socket problem, records that could not be written, a trace not found), 2 usage
+/// error.
 pub fn run(args: &[String], out: &mut dyn Write, diag: &mut dyn Write, stop: &AtomicBool) -> i32 {
     let daemon_env = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok();
     let command = match args::parse(args, stdout_wants_color(), daemon_env.as_deref()) {
@@ -86,10 +87,8 @@ pub fn run(args: &[String], out: &mut dyn Write, diag: &mut dyn Write, stop: &At
             0
         }
         Command::Collect(options) => match collect::Collector::bind(options) {
-            Ok(collector) => {
-                collector.run(stop, out, diag);
-                0
-            }
+            // Records that could not be written are a failure, even if everything else worked.
+            Ok(collector) => i32::from(collector.run(stop, out, diag).store_errors > 0),
             Err(message) => {
                 let _ = writeln!(diag, "oxray collect: {message}");
                 1

@@ -113,8 +113,13 @@ impl StatsSnapshot {
 
     /// One line for people.
     pub fn summary(&self) -> String {
+        let unwritten = if self.store_errors > 0 {
+            format!("; {} failed write(s) to the file", self.store_errors)
+        } else {
+            String::new()
+        };
         format!(
-            "{} datagram(s): {} accepted ({} with warnings), {} invalid (frame {}, not JSON {}, refused {}), {} duplicate(s); {} trace(s) printed, {} evicted, {} late; {} forwarded ({} failed); kernel drops {}",
+            "{} datagram(s): {} accepted ({} with warnings), {} invalid (frame {}, not JSON {}, refused {}), {} duplicate(s); {} trace(s) printed, {} evicted, {} late; {} forwarded ({} failed); kernel drops {}{unwritten}",
             self.datagrams,
             self.accepted,
             self.accepted_with_warnings,

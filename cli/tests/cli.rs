@@ -196,6 +196,35 @@ fn collect_listens_where_aws_xray_daemon_address_points_and_can_exit_when_idle()
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_file_that_cannot_be_written_is_reported_and_fails_the_run() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return; // not Linux
+    }
+    let mut c = start_collect(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            "/dev/full",
+            "--exit-when-idle",
+            "0.5",
+            "--quiet",
+        ],
+        None,
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .send_to(&[FRAME, doc(1, "lost", "").as_bytes()].concat(), c.addr)
+        .unwrap();
+    let status = c.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let diag = wait_for("the summary", &c.stderr, "oxray show ");
+    assert_eq!(diag.matches("cannot write /dev/full").count(), 1, "{diag}");
+    assert!(diag.contains("1 datagram(s): 1 accepted"), "{diag}");
+    assert!(diag.contains("failed write(s) to the file"), "{diag}");
+}
+
 fn sample_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("sample.jsonl");
     let other = "1-5759e988-00000000000000000000000b";
