@@ -59,9 +59,13 @@ function recorder() {
     // Documents go to a queue drained by a sender thread, so a traced call never waits for
     // send(); a full queue is drained by the caller (never dropped), and the end of a Lambda
     // invocation sends what is queued from the caller before the handler returns.
-    // OXRAY_EMIT_MODE=udp sends every document from the caller instead.
+    // OXRAY_EMIT_MODE=udp sends every document from the caller instead; OXRAY_QUEUE_CAPACITY
+    // sets the queue's length (default 16384).
     const mode = process.env.OXRAY_EMIT_MODE || 'background';
+    /** @type {Record<string, unknown>} */
     const config = { sdk_name: 'oxray for Node.js', sdk_version: VERSION, emit_mode: mode };
+    const capacity = Number(process.env.OXRAY_QUEUE_CAPACITY);
+    if (Number.isSafeInteger(capacity) && capacity > 0) config.queue_capacity = capacity;
     const problem = b.init(JSON.stringify(config));
     if (problem) {
       logger.error(`recorder configuration refused (${problem}); using defaults`);

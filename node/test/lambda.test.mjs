@@ -177,6 +177,34 @@ test('a child still open when the handler returns: handler sent, child in progre
   assert.equal(done.parent_id, handler.id);
 });
 
+test('results of every primitive type are recorded as their JSON value', async () => {
+  const long = 'y'.repeat(20000);
+  const results = { num: 10, negZero: -0, big: 1e21, nan: NaN, inf: -Infinity, yes: true, text: 'a "quoted" \\ text', nil: null, long, lone: '\ud800' };
+  class Results {
+    async handler() {
+      for (const name of Object.keys(results)) await this[name]();
+    }
+  }
+  for (const [name, value] of Object.entries(results)) {
+    Results.prototype[name] = async () => value;
+    decorate(Results, name, tracer.captureMethod());
+  }
+  decorate(Results, 'handler', tracer.captureLambdaHandler());
+  await invoke(() => new Results().handler({}, fakeContext()));
+  const docs = await sink.take(1);
+  const recorded = (name) => byName(docs, `### ${name}`).metadata.payment[`${name} response`];
+  assert.equal(recorded('num'), 10);
+  assert.equal(recorded('negZero'), 0);
+  assert.equal(recorded('big'), 1e21);
+  assert.equal(recorded('nan'), null);
+  assert.equal(recorded('inf'), null);
+  assert.equal(recorded('yes'), true);
+  assert.equal(recorded('text'), results.text);
+  assert.equal(recorded('nil'), null);
+  assert.equal(recorded('long'), long);
+  assert.equal(recorded('lone'), '\ud800');
+});
+
 test('unsampled invocation: nothing sent, handler result unchanged', async () => {
   const { result } = await invoke(() => payment.handler({ amount: 5 }, fakeContext()), 0);
   assert.equal(result.statusCode, 200);

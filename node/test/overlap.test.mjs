@@ -78,3 +78,23 @@ test('overlapping middy invocations keep their own trace ids', async () => {
     assert.equal(doc.parent_id, t.parent);
   }
 });
+
+test('one invocation ends and the event loop turns while another still runs: its context survives', async () => {
+  const a = newTraceHeader();
+  const b = newTraceHeader();
+  let openA;
+  const gateA = new Promise((r) => (openA = r));
+  const w = new Worker();
+  const pa = runInvocation(a.header, () => w.handler({ who: 'A', gate: gateA }, fakeContext()));
+  await runInvocation(b.header, () => w.handler({ who: 'B', gate: Promise.resolve() }, fakeContext()));
+  // B is over; turn the event loop a few times before A goes on.
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  openA();
+  await pa;
+  const docs = await sink.take(2);
+  const docA = docs.find((d) => d.annotations.who === 'A');
+  assert.equal(docA.trace_id, a.root);
+  const work = byName([docA], '### work');
+  assert.equal(work.parent_id, docA.id);
+  assert.equal(work.annotations.worker, 'A');
+});

@@ -23,14 +23,18 @@ use oxray_core::{Counters, Emitter};
 
 /// How long a caller that drains the queue waits for a batch the sender thread already took.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-/// The queue length is checked once every this many documents (it takes the queue's lock).
-const CHECK_EVERY: usize = 64;
+/// The queue length is checked at most once every this many documents (it takes its lock).
+const MAX_CHECK_EVERY: usize = 64;
 
 pub struct QueueWithBackpressure {
     queue: BackgroundEmitter,
     /// Where the sender thread sends; used directly inside [`QueueWithBackpressure::on_caller`].
     inner: Arc<dyn Emitter>,
+    /// The caller drains the queue when it holds this many documents (half its capacity)…
     high_water: usize,
+    /// …checked every this many documents (a quarter of the capacity at most), so the queue
+    /// never reaches its capacity.
+    check_every: usize,
     emitted: AtomicUsize,
     /// Set while the owning JavaScript thread sends from its own thread.
     direct: AtomicBool,
@@ -43,8 +47,8 @@ impl QueueWithBackpressure {
         QueueWithBackpressure {
             queue: BackgroundEmitter::new(Arc::clone(&inner), capacity, counters),
             inner,
-            // Checked every CHECK_EVERY documents, so the queue never gets near full.
-            high_water: (capacity / 2).saturating_sub(CHECK_EVERY).max(1),
+            high_water: (capacity / 2).max(1),
+            check_every: (capacity / 4).clamp(1, MAX_CHECK_EVERY),
             emitted: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
         }
@@ -72,7 +76,7 @@ impl Emitter for QueueWithBackpressure {
         }
         self.queue.emit(datagram);
         let n = self.emitted.fetch_add(1, Ordering::Relaxed);
-        if n % CHECK_EVERY == CHECK_EVERY - 1 && self.queue.queued() >= self.high_water {
+        if n % self.check_every == self.check_every - 1 && self.queue.queued() >= self.high_water {
             self.queue.flush_on_caller(DRAIN_TIMEOUT);
         }
     }

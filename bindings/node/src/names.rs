@@ -59,3 +59,34 @@ pub fn with_pair<R>(first: u32, second: u32, f: impl FnOnce(Option<&str>, &str) 
         Some(f(first, second))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_text_gets_the_same_id() {
+        let a = intern_name("### charge".into());
+        let b = intern_name("### refund".into());
+        assert!(a > 0 && b > 0 && a != b);
+        assert_eq!(intern_name("### charge".into()), a);
+        assert_eq!(with_name(a, str::to_string).as_deref(), Some("### charge"));
+        assert_eq!(with_name(0, str::to_string), None);
+        assert_eq!(with_name(u32::MAX, str::to_string), None);
+    }
+
+    #[test]
+    fn pairs_with_an_optional_first_name() {
+        let ns = intern_name("payment".into());
+        let key = intern_name("charge response".into());
+        let both = with_pair(ns, key, |n, k| (n.map(str::to_string), k.to_string()));
+        assert_eq!(
+            both,
+            Some((Some("payment".into()), "charge response".into()))
+        );
+        let default = with_pair(0, key, |n, k| (n.is_none(), k.to_string()));
+        assert_eq!(default, Some((true, "charge response".into())));
+        assert_eq!(with_pair(ns, 0, |_, _| ()), None);
+        assert_eq!(with_pair(u32::MAX, key, |_, _| ()), None);
+    }
+}
