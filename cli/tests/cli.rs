@@ -208,7 +208,7 @@ fn a_file_that_cannot_be_written_is_reported_and_fails_the_run() {
             "--out",
             "/dev/full",
             "--exit-when-idle",
-            "0.5",
+            "3",
             "--quiet",
         ],
         None,

@@ -224,7 +224,8 @@ impl Running {
             out: path.clone(),
             ..CollectOptions::default()
         };
-        options.limits.idle = Duration::from_millis(300);
+        // Long enough that a slow test machine never splits a trace sent in one go.
+        options.limits.idle = Duration::from_secs(1);
         configure(&mut options);
         let collector = Collector::bind(options).expect("bind");
         let addr = collector.local_addr();
