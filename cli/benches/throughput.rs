@@ -11,7 +11,7 @@
 //! not depend on what else the machine is running) and the rate that implies.
 //!
 //! `cargo bench -p oxray-cli --bench throughput` (OXRAY_BENCH_DATAGRAMS sets phase 1's count).
-//! On a busy machine, `chrt -f 10 <bench binary>` measures without other processes' load.
+//! On a busy machine, `chrt -f 10 <bench binary> --bench` measures without other processes' load.
 
 use std::net::UdpSocket;
 use std::sync::atomic::AtomicBool;
@@ -172,8 +172,10 @@ fn cpu(s: &StatsSnapshot) -> String {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` lists benches; nothing to list here
+    // `cargo bench` passes --bench; `cargo test --all-targets` does not: stay quick there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("throughput bench: run it with cargo bench -p oxray-cli --bench throughput");
+        return;
     }
     let count: u64 = std::env::var("OXRAY_BENCH_DATAGRAMS")
         .ok()
