@@ -227,6 +227,7 @@ def test_an_exception_is_a_fault_with_its_cause(site):
     assert not _errors._recorded, "the request's exceptions are forgotten when it ends"
 
 
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 def test_a_streamed_response_is_inside_the_segment(site):
     reply = site.get("/stream")
     assert (reply.status, reply.body) == (200, b"abbccc")

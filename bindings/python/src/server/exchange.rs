@@ -102,11 +102,7 @@ impl Exchange {
         let (Ok(status), Ok(app_headers)) = (args.get_item(0), args.get_item(1)) else {
             return args.clone();
         };
-        let code = status
-            .cast::<PyString>()
-            .ok()
-            .and_then(|s| s.to_string_lossy().get(..3)?.parse::<u16>().ok());
-        self.set_status(code);
+        self.set_status(headers::status_code(&status));
         let mut length = None;
         let Some(ours) = headers::wsgi_headers(&app_headers, self.header.bind(py), &mut length)
         else {

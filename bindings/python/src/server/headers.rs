@@ -39,12 +39,52 @@ fn classify(name: &[u8]) -> Name {
     }
 }
 
+/// The ASCII character at `index` of `text`, lower-cased; None past the end or for
+/// non-ASCII. Reads one character, without copying the string (the stable ABI has no
+/// borrowed UTF-8 view before Python 3.10).
+fn ascii_lower_at(text: &Bound<'_, PyString>, index: usize) -> Option<u8> {
+    let index = pyo3::ffi::Py_ssize_t::try_from(index).ok()?;
+    // SAFETY: `text` is a live str object (the GIL is held through the Bound); ReadChar
+    // only reads it, and reports a bad index as an error, which is cleared below.
+    let c = unsafe { pyo3::ffi::PyUnicode_ReadChar(text.as_ptr(), index) };
+    if c == pyo3::ffi::Py_UCS4::MAX {
+        // (Py_UCS4)-1: an error is set.
+        let _ = PyErr::take(text.py());
+        return None;
+    }
+    u8::try_from(c)
+        .ok()
+        .filter(u8::is_ascii)
+        .map(|b| b.to_ascii_lowercase())
+}
+
+/// `text` equals the lower-case ASCII `target`, ignoring case.
+fn eq_ignore_case(text: &Bound<'_, PyString>, target: &[u8]) -> bool {
+    text.len().ok() == Some(target.len())
+        && target
+            .iter()
+            .enumerate()
+            .all(|(i, t)| ascii_lower_at(text, i) == Some(*t))
+}
+
+/// The HTTP status at the start of a WSGI status line (`"404 Not Found"` → 404).
+pub fn status_code(status: &Bound<'_, PyAny>) -> Option<u16> {
+    let status = status.cast::<PyString>().ok()?;
+    let mut code = 0u16;
+    for i in 0..3 {
+        let digit = ascii_lower_at(status, i).filter(u8::is_ascii_digit)?;
+        code = code * 10 + u16::from(digit - b'0');
+    }
+    Some(code)
+}
+
 fn classify_str(name: &Bound<'_, PyString>) -> Name {
-    match name.len() {
-        Ok(n) if n == HEADER_NAME_LOWER.len() || n == CONTENT_LENGTH.len() => {
-            classify(name.to_string_lossy().as_bytes())
-        }
-        _ => Name::Other,
+    if eq_ignore_case(name, HEADER_NAME_LOWER) {
+        Name::Trace
+    } else if eq_ignore_case(name, CONTENT_LENGTH) {
+        Name::ContentLength
+    } else {
+        Name::Other
     }
 }
 
