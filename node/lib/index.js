@@ -5,7 +5,6 @@
  */
 
 const { Tracer } = require('./tracer');
-const { Segment, Subsegment, DummySegment } = require('./segment');
 
 /**
  * Parses an `X-Amzn-Trace-Id` value (never throws; `valid: false` with `error` when refused).
@@ -25,4 +24,8 @@ function parseDaemonAddress(text) {
 
 const VERSION = require('./version');
 
-module.exports = { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress, VERSION };
+module.exports = { Tracer, parseTraceHeader, parseDaemonAddress, VERSION };
+// The entity classes load on first access (constructing a Tracer does not need them).
+for (const name of /** @type {const} */ (['Segment', 'Subsegment', 'DummySegment'])) {
+  Object.defineProperty(module.exports, name, { enumerable: true, get: () => require('./segment')[name] });
+}

@@ -10,8 +10,12 @@
  * Subsegments end when the response headers arrive (or on error), for http and fetch alike.
  */
 
-const context = require('./context');
 const nativeLoader = require('./native');
+
+/** @type {typeof import('./context') | null} */
+let contextModule = null;
+/** The context module, loaded with the first request (installing capture does not need it). */
+const context = () => (contextModule ??= require('./context'));
 /** @type {(typeof import('./errors'))['recordError']} */
 const recordError = (native, handle, err, remote) => require('./errors').recordError(native, handle, err, remote);
 
@@ -28,7 +32,7 @@ let installed = false;
  * @returns {Pending | null}
  */
 function beginRemote(host, method, url) {
-  const store = context.currentStore();
+  const store = context().currentStore();
   const native = nativeLoader.recorder();
   if (store === null || native === null) return null;
   const h = native.begin(store.h, host || 'Unknown host');
@@ -105,7 +109,7 @@ function wrapModule(mod) {
   /** @this {unknown} @param {unknown[]} args */
   mod.request = function request(...args) {
     const req = Reflect.apply(original, this, args);
-    if (context.currentStore() !== null) {
+    if (context().currentStore() !== null) {
       try {
         instrumentClientRequest(req);
       } catch (err) {
@@ -141,7 +145,7 @@ function hasTraceHeader(headers) {
 /** @param {any} message */
 function onFetchCreate({ request }) {
   try {
-    if (request.method === 'CONNECT' || context.currentStore() === null) return;
+    if (request.method === 'CONNECT' || context().currentStore() === null) return;
     if (hasTraceHeader(request.headers)) return;
     const origin = new URL(String(request.origin));
     const path = String(request.path ?? '/').split('?')[0];

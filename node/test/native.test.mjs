@@ -64,6 +64,20 @@ test('a long annotation key and a long JSON text cross intact', () => {
   native.release(facade);
 });
 
+test('strings around the stack buffer size cross intact, multi-byte characters included', () => {
+  const facade = native.facade(HEADER);
+  const h = native.beginNamed(facade, native.internName('### edges'));
+  const keys = [];
+  for (let n = 245; n <= 260; n++) {
+    for (const tail of ['', 'é', '€', '😀']) keys.push('a'.repeat(n) + tail);
+  }
+  for (const key of keys) assert.equal(native.metadataFast(h, key.slice(0, 3) + '€'.repeat(84), key, JSON.stringify(key)), true);
+  assert.equal(native.endFast(h), true);
+  const [doc] = documents();
+  for (const key of keys) assert.equal(doc.metadata['aaa' + '€'.repeat(84)][key], key);
+  native.release(facade);
+});
+
 test('hot-path functions never throw on bad arguments', () => {
   const bad = [undefined, null, -1, 1.5, 'x', {}, [], 2 ** 40, Symbol('s'), () => 1];
   const before = native.counters().handles;

@@ -62,6 +62,15 @@ unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
 unsafe fn string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
+    // SAFETY: as required of our caller.
+    unsafe { with_str(env, value, str::to_owned) }
+}
+
+/// [`string`] in two passes (length, then copy): for strings too long for a stack buffer.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn long_string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
     if value.is_null() {
         return None;
     }
@@ -118,13 +127,14 @@ unsafe fn with_str<R>(
     if status != sys::Status::napi_ok {
         return None;
     }
-    if written < ROOM - 1 {
-        // Node-API never cuts inside a character, so a short result is the whole string.
+    // Node-API stops before a character that does not fit (up to 4 bytes in UTF-8), so a result
+    // with room for one more character to spare is the whole string.
+    if written + 4 < ROOM - 1 {
         return std::str::from_utf8(&buf[..written]).ok().map(f);
     }
     // Possibly cut: read it again at full length.
     // SAFETY: as above.
-    unsafe { string(env, value) }.map(|s| f(&s))
+    unsafe { long_string(env, value) }.map(|s| f(&s))
 }
 
 /// The JavaScript type of a value.
@@ -245,8 +255,14 @@ unsafe extern "C" fn metadata_fast(
     let ok = unsafe {
         match string(env, json) {
             Some(json) => with_str(env, key, |key| {
-                let namespace = string(env, namespace);
-                crate::entity::put_metadata(h, namespace.as_deref(), key, json)
+                if type_of(env, namespace) == sys::ValueType::napi_string {
+                    with_str(env, namespace, |ns| {
+                        crate::entity::put_metadata(h, Some(ns), key, json)
+                    })
+                    .unwrap_or(false)
+                } else {
+                    crate::entity::put_metadata(h, None, key, json)
+                }
             })
             .unwrap_or(false),
             None => false,
