@@ -385,3 +385,51 @@ def test_in_lambda_a_request_is_a_subsegment_of_the_function_segment(lam, tmp_pa
     assert doc["name"] == "payment"  # POWERTOOLS_SERVICE_NAME
     assert doc["http"]["response"]["status"] == 429
     assert flags(doc) == {"error", "throttle"}
+
+
+def test_botocore_and_http_client_record_under_the_segment(server_env, downstream, monkeypatch):
+    """The patches not used by the other routes: botocore (to a local AWS stand-in) and
+    http.client (patched with ``oxray.patch``)."""
+    import http.client
+
+    import boto3
+
+    import oxray
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    oxray.patch(["httplib"])
+    aws = LocalServer(aws=True)
+    try:
+        tracer = Tracer(service="shop")
+
+        @tracer.capture_method
+        def lookup() -> int:
+            client = boto3.client("dynamodb", endpoint_url=aws.url, region_name="eu-west-1")
+            client.get_item(TableName="orders", Key={"id": {"S": "1"}})
+            conn = http.client.HTTPConnection("127.0.0.1", downstream.server_address[1], timeout=10)
+            conn.request("GET", "/orders/raw")
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [str(lookup()).encode()]
+
+        from oxray.middleware import XRayWSGIMiddleware
+
+        with webapps.werkzeug_server(XRayWSGIMiddleware(app, sampling_rules=server_env.rules)) as client:
+            assert client.get("/lookup").body == b"200"
+        root = assemble(server_env.documents(1))[0]
+        fetch = only(root.children, ".lookup")
+        dynamo = only(fetch.children, "dynamodb")
+        assert (dynamo.namespace, dynamo.aws["operation"], dynamo.aws["table_name"]) == ("aws", "GetItem", "orders")
+        raw = only(fetch.children, "127.0.0.1")
+        assert raw.http["request"]["url"].endswith("/orders/raw")
+        [call] = calls_to(downstream, "/orders/raw")
+        assert parse(call["x-amzn-trace-id"])["parent"] == raw.id
+        [aws_call] = [r for r in aws.recorded.requests if "x-amz-target" in r]
+        assert parse(aws_call["x-amzn-trace-id"])["parent"] == dynamo.id
+    finally:
+        aws.close()
