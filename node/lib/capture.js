@@ -35,13 +35,15 @@ class CallSite {
   constructor(name, responseKey) {
     this.name = name;
     this.responseKey = responseKey;
-    /** Interned ids (0: not yet, or the addon's table is full). */
+    /** Interned ids (0: the addon's table is full; names then cross as strings). */
     this.nameId = 0;
     this.responseKeyId = 0;
+    this.interned = false;
   }
 
   /** @param {Native} native */
   intern(native) {
+    this.interned = true;
     this.nameId = native.internName(this.name);
     if (this.responseKey !== null) this.responseKeyId = native.internName(this.responseKey);
   }
@@ -71,9 +73,10 @@ function finish(tracer, h, site, failed, outcome) {
       native.endFast(h);
     } else if (outcome === undefined || site.responseKey === null || !tracer._config.captureResponse) {
       native.endFast(h);
-    } else if (site.responseKeyId !== 0) {
+    } else if (site.responseKeyId !== 0 && tracer._namespaceId() !== 0) {
       native.endWithMetadata(h, tracer._namespaceId(), site.responseKeyId, toJson(outcome));
     } else {
+      // The addon's name table is full: the slower way, with the names as strings.
       tracer._recordResponse(h, outcome, site.responseKey);
       native.endFast(h);
     }
@@ -94,7 +97,7 @@ function runMethod(tracer, method, thisArg, args, site) {
   const native = /** @type {Native} */ (tracer._native);
   const parent = context.currentStore();
   const parentHandle = parent !== null ? parent.h : context.ambientFacade(native);
-  if (site.nameId === 0) site.intern(native);
+  if (!site.interned) site.intern(native);
   const h = site.nameId !== 0 ? native.beginNamed(parentHandle, site.nameId) : native.begin(parentHandle, site.name);
   if (h === 0) return Reflect.apply(method, thisArg, args);
   // Outside any invocation nothing else keeps the context storage enabled meanwhile.

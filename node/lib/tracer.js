@@ -42,8 +42,10 @@ class Tracer {
     this._native = null;
     /** @private */
     this._enabled = false;
-    /** @private interned id of serviceName (metadata namespace), 0 until first needed */
+    /** @private interned id of `_serviceNameInterned` (the namespace of captured results) */
     this._serviceNameId = 0;
+    /** @private */
+    this._serviceNameInterned = '';
     if (config.tracingEnabled) {
       this._native = nativeLoader.recorder();
       this._enabled = this._native !== null;
@@ -56,13 +58,17 @@ class Tracer {
     this._provider = null;
   }
 
-  /** Powertools' ProviderService equivalent (made on first use). */
+  /** Powertools' ProviderService equivalent (made on first use; may be replaced, as there). */
   get provider() {
     if (this._provider === null) {
       const { ProviderService } = require('./provider');
       this._provider = new ProviderService(this);
     }
     return this._provider;
+  }
+
+  set provider(value) {
+    this._provider = value;
   }
 
   isTracingEnabled() {
@@ -288,7 +294,10 @@ class Tracer {
 
   /** The interned id of the service name (the namespace of captured responses). */
   _namespaceId() {
-    if (this._serviceNameId === 0) this._serviceNameId = this._n.internName(this.serviceName);
+    if (this._serviceNameId === 0 || this._serviceNameInterned !== this.serviceName) {
+      this._serviceNameInterned = this.serviceName;
+      this._serviceNameId = this._n.internName(String(this.serviceName));
+    }
     return this._serviceNameId;
   }
 
