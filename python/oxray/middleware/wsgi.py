@@ -10,6 +10,8 @@ server can still send the file its own fast way.
 
 from __future__ import annotations
 
+import contextvars
+
 from .. import _capture, _errors, _runtime
 from ..context import _current
 from ..recorder import xray_recorder
@@ -49,64 +51,58 @@ class XRayWSGIMiddleware:
             exchange = None
         if exchange is None:
             return self.app(environ, start_response)
-        segment = exchange.segment
-        token = _set(segment)
+        token = _set(exchange.segment)
         try:
             # The exchange is the app's start_response: it adds our header and calls the server's.
             result = self.app(environ, exchange)
+            # A list body is complete: the segment ends now. So for a wsgi.file_wrapper body,
+            # left as it is so that the server can still send the file its fast way. Other
+            # bodies are made later, item by item as the server asks, in a copy of this
+            # context (the segment current).
+            complete = type(result) is list or type(result) is environ.get("wsgi.file_wrapper")
+            context = None if complete else contextvars.copy_context()
         except BaseException as exc:
             _request.fail(exchange, exc)
             raise
         finally:
             _reset(token)
-        if type(result) is list:  # complete: the segment ends now
-            _end_now(exchange, result)
+        if context is None:
+            if exchange.finish(False, 0, result if type(result) is list else None):
+                _runtime.flush(on_caller=True)
+            if _errors._recorded:
+                _errors.release_trace(exchange.segment.trace_id)
             return result
-        if type(result) is environ.get("wsgi.file_wrapper"):
-            # Left as it is, so the server can still send the file its fast way (sendfile);
-            # the segment ends now.
-            _end_now(exchange, None)
-            return result
-        return _Body(result, exchange, segment)
-
-
-def _end_now(exchange: _core.Exchange, body: Optional[list]) -> None:
-    if exchange.finish(False, 0, body):
-        _runtime.flush(on_caller=True)
-    if _errors._recorded:
-        _errors.release_trace(exchange.segment.trace_id)
+        return _Body(result, exchange, context)
 
 
 class _Body:
     """The application's response iterable, passed through item by item; ``close()`` closes
-    the application's iterable and ends the segment."""
+    the application's iterable and ends the segment. Each item is made in ``context``: a copy
+    of the request's context with its segment current (one ``Context.run`` per item)."""
 
-    __slots__ = ("_iterable", "_iterator", "_exchange", "_segment", "_sent")
+    __slots__ = ("_iterable", "_iterator", "_exchange", "_run", "_sent")
 
-    def __init__(self, iterable: Iterable[bytes], exchange: _core.Exchange, segment: _core.Entity) -> None:
+    def __init__(self, iterable: Iterable[bytes], exchange: _core.Exchange, context: contextvars.Context) -> None:
         self._iterable = iterable
         self._iterator: Any = None
         self._exchange = exchange
-        self._segment = segment
+        self._run = context.run
         self._sent = 0
 
     def __iter__(self) -> _Body:
         return self
 
     def __next__(self) -> bytes:
-        token = _set(self._segment)
         try:
             iterator = self._iterator
             if iterator is None:
-                iterator = self._iterator = iter(self._iterable)
-            chunk = next(iterator)
+                iterator = self._iterator = self._run(iter, self._iterable)
+            chunk = self._run(next, iterator)
         except StopIteration:
             raise
         except BaseException as exc:
             _request.fail(self._exchange, exc, self._sent)
             raise
-        finally:
-            _reset(token)
         try:
             self._sent += len(chunk)
         except TypeError:
@@ -114,14 +110,11 @@ class _Body:
         return chunk
 
     def close(self) -> None:
-        token = _set(self._segment)
-        try:
-            close = getattr(self._iterable, "close", None)
-            if close is not None:
-                close()
-        except BaseException as exc:
-            _request.fail(self._exchange, exc, self._sent)
-            raise
-        finally:
-            _reset(token)
+        close = getattr(self._iterable, "close", None)
+        if close is not None:
+            try:
+                self._run(close)
+            except BaseException as exc:
+                _request.fail(self._exchange, exc, self._sent)
+                raise
         _request.end(self._exchange, self._sent)
