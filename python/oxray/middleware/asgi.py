@@ -8,7 +8,7 @@ recorded.
 
 from __future__ import annotations
 
-from .. import _capture, _runtime
+from .. import _capture, _errors, _runtime
 from ..context import _current
 from ..recorder import xray_recorder
 from ..tracer import Tracer
@@ -58,4 +58,7 @@ class XRayASGIMiddleware:
             raise
         finally:
             _reset(token)
-        _request.end(exchange)
+        if exchange.finish():
+            _runtime.flush(on_caller=True)
+        if _errors._recorded:
+            _errors.release_trace(exchange.segment.trace_id)
