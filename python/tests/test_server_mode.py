@@ -433,3 +433,46 @@ def test_botocore_and_http_client_record_under_the_segment(server_env, downstrea
         assert parse(aws_call["x-amzn-trace-id"])["parent"] == dynamo.id
     finally:
         aws.close()
+
+
+def test_in_lambda_under_capture_lambda_handler_the_request_nests_in_the_handler(lam):
+    """An API Gateway adapter called from a handler traced with capture_lambda_handler."""
+    tracer = Tracer()
+    app = webapps.flask_app(webapps.Work(tracer, "http://127.0.0.1:9"))
+    client = webapps.InProcessWSGI(app)
+
+    @tracer.capture_lambda_handler
+    def handler(event, context):
+        return client.get(event["path"]).status
+
+    assert lam.invoke(handler, {"path": "/fail"}) == 503
+    [handler_node] = lam.trees(1)
+    assert handler_node.name == "## handler" and handler_node.parent_id == FACADE_ID
+    [request] = handler_node.children
+    assert request.name == "payment" and request.http["response"]["status"] == 503
+    assert request.fault
+
+
+def test_an_app_mounted_inside_a_traced_app_is_a_subsegment(server_env):
+    from oxray.middleware import XRayWSGIMiddleware
+
+    def inner(environ, start_response):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such item"]
+
+    inner_traced = XRayWSGIMiddleware(inner, name="catalog")
+
+    def outer(environ, start_response):
+        if environ["PATH_INFO"].startswith("/catalog"):
+            return inner_traced(environ, start_response)
+        start_response("200 OK", [])
+        return [b"home"]
+
+    with webapps.werkzeug_server(XRayWSGIMiddleware(outer, name="site", sampling_rules=server_env.rules)) as client:
+        reply = client.get("/catalog/9")
+    assert reply.status == 404
+    [seg] = server_env.documents(1)
+    assert seg["name"] == "site" and seg["http"]["response"]["status"] == 404
+    [sub] = seg["subsegments"]
+    assert sub["name"] == "catalog" and sub["http"]["response"]["status"] == 404 and sub["error"] is True
+    assert [v for k, v in reply.header_list if k.lower() == "x-amzn-trace-id"] == [f"Root={seg['trace_id']}"]

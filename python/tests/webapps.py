@@ -229,6 +229,7 @@ class Reply(NamedTuple):
     status: int
     headers: Dict[str, str]  # names lower-cased
     body: bytes
+    header_list: List[Any] = []  # as received (over a socket)
 
     @property
     def trace_header(self) -> Optional[str]:
@@ -287,7 +288,8 @@ class OverSocket:
             conn.request("GET", path, headers=headers or {})
             reply = conn.getresponse()
             body = reply.read()
-            return Reply(reply.status, {k.lower(): v for k, v in reply.getheaders()}, body)
+            raw = reply.getheaders()
+            return Reply(reply.status, {k.lower(): v for k, v in raw}, body, raw)
         finally:
             conn.close()
 

@@ -152,19 +152,23 @@ impl PyRecorder {
     /// Server mode, WSGI: begins the segment for the request in `environ` (see
     /// [`crate::server`]) and returns the exchange to give the application as its
     /// `start_response`. `name` is the segment name unless `AWS_XRAY_TRACING_NAME` is set;
-    /// without one, the Host. None when tracing is disabled.
+    /// without one, the Host. `parent`: the entity current when the request arrived (the
+    /// request is then its subsegment). None when tracing is disabled.
+    #[pyo3(signature = (name, environ, start_response, parent = None))]
     fn begin_wsgi(
         &self,
         py: Python<'_>,
         name: Option<&str>,
         environ: &Bound<'_, PyDict>,
         start_response: Py<PyAny>,
+        parent: Option<&Bound<'_, PyEntity>>,
     ) -> Option<server::Exchange> {
         let source = server::WsgiRequest { environ };
         server::begin(
             py,
             &self.rec,
             name,
+            parent,
             &source,
             server::Interface::Wsgi,
             start_response,
@@ -173,15 +177,25 @@ impl PyRecorder {
 
     /// Server mode, ASGI: as `begin_wsgi`, for an HTTP `scope`; the exchange stands in for
     /// `send`.
+    #[pyo3(signature = (name, scope, send, parent = None))]
     fn begin_asgi(
         &self,
         py: Python<'_>,
         name: Option<&str>,
         scope: &Bound<'_, PyDict>,
         send: Py<PyAny>,
+        parent: Option<&Bound<'_, PyEntity>>,
     ) -> Option<server::Exchange> {
         let source = server::AsgiRequest::new(scope);
-        server::begin(py, &self.rec, name, &source, server::Interface::Asgi, send)
+        server::begin(
+            py,
+            &self.rec,
+            name,
+            parent,
+            &source,
+            server::Interface::Asgi,
+            send,
+        )
     }
 
     /// Sends everything completed so far and waits (GIL released) until it left, at most

@@ -41,7 +41,7 @@ class XRayASGIMiddleware:
         try:
             rec = _runtime._recorder or _runtime.recorder()
             name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
-            exchange = rec.begin_asgi(name, scope, send)
+            exchange = rec.begin_asgi(name, scope, send, _current.get())
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None

@@ -45,7 +45,7 @@ class XRayWSGIMiddleware:
         try:
             rec = _runtime._recorder or _runtime.recorder()
             name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
-            exchange = rec.begin_wsgi(name, environ, start_response)
+            exchange = rec.begin_wsgi(name, environ, start_response, _current.get())
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None

@@ -179,7 +179,7 @@ impl Exchange {
         self.header.clone_ref(py)
     }
 
-    /// True when the request is a subsegment of a Lambda invocation.
+    /// True in Lambda: what the request traced is sent when it ends.
     #[getter]
     fn lambda_mode(&self) -> bool {
         self.lambda

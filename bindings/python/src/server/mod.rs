@@ -28,12 +28,14 @@ use crate::diag;
 use crate::entity::PyEntity;
 use request::{first_forwarded, host_name, RequestDetails, RequestKey};
 
-/// Begins the segment for a request. None when tracing is disabled (the middleware then
-/// passes the request through untouched).
+/// Begins the segment for a request: a subsegment of `parent` when one is current, of the
+/// Lambda function segment in Lambda, else a segment. None when tracing is disabled (the
+/// middleware then passes the request through untouched).
 pub fn begin(
     py: Python<'_>,
     rec: &Recorder,
     name: Option<&str>,
+    parent: Option<&Bound<'_, PyEntity>>,
     source: &impl RequestSource,
     interface: Interface,
     server: Py<PyAny>,
@@ -61,33 +63,38 @@ pub fn begin(
             .or(config.function_name.as_deref())
             .unwrap_or("unnamed"),
     );
-    let entity = if config.lambda {
+    let segment = match parent {
+        // Inside a traced context (a Lambda handler traced with capture_lambda_handler, an
+        // application mounted inside another traced one): a subsegment of what is current.
+        Some(p) => p.get().child(Arc::clone(&shown), Some(p)),
         // Lambda owns the function segment: the request becomes a subsegment of it, and the
         // invocation's header (not the request's) decides.
-        rec.lambda_facade(None).begin_subsegment(&shown)
-    } else {
-        let request = SamplingRequest {
-            host: hostname,
-            method: key.method.as_deref(),
-            url_path: key.path.as_deref(),
-            ..SamplingRequest::default()
-        };
-        rec.begin_segment(name, incoming.as_ref(), &request)
+        None if config.lambda => PyEntity::new(
+            rec.lambda_facade(None).begin_subsegment(&shown),
+            Arc::clone(&shown),
+        ),
+        None => {
+            let request = SamplingRequest {
+                host: hostname,
+                method: key.method.as_deref(),
+                url_path: key.path.as_deref(),
+                ..SamplingRequest::default()
+            };
+            let segment = rec.begin_segment(name, incoming.as_ref(), &request);
+            PyEntity::new(segment, Arc::clone(&shown))
+        }
     };
+    let entity = &segment.entity;
     if entity.is_sampled() {
-        record_request(&entity, &key, &source.details());
+        record_request(entity, &key, &source.details());
     }
     // `Root=…`, plus the decision when the caller asked with `Sampled=?`.
     let header = TraceHeader::response(incoming.as_ref(), entity.trace_id(), entity.is_sampled());
-    let segment = Py::new(py, PyEntity::new(entity, shown)).ok()?;
+    let lambda = config.lambda;
+    let segment = Py::new(py, segment).ok()?;
     diag::drain(py);
     Some(Exchange::new(
-        py,
-        segment,
-        header,
-        interface,
-        server,
-        config.lambda,
+        py, segment, header, interface, server, lambda,
     ))
 }
 
