@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (fmt, clippy, unit + integration), the C ABI under
-# sanitizers, the Python package and the Node package. Each part installs what it needs.
+# sanitizers, the Python package, the Node package and the demo end to end. Each part installs
+# what it needs.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,3 +20,5 @@ for part in bindings/c cli python node; do
     "$part/test.sh"
   fi
 done
+
+section "tests/e2e: ./demo.sh end to end (Python and Node examples against oxray collect)"; tests/e2e/demo_test.sh
