@@ -135,7 +135,8 @@ note "bank: $bank_url   collector: udp $daemon (AWS_XRAY_DAEMON_ADDRESS), writin
 
 # Number of lines of $2 (a file) containing $1 (grep -c fails on none).
 count() { grep -c -e "$1" "$2" || true; }
-trace_line='trace 1-[0-9a-f]\{8\}-[0-9a-f]\{24\} '
+# Number of waterfalls the collector printed so far (colours stripped).
+count_traces() { sed 's/\x1b\[[0-9;]*m//g' "$collected" | grep -c '^trace 1-' || true; }
 
 printed=0
 # Runs one driver, then prints the waterfalls the collector printed for its traces.
@@ -146,7 +147,7 @@ run_function() {
   AWS_XRAY_DAEMON_ADDRESS="$daemon" BANK_URL="$bank_url" "$@" | tee "$log"
   expected=$((printed + $(count ' (trace 1-' "$log")))
   local tries=200
-  while [ "$(count "$trace_line" "$collected")" -lt "$expected" ] && [ "$tries" -gt 0 ]; do
+  while [ "$(count_traces)" -lt "$expected" ] && [ "$tries" -gt 0 ]; do
     sleep 0.05
     tries=$((tries - 1))
   done
