@@ -42,8 +42,9 @@ struct Shared {
 
 /// The queue and its sender thread, wrapping the emitter that actually sends.
 pub struct BackgroundEmitter {
-    /// Replaced (never freed) after fork: the old one may be locked by a thread that no
-    /// longer exists in the child.
+    /// `Arc::into_raw` of the queue shared with the sender thread (which holds its own
+    /// reference). After fork it is replaced and the old one deliberately leaked: it may be
+    /// locked by a thread that does not exist in the child.
     shared: AtomicPtr<Shared>,
     inner: Arc<dyn Emitter>,
     capacity: usize,
@@ -64,7 +65,7 @@ impl BackgroundEmitter {
     }
 
     fn start(&self) {
-        let shared: &'static Shared = Box::leak(Box::new(Shared {
+        let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 accepted: 0,
@@ -76,21 +77,23 @@ impl BackgroundEmitter {
             }),
             work: Condvar::new(),
             done: Condvar::new(),
-        }));
+        });
+        let for_sender = Arc::clone(&shared);
         let inner = Arc::clone(&self.inner);
         let spawned = std::thread::Builder::new()
             .name("oxray-sender".into())
-            .spawn(move || sender_loop(shared, inner));
+            .spawn(move || sender_loop(&for_sender, inner));
         if let Err(e) = spawned {
             crate::diag::error(&format!("cannot start the oxray sender thread: {e}"));
         }
+        // Any previous queue (the parent's, after fork) is leaked on purpose: see `shared`.
         self.shared
-            .store(shared as *const Shared as *mut Shared, Ordering::Release);
+            .store(Arc::into_raw(shared) as *mut Shared, Ordering::Release);
     }
 
     fn shared(&self) -> &Shared {
-        // SAFETY: the pointer is set in `start` (called from `new`) to a leaked Box that is
-        // never freed, so it is valid for the life of the process.
+        // SAFETY: the pointer comes from `Arc::into_raw` in `start` (called from `new`), and
+        // this emitter owns that reference until `drop`, so it is valid while `self` is.
         unsafe { &*self.shared.load(Ordering::Acquire) }
     }
 
@@ -104,7 +107,7 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn sender_loop(shared: &'static Shared, inner: Arc<dyn Emitter>) {
+fn sender_loop(shared: &Shared, inner: Arc<dyn Emitter>) {
     let mut idle_polls = 0u32;
     loop {
         let batch: Vec<Vec<u8>> = {
@@ -234,11 +237,15 @@ impl Emitter for BackgroundEmitter {
 }
 
 impl Drop for BackgroundEmitter {
-    /// Lets the sender thread send what is queued and exit.
+    /// Lets the sender thread send what is queued and exit, then gives up this emitter's
+    /// reference to the queue (the sender thread holds the other one).
     fn drop(&mut self) {
         let shared = self.shared();
         lock(&shared.state).shutdown = true;
         shared.work.notify_one();
+        let raw = self.shared.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: `raw` came from `Arc::into_raw` in `start` and is released exactly once, here.
+        drop(unsafe { Arc::from_raw(raw as *const Shared) });
     }
 }
 
