@@ -13,6 +13,7 @@ const now = () => Number(process.hrtime.bigint()) / 1000; // µs
 // On-CPU time of this (main) thread in µs, from the scheduler's accounting: unlike wall time it
 // leaves out time spent waiting for a CPU, so it stays meaningful on a loaded machine.
 let schedstat = null;
+// (The kernel updates it at least every scheduler tick, 4 ms here: use long windows.)
 const threadCpu = () => {
   try {
     schedstat ??= `/proc/self/task/${process.pid}/schedstat`;
@@ -20,6 +21,11 @@ const threadCpu = () => {
   } catch {
     return NaN;
   }
+};
+/** CPU time of the whole process (every thread: sender, GC, compiler) in µs; exact. */
+const processCpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 };
 
 const header = (sampled = 1) =>
@@ -79,22 +85,36 @@ async function main() {
     let plain = 0;
     let tracedCpu = 0;
     let plainCpu = 0;
+    let tracedProcessCpu = 0;
+    let plainProcessCpu = 0;
     app.body = async function body() {
       for (let i = 0; i < 500; i++) await this.noop();
       for (let i = 0; i < 500; i++) await this.plainNoop();
       let t0 = now();
       let c0 = threadCpu();
+      let p0 = processCpu();
       for (let i = 0; i < N; i++) await this.noop();
       traced = (now() - t0) / N;
       tracedCpu = (threadCpu() - c0) / N;
+      tracedProcessCpu = (processCpu() - p0) / N;
       t0 = now();
       c0 = threadCpu();
+      p0 = processCpu();
       for (let i = 0; i < N; i++) await this.plainNoop();
       plain = (now() - t0) / N;
       plainCpu = (threadCpu() - c0) / N;
+      plainProcessCpu = (processCpu() - p0) / N;
     };
     await app.handler({}, {});
-    return { tracedUs: traced, plainUs: plain, tracedCpuUs: tracedCpu, plainCpuUs: plainCpu, ...counters() };
+    return {
+      tracedUs: traced,
+      plainUs: plain,
+      tracedCpuUs: tracedCpu,
+      plainCpuUs: plainCpu,
+      tracedProcessCpuUs: tracedProcessCpu,
+      plainProcessCpuUs: plainProcessCpu,
+      ...counters(),
+    };
   }
 
   if (MODE === 'nested') {
@@ -143,20 +163,25 @@ async function main() {
         plainTimes.push(p);
       }
     }
-    // Mean on-CPU time of this thread per invocation, traced and plain, over one more batch.
+    // Mean CPU time per invocation (this thread, and the whole process), traced and plain,
+    // over one more batch.
+    const BATCH = 1000;
     const cpuPer = async (target) => {
       const c0 = threadCpu();
-      for (let k = 0; k < 200; k++) {
+      const p0 = processCpu();
+      for (let k = 0; k < BATCH; k++) {
         process.env._X_AMZN_TRACE_ID = header();
         await target.handler({}, {});
       }
-      return (threadCpu() - c0) / 200;
+      return [(threadCpu() - c0) / BATCH, (processCpu() - p0) / BATCH];
     };
-    const cpuUs = await cpuPer(traced);
-    const plainCpuUs = await cpuPer(plain);
+    const [cpuUs, processCpuUs] = await cpuPer(traced);
+    const [plainCpuUs, plainProcessCpuUs] = await cpuPer(plain);
     return {
       cpuUs,
       plainCpuUs,
+      processCpuUs,
+      plainProcessCpuUs,
       medianUs: median(times),
       p99Us: pct(times, 0.99),
       meanUs: times.reduce((a, b) => a + b, 0) / times.length,
