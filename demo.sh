@@ -95,7 +95,8 @@ fi
 
 traces="$out_dir/traces.jsonl"
 collected="$out_dir/collect.out"
-rm -f "$traces" "$collected" "$out_dir"/*.out "$out_dir"/*.err "$out_dir/bank.log"
+rm -f "$traces" "$collected" "$out_dir/collect.err" "$out_dir/bank.out" "$out_dir/bank.log" \
+  "$out_dir/invocations-python.out" "$out_dir/invocations-node.out"
 
 bank_pid='' collector_pid=''
 cleanup() {
@@ -173,12 +174,14 @@ grep -v -e '^oxray collect: listening' -e '^  show them again' "$out_dir/collect
 step "the service graph (oxray map)"
 "$oxray" map "$traces"
 
-shown="$(show_path "$traces")"
-bin="$(show_path "$oxray")"
+# Paths as the shell reads them (quoted only when they need it).
+shown="$(printf '%q' "$(show_path "$traces")")"
+bin="$(printf '%q' "$(show_path "$oxray")")"
+py="$(printf '%q' "$(show_path "$venv/bin/python")")"
 case "$shown" in /*) from_node="$shown" ;; *) from_node="../../$shown" ;; esac
 failed_trace="$(sed -n 's/.*(trace \(1-[0-9a-f-]*\)): error.*/\1/p' "$out_dir/invocations-python.out" | head -n 1)"
 echo
-step "the traces are in $shown (one JSON record per datagram). Try:"
+step "the traces are in $(show_path "$traces") (one JSON record per datagram). Try:"
 cat <<EOF
   $bin show $shown
   $bin show $shown --trace $failed_trace
@@ -188,6 +191,6 @@ cat <<EOF
   $bin map $shown
   $bin collect --listen 127.0.0.1:2000      # point AWS_XRAY_DAEMON_ADDRESS at it
 The same command from the packages:
-  $(show_path "$venv")/bin/python -m oxray show $shown
+  $py -m oxray show $shown
   (cd examples/node && npx oxray show $from_node)
 EOF
