@@ -91,8 +91,6 @@ pub struct Pattern {
     ascii: Option<Box<[u8]>>,
     /// Folded pattern characters (every pattern has them; used when text or pattern is not ASCII).
     chars: Box<[char]>,
-    head: Window,
-    tail: Window,
 }
 
 /// The bytes a pattern fixes in a 16-byte window of the text, folded, with the mask of the
@@ -119,6 +117,10 @@ impl Window {
     }
 }
 
+fn is_literal(b: &u8) -> bool {
+    *b != b'*' && *b != b'?' && b.is_ascii()
+}
+
 fn fold(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
@@ -136,30 +138,11 @@ impl Pattern {
         let ascii = pattern
             .is_ascii()
             .then(|| pattern.bytes().map(|b| b.to_ascii_lowercase()).collect());
-        // The literal start and end, up to a wildcard or a non-ASCII character (a non-ASCII
-        // text character may fold to ASCII, so only ASCII is safe to require byte for byte).
-        let literal = |b: &u8| *b != b'*' && *b != b'?' && b.is_ascii();
-        let mut head = Window::default();
-        for (i, b) in pattern.bytes().take(16).take_while(literal).enumerate() {
-            head.fix(i, b);
-        }
-        let mut tail = Window::default();
-        for (i, b) in pattern
-            .bytes()
-            .rev()
-            .take(16)
-            .take_while(literal)
-            .enumerate()
-        {
-            tail.fix(15 - i, b);
-        }
         Pattern {
             source: pattern.into(),
             shape: Shape::of(pattern),
             ascii,
             chars,
-            head,
-            tail,
         }
     }
 
@@ -173,14 +156,22 @@ impl Pattern {
         self.shape == Shape::Any
     }
 
-    /// The bytes this pattern fixes at the start of the text.
+    /// The bytes this pattern fixes at the start of the text: its literal start, up to a
+    /// wildcard or a non-ASCII character (a non-ASCII text character may fold to ASCII, so
+    /// only ASCII is safe to require byte for byte).
     pub fn head(&self) -> Window {
-        self.head
+        let mut head = Window::default();
+        let bytes = self.source.bytes().take(16).take_while(is_literal);
+        bytes.enumerate().for_each(|(i, b)| head.fix(i, b));
+        head
     }
 
     /// The bytes this pattern fixes at the end of the text (right-aligned in the window).
     pub fn tail(&self) -> Window {
-        self.tail
+        let mut tail = Window::default();
+        let bytes = self.source.bytes().rev().take(16).take_while(is_literal);
+        bytes.enumerate().for_each(|(i, b)| tail.fix(15 - i, b));
+        tail
     }
 
     /// Whether `text` matches, ignoring case.
@@ -230,6 +221,7 @@ pub fn tail_key(text: &str) -> Option<[u64; 2]> {
     folded(words)
 }
 
+#[inline]
 fn folded(words: [u64; 2]) -> Option<[u64; 2]> {
     // A non-ASCII byte in the window: a character there might fold to ASCII.
     if (words[0] | words[1]) & 0x8080_8080_8080_8080 != 0 {

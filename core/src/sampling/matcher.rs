@@ -11,8 +11,8 @@
 //!   a letter of `*.shop.example.com`), and for each possible (case-folded) byte there a
 //!   bitset records which rules can still match. ANDing one bitset per field gives the
 //!   candidates in a few loads;
-//! - each candidate's literal start and end are compared with the request's first and last 16
-//!   bytes per field ([`Window`]); only survivors get the full match, in rule order.
+//! - each candidate's literal starts are compared with the request's first 16 bytes per field
+//!   ([`Window`]); only survivors get the full match, in rule order.
 //!
 //! A field whose text is absent, or has non-ASCII bytes in the compared window, is not
 //! narrowed (a non-ASCII character could fold to ASCII).
@@ -36,23 +36,16 @@ struct Windows<const N: usize> {
     tail: [Window; N],
 }
 
-/// A request field's keys: its head and tail windows, when needed and ASCII.
-#[derive(Debug, Clone, Copy, Default)]
-struct Keys {
-    head: Option<[u64; 2]>,
-    tail: Option<[u64; 2]>,
-}
-
 /// `N` patterns per rule, in rule order.
 #[derive(Debug, Clone)]
 pub struct RuleMatcher<const N: usize> {
     patterns: Vec<[Pattern; N]>,
-    windows: Vec<Windows<N>>,
+    /// Each rule's literal starts, compared before a full match.
+    heads: Vec<[Window; N]>,
     /// None for a field no rule constrains (every pattern is `*`-bounded on both sides).
     fields: [Option<FieldIndex>; N],
-    /// Whether any rule fixes bytes at the start / end of each field.
+    /// Whether any rule fixes bytes at the start of each field.
     uses_head: [bool; N],
-    uses_tail: [bool; N],
     /// Bitset words per field bucket (64 rules each).
     words: usize,
 }
@@ -85,20 +78,11 @@ impl<const N: usize> RuleMatcher<N> {
             })
             .collect();
         let words = rules.len().div_ceil(64).max(1);
-        let uses = |tail: bool| {
-            std::array::from_fn(|f| {
-                windows.iter().any(|w| {
-                    let window = if tail { &w.tail[f] } else { &w.head[f] };
-                    window.mask != [0, 0]
-                })
-            })
-        };
         RuleMatcher {
             fields: std::array::from_fn(|field| index_field(&windows, field, words)),
-            uses_head: uses(false),
-            uses_tail: uses(true),
+            uses_head: std::array::from_fn(|f| windows.iter().any(|w| w.head[f].mask != [0, 0])),
+            heads: windows.iter().map(|w| w.head).collect(),
             patterns: rules,
-            windows,
             words,
         }
     }
@@ -117,24 +101,28 @@ impl<const N: usize> RuleMatcher<N> {
             return None;
         }
         let texts = request.map(|t| t.filter(|t| !t.is_empty()));
-        let mut keys = [Keys::default(); N];
+        // Heads where a rule fixes a start, and the window each field's index reads. None: the
+        // field is absent, or its window is not ASCII (then it rules nothing out).
+        let mut heads = [None; N];
+        let mut index_keys = [None; N];
         for (i, text) in texts.iter().enumerate() {
-            if let Some(text) = text {
-                if self.uses_head[i] {
-                    keys[i].head = head_key(text);
-                }
-                if self.uses_tail[i] {
-                    keys[i].tail = tail_key(text);
-                }
+            let Some(text) = text else { continue };
+            if self.uses_head[i] {
+                heads[i] = head_key(text);
+            }
+            if let Some(field) = &self.fields[i] {
+                index_keys[i] = if field.in_tail {
+                    tail_key(text)
+                } else {
+                    heads[i]
+                };
             }
         }
         for w in 0..self.words {
             let mut candidates = u64::MAX;
-            for (field, key) in self.fields.iter().zip(&keys) {
-                let Some(field) = field else { continue };
-                let window = if field.in_tail { key.tail } else { key.head };
-                if let Some(window) = window {
-                    let byte = key_byte(&window, field.position);
+            for (field, key) in self.fields.iter().zip(&index_keys) {
+                if let (Some(field), Some(key)) = (field, key) {
+                    let byte = key_byte(key, field.position);
                     candidates &= field.buckets[byte * self.words + w];
                 }
             }
@@ -144,7 +132,7 @@ impl<const N: usize> RuleMatcher<N> {
                 if rule >= self.patterns.len() {
                     break;
                 }
-                if self.admits(rule, &keys) && self.full_match(rule, &texts) {
+                if self.admits(rule, &heads) && self.full_match(rule, &texts) {
                     return Some(rule);
                 }
             }
@@ -152,12 +140,10 @@ impl<const N: usize> RuleMatcher<N> {
         None
     }
 
-    fn admits(&self, rule: usize, keys: &[Keys; N]) -> bool {
-        let w = &self.windows[rule];
-        (0..N).all(|i| {
-            keys[i].head.is_none_or(|k| w.head[i].admits(k))
-                && keys[i].tail.is_none_or(|k| w.tail[i].admits(k))
-        })
+    /// Compares the rule's literal starts with the request's first 16 bytes per field.
+    fn admits(&self, rule: usize, heads: &[Option<[u64; 2]>; N]) -> bool {
+        let windows = &self.heads[rule];
+        (0..N).all(|i| heads[i].is_none_or(|k| windows[i].admits(k)))
     }
 
     fn full_match(&self, rule: usize, texts: &[Option<&str>; N]) -> bool {

@@ -12,7 +12,7 @@ use super::rules::{LocalMatch, LocalRules, RulesError};
 use super::SamplingRequest;
 
 enum RuleSet {
-    Local(LocalRules),
+    Local(Box<LocalRules>),
     Centralized(Box<Manifest>),
 }
 
@@ -22,7 +22,7 @@ fn read(rules_json: &str) -> Result<RuleSet, RulesError> {
         reason: format!("not valid JSON ({e})"),
     })?;
     if value.get("SamplingRuleRecords").is_none() {
-        return LocalRules::from_value(&value).map(RuleSet::Local);
+        return LocalRules::from_value(&value).map(|r| RuleSet::Local(Box::new(r)));
     }
     let page = wire::parse_rules_page(rules_json.as_bytes()).map_err(|reason| RulesError {
         field: "SamplingRuleRecords".into(),

@@ -85,6 +85,7 @@ impl Manifest {
     }
 
     /// The first rule matching the request, else `Default` (None if there is no `Default`).
+    #[inline]
     pub fn matching(&self, request: &SamplingRequest<'_>) -> Option<&CentralizedRule> {
         self.matcher
             .first_match([

@@ -302,6 +302,7 @@ impl Inner {
     }
 
     /// Runs `f` on the current manifest, from this thread's cache when still current.
+    #[inline]
     fn with_manifest<R>(&self, mut f: impl FnMut(Option<&Manifest>) -> R) -> R {
         let generation = self.generation.load(Ordering::Acquire);
         let cached = THREAD_CACHE.try_with(|cell| {
