@@ -308,9 +308,14 @@ class Tracer {
    * @returns {Store | null}
    */
   _beginInvocation(handlerName) {
-    lazy.instrument?.wrapLoadedHttp();
+    let h = 0;
     const name = `## ${handlerName}`;
-    const h = this._n.beginInvocation(context().invocationHeader() ?? null, name, this.getColdStart(), this.serviceName);
+    try {
+      lazy.instrument?.wrapLoadedHttp();
+      h = this._n.beginInvocation(context().invocationHeader() ?? null, name, this.getColdStart(), String(this.serviceName));
+    } catch (err) {
+      this._internalError(err);
+    }
     if (h === 0) return null;
     context().hold();
     return context().newStore(h, name);
