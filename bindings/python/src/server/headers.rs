@@ -109,7 +109,7 @@ pub fn wsgi_headers<'py>(
             Some(Name::ContentLength) => {
                 let v = item.get_item(1).ok();
                 if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
-                    *content_length = parse_length(s.to_string_lossy().as_bytes());
+                    *content_length = parse_length(super::request::owned_text(s).as_bytes());
                 }
             }
             _ => {}

@@ -60,13 +60,22 @@ fn wsgi_text(text: String) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// A non-empty Python str as text (lone surrogates replaced); anything else is absent.
+/// A non-empty Python str as text; anything else is absent.
 fn text_of(value: &Bound<'_, PyAny>) -> Option<String> {
     let s = value.cast::<PyString>().ok()?;
     if s.len().ok()? == 0 {
         return None;
     }
-    Some(s.to_string_lossy().into_owned())
+    Some(owned_text(s))
+}
+
+/// The text of a str. The strict UTF-8 conversion is the fast one under the stable ABI; a
+/// str holding lone surrogates (which it refuses) gets them replaced.
+pub fn owned_text(s: &Bound<'_, PyString>) -> String {
+    match s.to_cow() {
+        Ok(text) => text.into_owned(),
+        Err(_) => s.to_string_lossy().into_owned(),
+    }
 }
 
 fn bytes_text(value: &Bound<'_, PyBytes>) -> Option<String> {
