@@ -30,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recorder::PyRecorder>()?;
     m.add_class::<site::Site>()?;
     m.add_class::<server::Exchange>()?;
+    m.add_class::<server::Body>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(diag::drain_logs, m)?)?;
     m.add_function(wrap_pyfunction!(diag::set_debug, m)?)?;

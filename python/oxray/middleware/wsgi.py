@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextvars
 
-from .. import _capture, _errors, _runtime
+from .. import _capture, _core, _errors, _runtime
 from ..context import _current
 from ..recorder import xray_recorder
 from ..tracer import Tracer
@@ -21,8 +21,6 @@ from . import _request
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Iterable, Optional
-
-    from .. import _core
 
 _set = _current.set
 _reset = _current.reset
@@ -72,49 +70,5 @@ class XRayWSGIMiddleware:
             if _errors._recorded:
                 _errors.release_trace(exchange.segment.trace_id)
             return result
-        return _Body(result, exchange, context)
-
-
-class _Body:
-    """The application's response iterable, passed through item by item; ``close()`` closes
-    the application's iterable and ends the segment. Each item is made in ``context``: a copy
-    of the request's context with its segment current (one ``Context.run`` per item)."""
-
-    __slots__ = ("_iterable", "_iterator", "_exchange", "_run", "_sent")
-
-    def __init__(self, iterable: Iterable[bytes], exchange: _core.Exchange, context: contextvars.Context) -> None:
-        self._iterable = iterable
-        self._iterator: Any = None
-        self._exchange = exchange
-        self._run = context.run
-        self._sent = 0
-
-    def __iter__(self) -> _Body:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            iterator = self._iterator
-            if iterator is None:
-                iterator = self._iterator = self._run(iter, self._iterable)
-            chunk = self._run(next, iterator)
-        except StopIteration:
-            raise
-        except BaseException as exc:
-            _request.fail(self._exchange, exc, self._sent)
-            raise
-        try:
-            self._sent += len(chunk)
-        except TypeError:
-            pass
-        return chunk
-
-    def close(self) -> None:
-        close = getattr(self._iterable, "close", None)
-        if close is not None:
-            try:
-                self._run(close)
-            except BaseException as exc:
-                _request.fail(self._exchange, exc, self._sent)
-                raise
-        _request.end(self._exchange, self._sent)
+        # Passes the items through, each made in `context`; its close() ends the request.
+        return _core.Body(result, exchange, context.run, _request.fail, _request.end)

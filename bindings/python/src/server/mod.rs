@@ -6,11 +6,12 @@
 //! Lambda: a subsegment of the function segment) and, when it is sampled, record
 //! `http.request`. They return an [`Exchange`], which stands in for the server's
 //! `start_response` / `send`, adds the response header ([`headers`]), records the status and
-//! length, and ends the segment once.
+//! length, and ends the segment once. A streamed WSGI body is passed through by a [`Body`].
 //!
 //! Nothing here raises on what the application or the client sends: an unreadable value is
 //! treated as absent, and headers the middleware cannot rewrite are passed on unchanged.
 
+mod body;
 mod exchange;
 mod headers;
 mod request;
@@ -21,6 +22,7 @@ use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
 use pyo3::prelude::*;
 
+pub use body::Body;
 pub use exchange::{Exchange, Interface};
 pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
