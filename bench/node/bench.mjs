@@ -162,7 +162,7 @@ const rows = [
   ['cold start added vs bare ESM probe (ESM), ms', c.powertoolsEsm.readyMs - c.bareEsmProbe.readyMs, c.oxrayEsm.readyMs - c.bareEsmProbe.readyMs],
   ['cold start added vs bare CJS probe (ESM, loader start-up included), ms', c.powertoolsEsm.readyMs - c.bareProbe.readyMs, c.oxrayEsm.readyMs - c.bareProbe.readyMs],
   ['RSS added after load (CJS), MiB', c.powertools.rssMiB - c.bareProbe.rssMiB, c.oxray.rssMiB - c.bareProbe.rssMiB],
-  ['RSS after 600 nested invocations, MiB', P.nested.rssMiB, O.nested.rssMiB],
+  ['RSS at the end of the nested run (1,600 traced invocations), MiB', P.nested.rssMiB, O.nested.rssMiB],
 ];
 console.log(`\nnode ${process.version}; ${RUNS} processes per metric (medians), cold start ${COLD_RUNS} processes; bare \`node -e 0\` ${f(c.bare.wallMs, 1)} ms; plain await without any tracer ${f(results.bareAwaitUs, 3)} µs\n`);
 console.log('| metric | Powertools | oxray | Powertools / oxray |');
