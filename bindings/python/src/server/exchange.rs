@@ -109,9 +109,14 @@ impl Exchange {
             return args.clone();
         };
         self.set_length(length);
-        let mut items: Vec<Bound<'py, PyAny>> = vec![status, ours.into_any()];
-        items.extend(args.iter().skip(2));
-        PyTuple::new(py, items).unwrap_or_else(|_| args.clone())
+        let made = if args.len() == 2 {
+            PyTuple::new(py, [status, ours.into_any()])
+        } else {
+            let mut items: Vec<Bound<'py, PyAny>> = vec![status, ours.into_any()];
+            items.extend(args.iter().skip(2));
+            PyTuple::new(py, items)
+        };
+        made.unwrap_or_else(|_| args.clone())
     }
 
     /// An ASGI message on its way to the server: the response start gets our header (in a
@@ -216,7 +221,12 @@ impl Exchange {
             Interface::Wsgi => self.wsgi_start(py, args),
             Interface::Asgi => match args.get_item(0) {
                 Ok(message) if args.len() == 1 => {
-                    PyTuple::new(py, [self.asgi_message(&message)]).unwrap_or(args.clone())
+                    let observed = self.asgi_message(&message);
+                    if observed.is(&message) {
+                        args.clone() // passed on as it came (body messages)
+                    } else {
+                        PyTuple::new(py, [observed]).unwrap_or(args.clone())
+                    }
                 }
                 _ => args.clone(),
             },

@@ -12,6 +12,15 @@ pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
 const HEADER_NAME_LOWER: &[u8] = b"x-amzn-trace-id";
 const CONTENT_LENGTH: &[u8] = b"content-length";
 
+/// Item `index` of a header pair: tuples (what servers and frameworks use) read directly,
+/// any other sequence through the generic protocol.
+pub fn pair_item<'py>(pair: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'py, PyAny>> {
+    match pair.cast::<PyTuple>() {
+        Ok(tuple) => tuple.get_item(index).ok(),
+        Err(_) => pair.get_item(index).ok(),
+    }
+}
+
 fn parse_length(value: &[u8]) -> Option<i64> {
     std::str::from_utf8(value)
         .ok()?
@@ -58,15 +67,6 @@ fn ascii_lower_at(text: &Bound<'_, PyString>, index: usize) -> Option<u8> {
         .map(|b| b.to_ascii_lowercase())
 }
 
-/// `text` equals the lower-case ASCII `target`, ignoring case.
-fn eq_ignore_case(text: &Bound<'_, PyString>, target: &[u8]) -> bool {
-    text.len().ok() == Some(target.len())
-        && target
-            .iter()
-            .enumerate()
-            .all(|(i, t)| ascii_lower_at(text, i) == Some(*t))
-}
-
 /// The HTTP status at the start of a WSGI status line (`"404 Not Found"` → 404).
 pub fn status_code(status: &Bound<'_, PyAny>) -> Option<u16> {
     let status = status.cast::<PyString>().ok()?;
@@ -78,13 +78,13 @@ pub fn status_code(status: &Bound<'_, PyAny>) -> Option<u16> {
     Some(code)
 }
 
+/// Only names of the right length are read (most headers are not).
 fn classify_str(name: &Bound<'_, PyString>) -> Name {
-    if eq_ignore_case(name, HEADER_NAME_LOWER) {
-        Name::Trace
-    } else if eq_ignore_case(name, CONTENT_LENGTH) {
-        Name::ContentLength
-    } else {
-        Name::Other
+    match name.len() {
+        Ok(n) if n == HEADER_NAME_LOWER.len() || n == CONTENT_LENGTH.len() => {
+            classify(super::request::owned_text(name).as_bytes())
+        }
+        _ => Name::Other,
     }
 }
 
@@ -99,7 +99,7 @@ pub fn wsgi_headers<'py>(
     let out = PyList::empty(py);
     for item in headers.try_iter().ok()? {
         let item = item.ok()?;
-        let name = item.get_item(0).ok();
+        let name = pair_item(&item, 0);
         match name
             .as_ref()
             .and_then(|n| n.cast::<PyString>().ok())
@@ -107,7 +107,7 @@ pub fn wsgi_headers<'py>(
         {
             Some(Name::Trace) => continue,
             Some(Name::ContentLength) => {
-                let v = item.get_item(1).ok();
+                let v = pair_item(&item, 1);
                 if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
                     *content_length = parse_length(super::request::owned_text(s).as_bytes());
                 }
@@ -145,7 +145,7 @@ pub fn asgi_start<'py>(
     if let Some(headers) = item(intern!(py, "headers")) {
         for pair in headers.try_iter().ok()? {
             let pair = pair.ok()?;
-            let name = pair.get_item(0).ok();
+            let name = pair_item(&pair, 0);
             match name
                 .as_ref()
                 .and_then(|n| n.cast::<PyBytes>().ok())
@@ -153,7 +153,7 @@ pub fn asgi_start<'py>(
             {
                 Some(Name::Trace) => continue,
                 Some(Name::ContentLength) => {
-                    let v = pair.get_item(1).ok();
+                    let v = pair_item(&pair, 1);
                     if let Some(b) = v.as_ref().and_then(|v| v.cast::<PyBytes>().ok()) {
                         start.content_length = parse_length(b.as_bytes());
                     }

@@ -87,11 +87,11 @@ pub fn begin(
         }
     };
     let entity = &segment.entity;
-    if entity.is_sampled() {
-        record_request(entity, &key, &source.details());
-    }
     // `Root=…`, plus the decision when the caller asked with `Sampled=?`.
     let header = TraceHeader::response(incoming.as_ref(), entity.trace_id(), entity.is_sampled());
+    if entity.is_sampled() {
+        record_request(entity, key, source.details());
+    }
     let lambda = config.lambda;
     let segment = Py::new(py, segment).ok()?;
     diag::drain(py);
@@ -100,24 +100,29 @@ pub fn begin(
     ))
 }
 
-fn record_request(entity: &Entity, key: &RequestKey, details: &RequestDetails) {
-    let url = key.host.as_deref().map(|host| {
+fn record_request(entity: &Entity, key: RequestKey, details: RequestDetails) {
+    let url = key.host.map(|host| {
         format!(
             "{}://{host}{}",
             details.scheme.as_deref().unwrap_or("http"),
             key.path.as_deref().unwrap_or("/")
         )
     });
-    let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
-    let client_ip = forwarded
-        .or(details.remote_addr.as_deref())
-        .map(str::to_string);
+    let (client_ip, x_forwarded_for) =
+        match details.forwarded_for.as_deref().and_then(first_forwarded) {
+            Some(first) => (Some(first.to_string()), true),
+            None => (details.remote_addr, false),
+        };
+    let method = key.method.map(|mut m| {
+        m.make_ascii_uppercase();
+        m
+    });
     let _ = entity.set_http_request(HttpRequest {
-        method: key.method.as_deref().map(str::to_ascii_uppercase),
+        method,
         url,
-        user_agent: details.user_agent.clone(),
+        user_agent: details.user_agent,
         client_ip,
-        x_forwarded_for: forwarded.is_some(),
+        x_forwarded_for,
         traced: false,
     });
 }

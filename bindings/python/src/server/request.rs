@@ -8,6 +8,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
+use super::headers::pair_item;
+
 /// What every request needs read: the trace header, and what sampling rules match on.
 #[derive(Default)]
 pub struct RequestKey {
@@ -171,7 +173,7 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
             .flatten();
         if let Some(iter) = headers.and_then(|h| h.try_iter().ok()) {
             for pair in iter.flatten() {
-                let (Ok(name), Ok(value)) = (pair.get_item(0), pair.get_item(1)) else {
+                let (Some(name), Some(value)) = (pair_item(&pair, 0), pair_item(&pair, 1)) else {
                     continue;
                 };
                 let (Ok(name), Ok(value)) =
