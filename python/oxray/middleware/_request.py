@@ -1,7 +1,7 @@
 """What the WSGI and ASGI middleware share: set-up, the segment name, and the end of a request.
 
 The request itself (reading the environ/scope, sampling, the segment, the response header,
-the status and length) is one ``oxray._core.Exchange``; see bindings/python/src/server.rs.
+the status and length) is one ``oxray._core.Exchange``; see bindings/python/src/server/.
 """
 
 from __future__ import annotations
