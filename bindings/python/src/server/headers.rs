@@ -82,7 +82,7 @@ pub fn status_code(status: &Bound<'_, PyAny>) -> Option<u16> {
 fn classify_str(name: &Bound<'_, PyString>) -> Name {
     match name.len() {
         Ok(n) if n == HEADER_NAME_LOWER.len() || n == CONTENT_LENGTH.len() => {
-            classify(super::request::owned_text(name).as_bytes())
+            classify(super::text::string_of(name).as_bytes())
         }
         _ => Name::Other,
     }
@@ -109,7 +109,7 @@ pub fn wsgi_headers<'py>(
             Some(Name::ContentLength) => {
                 let v = pair_item(&item, 1);
                 if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
-                    *content_length = parse_length(super::request::owned_text(s).as_bytes());
+                    *content_length = parse_length(super::text::string_of(s).as_bytes());
                 }
             }
             _ => {}

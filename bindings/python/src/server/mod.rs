@@ -15,6 +15,7 @@ mod body;
 mod exchange;
 mod headers;
 mod request;
+mod text;
 
 use std::sync::Arc;
 
@@ -29,16 +30,17 @@ pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 use crate::diag;
 use crate::entity::PyEntity;
 use request::{first_forwarded, host_name, RequestDetails, RequestKey};
+use text::Text;
 
 /// Begins the segment for a request: a subsegment of `parent` when one is current, of the
 /// Lambda function segment in Lambda, else a segment. None when tracing is disabled (the
 /// middleware then passes the request through untouched).
-pub fn begin(
-    py: Python<'_>,
+pub fn begin<'py>(
+    py: Python<'py>,
     rec: &Recorder,
     name: Option<&str>,
-    parent: Option<&Bound<'_, PyEntity>>,
-    source: &impl RequestSource,
+    parent: Option<&Bound<'py, PyEntity>>,
+    source: &impl RequestSource<'py>,
     interface: Interface,
     server: Py<PyAny>,
 ) -> Option<Exchange> {
@@ -47,7 +49,11 @@ pub fn begin(
         return None;
     }
     let key = source.key();
-    let incoming = match key.trace_header.as_deref().map(TraceHeader::parse) {
+    let incoming = match key
+        .trace_header
+        .as_ref()
+        .map(|h| TraceHeader::parse(h.as_str()))
+    {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
             rec.warn(&format!("incoming X-Amzn-Trace-Id ignored: {e}"));
@@ -55,7 +61,11 @@ pub fn begin(
         }
         None => None,
     };
-    let hostname = key.host.as_deref().map(host_name).filter(|h| !h.is_empty());
+    let hostname = key
+        .host
+        .as_ref()
+        .map(|h| host_name(h.as_str()))
+        .filter(|h| !h.is_empty());
     let name = name.filter(|n| !n.is_empty()).or(hostname);
     let shown: Arc<str> = Arc::from(
         config
@@ -78,8 +88,8 @@ pub fn begin(
         None => {
             let request = SamplingRequest {
                 host: hostname,
-                method: key.method.as_deref(),
-                url_path: key.path.as_deref(),
+                method: key.method.as_ref().map(Text::as_str),
+                url_path: key.path.as_ref().map(Text::as_str),
                 ..SamplingRequest::default()
             };
             let segment = rec.begin_segment(name, incoming.as_ref(), &request);
@@ -100,27 +110,27 @@ pub fn begin(
     ))
 }
 
-fn record_request(entity: &Entity, key: RequestKey, details: RequestDetails) {
-    let url = key.host.map(|host| {
+fn record_request(entity: &Entity, key: RequestKey<'_>, details: RequestDetails<'_>) {
+    let url = key.host.as_ref().map(|host| {
         format!(
-            "{}://{host}{}",
-            details.scheme.as_deref().unwrap_or("http"),
-            key.path.as_deref().unwrap_or("/")
+            "{}://{}{}",
+            details.scheme.as_ref().map_or("http", Text::as_str),
+            host.as_str(),
+            key.path.as_ref().map_or("/", Text::as_str)
         )
     });
-    let (client_ip, x_forwarded_for) =
-        match details.forwarded_for.as_deref().and_then(first_forwarded) {
-            Some(first) => (Some(first.to_string()), true),
-            None => (details.remote_addr, false),
-        };
-    let method = key.method.map(|mut m| {
-        m.make_ascii_uppercase();
-        m
-    });
+    let forwarded = details
+        .forwarded_for
+        .as_ref()
+        .and_then(|f| first_forwarded(f.as_str()));
+    let (client_ip, x_forwarded_for) = match forwarded {
+        Some(first) => (Some(first.to_string()), true),
+        None => (details.remote_addr.map(Text::into_string), false),
+    };
     let _ = entity.set_http_request(HttpRequest {
-        method,
+        method: key.method.map(|m| m.as_str().to_ascii_uppercase()),
         url,
-        user_agent: details.user_agent,
+        user_agent: details.user_agent.map(Text::into_string),
         client_ip,
         x_forwarded_for,
         traced: false,

@@ -1,38 +1,39 @@
 //! Reading an incoming request from a WSGI environ or an ASGI scope.
 //!
-//! In two steps, because strings cost a copy each under the stable ABI: the [`RequestKey`]
-//! (what sampling and naming need) for every request, the [`RequestDetails`] (what is recorded
-//! in `http.request`) only for sampled ones.
+//! In two steps: the [`RequestKey`] (what sampling and naming need) for every request, the
+//! [`RequestDetails`] (what is recorded in `http.request`) only for sampled ones. Values are
+//! borrowed from their Python objects ([`Text`]) and copied only to be recorded.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::headers::pair_item;
+use super::text::Text;
 
 /// What every request needs read: the trace header, and what sampling rules match on.
 #[derive(Default)]
-pub struct RequestKey {
-    pub trace_header: Option<String>,
+pub struct RequestKey<'py> {
+    pub trace_header: Option<Text<'py>>,
     /// The Host header as sent (with its port).
-    pub host: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
+    pub host: Option<Text<'py>>,
+    pub method: Option<Text<'py>>,
+    pub path: Option<Text<'py>>,
 }
 
 /// What a sampled request records besides its key.
 #[derive(Default)]
-pub struct RequestDetails {
-    pub scheme: Option<String>,
-    pub user_agent: Option<String>,
-    pub forwarded_for: Option<String>,
-    pub remote_addr: Option<String>,
+pub struct RequestDetails<'py> {
+    pub scheme: Option<Text<'py>>,
+    pub user_agent: Option<Text<'py>>,
+    pub forwarded_for: Option<Text<'py>>,
+    pub remote_addr: Option<Text<'py>>,
 }
 
 /// A request as a server interface presents it.
-pub trait RequestSource {
-    fn key(&self) -> RequestKey;
-    fn details(&self) -> RequestDetails;
+pub trait RequestSource<'py> {
+    fn key(&self) -> RequestKey<'py>;
+    fn details(&self) -> RequestDetails<'py>;
 }
 
 /// The host name without its port (`example.com:8080` → `example.com`, `[::1]:80` → `::1`).
@@ -54,35 +55,13 @@ pub fn first_forwarded(value: &str) -> Option<&str> {
 
 /// WSGI gives header values and paths as "bytes as latin-1" strings; non-ASCII text is
 /// turned back into the UTF-8 the client sent.
-fn wsgi_text(text: String) -> String {
-    if text.is_ascii() || text.chars().any(|c| c as u32 > 0xFF) {
+fn wsgi_text(text: Text<'_>) -> Text<'_> {
+    let s = text.as_str();
+    if s.is_ascii() || s.chars().any(|c| c as u32 > 0xFF) {
         return text;
     }
-    let bytes: Vec<u8> = text.chars().map(|c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// A non-empty Python str as text; anything else is absent.
-fn text_of(value: &Bound<'_, PyAny>) -> Option<String> {
-    let s = value.cast::<PyString>().ok()?;
-    if s.len().ok()? == 0 {
-        return None;
-    }
-    Some(owned_text(s))
-}
-
-/// The text of a str. The strict UTF-8 conversion is the fast one under the stable ABI; a
-/// str holding lone surrogates (which it refuses) gets them replaced.
-pub fn owned_text(s: &Bound<'_, PyString>) -> String {
-    match s.to_cow() {
-        Ok(text) => text.into_owned(),
-        Err(_) => s.to_string_lossy().into_owned(),
-    }
-}
-
-fn bytes_text(value: &Bound<'_, PyBytes>) -> Option<String> {
-    let bytes = value.as_bytes();
-    (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
+    let bytes: Vec<u8> = s.chars().map(|c| c as u8).collect();
+    Text::Owned(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn is_default_port(scheme: Option<&str>, port: &str) -> bool {
@@ -93,9 +72,9 @@ fn is_default_port(scheme: Option<&str>, port: &str) -> bool {
 }
 
 /// `host[:port]`, the port left out when it is the scheme's default.
-fn host_with_port(host: String, port: Option<String>, scheme: Option<&str>) -> String {
+fn host_with_port<'py>(host: Text<'py>, port: Option<String>, scheme: Option<&str>) -> Text<'py> {
     match port {
-        Some(p) if !is_default_port(scheme, &p) => format!("{host}:{p}"),
+        Some(p) if !is_default_port(scheme, &p) => Text::Owned(format!("{}:{p}", host.as_str())),
         _ => host,
     }
 }
@@ -105,29 +84,30 @@ pub struct WsgiRequest<'a, 'py> {
     pub environ: &'a Bound<'py, PyDict>,
 }
 
-impl WsgiRequest<'_, '_> {
-    fn get(&self, key: &Bound<'_, PyString>) -> Option<String> {
+impl<'py> WsgiRequest<'_, 'py> {
+    fn get(&self, key: &Bound<'py, PyString>) -> Option<Text<'py>> {
         let value = self.environ.get_item(key).ok()??;
-        text_of(&value).map(wsgi_text)
+        Text::from_any(value).map(wsgi_text)
     }
 }
 
-impl RequestSource for WsgiRequest<'_, '_> {
-    fn key(&self) -> RequestKey {
+impl<'py> RequestSource<'py> for WsgiRequest<'_, 'py> {
+    fn key(&self) -> RequestKey<'py> {
         let py = self.environ.py();
         let script = self.get(intern!(py, "SCRIPT_NAME"));
         let path_info = self.get(intern!(py, "PATH_INFO"));
         let path = match (script, path_info) {
-            (Some(s), Some(p)) => Some(s + &p),
+            (Some(s), Some(p)) => Some(Text::Owned(format!("{}{}", s.as_str(), p.as_str()))),
             (s, p) => p.or(s),
         };
         let host = self.get(intern!(py, "HTTP_HOST")).or_else(|| {
             let name = self.get(intern!(py, "SERVER_NAME"))?;
             let scheme = self.get(intern!(py, "wsgi.url_scheme"));
+            let port = self.get(intern!(py, "SERVER_PORT")).map(Text::into_string);
             Some(host_with_port(
                 name,
-                self.get(intern!(py, "SERVER_PORT")),
-                scheme.as_deref(),
+                port,
+                scheme.as_ref().map(Text::as_str),
             ))
         });
         RequestKey {
@@ -138,7 +118,7 @@ impl RequestSource for WsgiRequest<'_, '_> {
         }
     }
 
-    fn details(&self) -> RequestDetails {
+    fn details(&self) -> RequestDetails<'py> {
         let py = self.environ.py();
         RequestDetails {
             scheme: self.get(intern!(py, "wsgi.url_scheme")),
@@ -200,14 +180,18 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
         self.scope.get_item(key).ok().flatten()
     }
 
-    fn text(&self, key: &Bound<'py, PyString>) -> Option<String> {
-        self.item(key).and_then(|v| text_of(&v))
+    fn text(&self, key: &Bound<'py, PyString>) -> Option<Text<'py>> {
+        self.item(key).and_then(Text::from_any)
+    }
+
+    fn header(value: &Option<Bound<'py, PyBytes>>) -> Option<Text<'py>> {
+        value.clone().and_then(Text::from_bytes)
     }
 
     /// `(host, port)` of the `client` / `server` entry.
-    fn address(&self, key: &Bound<'py, PyString>) -> Option<(String, Option<String>)> {
+    fn address(&self, key: &Bound<'py, PyString>) -> Option<(Text<'py>, Option<String>)> {
         let value = self.item(key).filter(|v| !v.is_none())?;
-        let host = text_of(&value.get_item(0).ok()?)?;
+        let host = Text::from_any(value.get_item(0).ok()?)?;
         let port = value
             .get_item(1)
             .ok()
@@ -217,28 +201,32 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
     }
 }
 
-impl RequestSource for AsgiRequest<'_, '_> {
-    fn key(&self) -> RequestKey {
+impl<'py> RequestSource<'py> for AsgiRequest<'_, 'py> {
+    fn key(&self) -> RequestKey<'py> {
         let py = self.scope.py();
-        let host = self.host.as_ref().and_then(bytes_text).or_else(|| {
+        let host = Self::header(&self.host).or_else(|| {
             let (host, port) = self.address(intern!(py, "server"))?;
             let scheme = self.text(intern!(py, "scheme"));
-            Some(host_with_port(host, port, scheme.as_deref()))
+            Some(host_with_port(
+                host,
+                port,
+                scheme.as_ref().map(Text::as_str),
+            ))
         });
         RequestKey {
-            trace_header: self.trace_header.as_ref().and_then(bytes_text),
+            trace_header: Self::header(&self.trace_header),
             host,
             method: self.text(intern!(py, "method")),
             path: self.text(intern!(py, "path")),
         }
     }
 
-    fn details(&self) -> RequestDetails {
+    fn details(&self) -> RequestDetails<'py> {
         let py = self.scope.py();
         RequestDetails {
             scheme: self.text(intern!(py, "scheme")),
-            user_agent: self.user_agent.as_ref().and_then(bytes_text),
-            forwarded_for: self.forwarded_for.as_ref().and_then(bytes_text),
+            user_agent: Self::header(&self.user_agent),
+            forwarded_for: Self::header(&self.forwarded_for),
             remote_addr: self.address(intern!(py, "client")).map(|(host, _)| host),
         }
     }
@@ -267,13 +255,12 @@ mod tests {
         assert_eq!(first_forwarded(" ,x"), None);
         // "café" as UTF-8 bytes read as latin-1 by a WSGI server.
         let mangled: String = "café".bytes().map(char::from).collect();
-        assert_eq!(wsgi_text(mangled), "café");
-        assert_eq!(wsgi_text("plain".into()), "plain");
-        assert_eq!(wsgi_text("ok ✓".into()), "ok ✓");
+        let fixed = |text: &str| wsgi_text(Text::Owned(text.to_string())).into_string();
+        assert_eq!(fixed(&mangled), "café");
+        assert_eq!(fixed("plain"), "plain");
+        assert_eq!(fixed("ok ✓"), "ok ✓");
         assert!(is_default_port(None, "80") && is_default_port(Some("https"), "443"));
-        assert_eq!(
-            host_with_port("h".into(), Some("8080".into()), None),
-            "h:8080"
-        );
+        let host = host_with_port(Text::Owned("h".into()), Some("8080".into()), None);
+        assert_eq!(host.as_str(), "h:8080");
     }
 }
