@@ -348,6 +348,7 @@ def test_host_from_server_name_and_non_ascii_paths(memory):
         {"REQUEST_METHOD": b"GET", "PATH_INFO": 7, "HTTP_HOST": None, "HTTP_X_AMZN_TRACE_ID": 3},
         {"HTTP_HOST": "", "REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": " , "},
         {"HTTP_HOST": "[::1]:8000", "HTTP_X_FORWARDED_FOR": "2001:db8::1"},
+        {"HTTP_HOST": "\udcff", "HTTP_USER_AGENT": "\udcffbad", "PATH_INFO": "/\ud800"},  # lone surrogates
     ],
 )
 def test_odd_environs_are_traced_as_far_as_they_can_be(memory, env):
@@ -358,6 +359,8 @@ def test_odd_environs_are_traced_as_far_as_they_can_be(memory, env):
     if env.get("HTTP_HOST") == "[::1]:8000":
         assert seg["name"] == "::1"
         assert seg["http"]["request"]["client_ip"] == "2001:db8::1"
+    elif env.get("HTTP_HOST") == "\udcff":
+        assert seg["http"]["request"]["user_agent"].endswith("bad")
     else:
         assert seg["name"] == "unnamed"
 
