@@ -53,15 +53,21 @@ pub fn first_forwarded(value: &str) -> Option<&str> {
     (!first.is_empty()).then_some(first)
 }
 
-/// WSGI gives header values and paths as "bytes as latin-1" strings; non-ASCII text is
-/// turned back into the UTF-8 the client sent.
-fn wsgi_text(text: Text<'_>) -> Text<'_> {
-    let s = text.as_str();
-    if s.is_ascii() || s.chars().any(|c| c as u32 > 0xFF) {
-        return text;
+/// WSGI gives header values and paths as "bytes as latin-1" strings: non-ASCII text is turned
+/// back into the UTF-8 the client sent. None when the text needs no change.
+fn from_latin1(text: &str) -> Option<String> {
+    if text.is_ascii() || text.chars().any(|c| c as u32 > 0xFF) {
+        return None;
     }
-    let bytes: Vec<u8> = s.chars().map(|c| c as u8).collect();
-    Text::Owned(String::from_utf8_lossy(&bytes).into_owned())
+    let bytes: Vec<u8> = text.chars().map(|c| c as u8).collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn wsgi_text(text: Text<'_>) -> Text<'_> {
+    match from_latin1(text.as_str()) {
+        Some(fixed) => Text::Owned(fixed),
+        None => text,
+    }
 }
 
 fn is_default_port(scheme: Option<&str>, port: &str) -> bool {
@@ -71,11 +77,18 @@ fn is_default_port(scheme: Option<&str>, port: &str) -> bool {
     )
 }
 
-/// `host[:port]`, the port left out when it is the scheme's default.
-fn host_with_port<'py>(host: Text<'py>, port: Option<String>, scheme: Option<&str>) -> Text<'py> {
+/// `host:port`, or None when the port is absent or the scheme's default (the host alone).
+fn with_port(host: &str, port: Option<&str>, scheme: Option<&str>) -> Option<String> {
     match port {
-        Some(p) if !is_default_port(scheme, &p) => Text::Owned(format!("{}:{p}", host.as_str())),
-        _ => host,
+        Some(p) if !is_default_port(scheme, p) => Some(format!("{host}:{p}")),
+        _ => None,
+    }
+}
+
+fn host_with_port<'py>(host: Text<'py>, port: Option<String>, scheme: Option<&str>) -> Text<'py> {
+    match with_port(host.as_str(), port.as_deref(), scheme) {
+        Some(joined) => Text::Owned(joined),
+        None => host,
     }
 }
 
@@ -255,12 +268,14 @@ mod tests {
         assert_eq!(first_forwarded(" ,x"), None);
         // "café" as UTF-8 bytes read as latin-1 by a WSGI server.
         let mangled: String = "café".bytes().map(char::from).collect();
-        let fixed = |text: &str| wsgi_text(Text::Owned(text.to_string())).into_string();
-        assert_eq!(fixed(&mangled), "café");
-        assert_eq!(fixed("plain"), "plain");
-        assert_eq!(fixed("ok ✓"), "ok ✓");
+        assert_eq!(from_latin1(&mangled).as_deref(), Some("café"));
+        assert_eq!(from_latin1("plain"), None);
+        assert_eq!(from_latin1("ok ✓"), None);
         assert!(is_default_port(None, "80") && is_default_port(Some("https"), "443"));
-        let host = host_with_port(Text::Owned("h".into()), Some("8080".into()), None);
-        assert_eq!(host.as_str(), "h:8080");
+        assert_eq!(
+            with_port("h", Some("8080"), None).as_deref(),
+            Some("h:8080")
+        );
+        assert_eq!(with_port("h", Some("443"), Some("https")), None);
     }
 }
