@@ -385,17 +385,8 @@ fn parse_exception(o: &Map<String, Value>, path: &str) -> Result<Exception, Docu
 
 /// Serializes a parsed entity back to a document (standalone form when it was standalone).
 pub fn to_document(entity: &ParsedEntity) -> Vec<u8> {
-    let children: Vec<Vec<u8>> = entity
-        .subsegments
-        .iter()
-        .map(|c| {
-            let mut out = Vec::new();
-            write_tree(&mut out, c);
-            out
-        })
-        .collect();
     let mut fragment = Vec::new();
-    crate::json::write_fragment(&mut fragment, entity.id, &entity.data, &children);
+    write_tree(&mut fragment, entity);
     let trace_id = entity.trace_id.unwrap_or(TraceId {
         epoch: 0,
         random: 0,
@@ -407,6 +398,7 @@ pub fn to_document(entity: &ParsedEntity) -> Vec<u8> {
     crate::json::document_of(&datagram).to_vec()
 }
 
+/// Writes `entity` as a fragment with its subsegments embedded, depth first.
 fn write_tree(out: &mut Vec<u8>, entity: &ParsedEntity) {
     let children: Vec<Vec<u8>> = entity
         .subsegments
