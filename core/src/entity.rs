@@ -198,14 +198,7 @@ impl Entity {
     }
 
     pub(crate) fn clean_name(&self, name: &str) -> String {
-        let (clean, changed) = sanitize::entity_name(name);
-        if changed {
-            self.warn(&format!(
-                "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
-                sanitize::truncate_chars(name, 64).0
-            ));
-        }
-        clean.into_owned()
+        clean_name(&self.inner.shared, name)
     }
 
     fn warn(&self, message: &str) {
@@ -720,14 +713,14 @@ impl Drop for Inner {
     }
 }
 
-impl Inner {
-    pub(crate) fn state_lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+/// The sanitized entity name; a warning is logged and counted when it had to change.
+pub(crate) fn clean_name(shared: &Shared, name: &str) -> String {
+    let (clean, changed) = sanitize::entity_name(name);
+    if changed {
+        shared.warn(&format!(
+            "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
+            sanitize::truncate_chars(name, 64).0
+        ));
     }
-}
-
-impl State {
-    pub(crate) fn set_data(&mut self, data: EntityData) {
-        self.data = Some(data);
-    }
+    clean.into_owned()
 }

@@ -296,6 +296,7 @@ impl Recorder {
         let mut data = None;
         if decision.sampled {
             let mut d = EntityData {
+                name: crate::entity::clean_name(&self.shared, name),
                 start_micros: start,
                 origin: config.origin.clone(),
                 ..EntityData::default()
@@ -309,7 +310,7 @@ impl Recorder {
             d.aws.insert("xray".into(), xray.into());
             data = Some(d);
         }
-        let entity = Entity::create(
+        Entity::create(
             Arc::clone(&self.shared),
             NewEntity {
                 kind: EntityKind::Segment,
@@ -319,15 +320,9 @@ impl Recorder {
                 parent: None,
                 upstream_parent: incoming.and_then(|h| h.parent),
                 incoming: incoming.map(|h| Arc::new(h.clone())),
-                data: None,
+                data,
             },
-        );
-        if let Some(mut d) = data {
-            d.name = entity.clean_name(name);
-            // Set the data now that the name is clean; the entity is not shared yet.
-            entity.install_data(d);
-        }
-        entity
+        )
     }
 
     /// The Lambda facade for this invocation, from `header` (the invocation's trace header,
@@ -457,12 +452,5 @@ impl Recorder {
         crate::id::reseed_after_fork();
         self.shared.emitter.after_fork_child();
         self.sampler().after_fork_child();
-    }
-}
-
-impl Entity {
-    fn install_data(&self, data: EntityData) {
-        let mut st = self.inner.state_lock();
-        st.set_data(data);
     }
 }
