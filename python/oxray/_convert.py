@@ -3,7 +3,8 @@
 Called from Rust with one object; returns something simpler (str, number, list, dict) that
 the walker then writes. Never reads a stream, never advances an iterator, never changes the
 object: generators, iterators, file objects and botocore ``StreamingBody`` are described by
-their type instead.
+their type instead. What an object can do is asked of its class, not of the object, so a
+``__getattr__`` with side effects (proxies, mocks, lazy loaders) is never called.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ def _is_stream_or_iterator(obj: Any) -> bool:
         return True  # iterators and generators: reading would consume them
     if hasattr(cls, "send") and hasattr(cls, "throw"):
         return True  # coroutines
-    read = getattr(obj, "read", None)
-    return callable(read)  # files, sockets, botocore StreamingBody, …
+    return callable(getattr(cls, "read", None))  # files, sockets, botocore StreamingBody, …
 
 
 def _public_attributes(obj: Any) -> dict:
@@ -54,10 +54,9 @@ def to_jsonable(obj: Any) -> Any:
         return f"<{_type_label(obj)}: not recorded (streams and iterators are never read)>"
     if isinstance(obj, BaseException):
         return _public_attributes(obj)
-    iso = getattr(obj, "isoformat", None)
-    if callable(iso) and type(obj).__module__ == "datetime":
-        return iso()
     module = type(obj).__module__
+    if module == "datetime" and callable(getattr(type(obj), "isoformat", None)):
+        return obj.isoformat()
     if module in ("decimal", "uuid", "fractions", "pathlib", "ipaddress") or module.startswith("pathlib"):
         return str(obj)
     if module == "enum" or hasattr(type(obj), "_value2member_map_"):
@@ -65,12 +64,10 @@ def to_jsonable(obj: Any) -> Any:
     fields = getattr(type(obj), "__dataclass_fields__", None)
     if isinstance(fields, dict):
         return {name: getattr(obj, name, None) for name in fields}
-    dump = getattr(obj, "model_dump", None)  # pydantic v2
-    if callable(dump):
-        return dump(mode="json")
-    legacy = getattr(obj, "dict", None)  # pydantic v1
-    if callable(legacy) and hasattr(type(obj), "__fields__"):
-        return legacy()
+    if callable(getattr(type(obj), "model_dump", None)):  # pydantic v2
+        return obj.model_dump(mode="json")
+    if callable(getattr(type(obj), "dict", None)) and hasattr(type(obj), "__fields__"):  # pydantic v1
+        return obj.dict()
     if callable(obj):
         return f"<{getattr(obj, '__qualname__', _type_label(obj))}>"
     from collections.abc import Mapping, MappingView, Sequence, Set

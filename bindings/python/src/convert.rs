@@ -8,6 +8,7 @@
 
 use oxray_core::json::write_str;
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -119,10 +120,8 @@ impl Writer {
             self.container(v, depth, |w| w.seq(l.iter(), depth));
         } else if let Ok(t) = v.cast::<PyTuple>() {
             self.container(v, depth, |w| w.seq(t.iter(), depth));
-        } else if let Ok(s) = v.cast::<PySet>() {
-            self.container(v, depth, |w| w.seq(s.iter(), depth));
-        } else if let Ok(s) = v.cast::<PyFrozenSet>() {
-            self.container(v, depth, |w| w.seq(s.iter(), depth));
+        } else if v.is_instance_of::<PySet>() || v.is_instance_of::<PyFrozenSet>() {
+            self.container(v, depth, |w| w.set(v, depth));
         } else if let Ok(b) = v.cast::<PyBytes>() {
             self.bytes(b.as_bytes());
         } else if let Ok(b) = v.cast::<PyByteArray>() {
@@ -163,10 +162,32 @@ impl Writer {
         self.path.pop();
     }
 
+    /// Walks a dict with `PyDict_Next` rather than pyo3's iterator: converting a value runs
+    /// user code (`__str__`, `model_dump`, …) that may add or remove keys, and pyo3's
+    /// iterator panics then (a `PanicException` into user code). A dict that changes size is
+    /// cut there, marked, and reported.
     fn dict(&mut self, d: &Bound<'_, PyDict>, depth: usize) {
+        let py = d.py();
+        let size = d.len();
+        let mut pos: ffi::Py_ssize_t = 0;
         self.out.push(b'{');
         let mut first = true;
-        for (k, v) in d.iter() {
+        loop {
+            let mut key = std::ptr::null_mut();
+            let mut value = std::ptr::null_mut();
+            // SAFETY: `d` is a dict and the GIL is held; PyDict_Next checks `pos` against the
+            // dict's current table, so it stays in bounds even if the dict was resized.
+            if unsafe { ffi::PyDict_Next(d.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
+                break;
+            }
+            // SAFETY: borrowed references from PyDict_Next, made owned before any Python code
+            // can run and drop them from the dict.
+            let (k, v) = unsafe {
+                (
+                    Bound::from_borrowed_ptr(py, key),
+                    Bound::from_borrowed_ptr(py, value),
+                )
+            };
             if !first {
                 self.out.push(b',');
             }
@@ -179,6 +200,14 @@ impl Writer {
             self.key(&k);
             self.out.push(b':');
             self.value(&v, depth + 1, false);
+            if d.len() != size {
+                self.problems
+                    .push("a dict changed size while its metadata was recorded; the rest of it was left out".into());
+                self.out.push(b',');
+                write_str(&mut self.out, CUT);
+                self.out.extend_from_slice(b":true");
+                break;
+            }
         }
         self.out.push(b'}');
     }
@@ -214,6 +243,33 @@ impl Writer {
             self.value(&item, depth + 1, false);
         }
         self.out.push(b']');
+    }
+
+    /// Sets through Python's own iterator, whose errors end the list: pyo3's set iterator
+    /// panics when user code run by a conversion changes the set.
+    fn set(&mut self, s: &Bound<'_, PyAny>, depth: usize) {
+        let items = match s.try_iter() {
+            Ok(it) => it,
+            Err(e) => {
+                self.problems.push(format!("a set could not be read: {e}"));
+                self.out.extend_from_slice(b"[]");
+                return;
+            }
+        };
+        let mut failed = None;
+        let stop_at_error = items.map_while(|item| match item {
+            Ok(item) => Some(item),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        });
+        self.seq(stop_at_error, depth);
+        if let Some(e) = failed {
+            self.problems.push(format!(
+                "a set changed while its metadata was recorded: {e}"
+            ));
+        }
     }
 
     fn bytes(&mut self, b: &[u8]) {
