@@ -56,17 +56,29 @@ def _set(rec: Optional[_core.Recorder]) -> None:
 
 def reconfigure(**overrides: Any) -> None:
     """Replaces the recorder with one built with these core config keys (None removes a key).
-    What the old recorder completed is flushed first."""
+    What the old recorder completed is flushed first. Settings the core refuses are logged and
+    forgotten: the configuration in force stays (a refused key kept in ``_overrides`` would
+    make every later configuration fail too)."""
+    wanted = dict(_overrides)
     for key, value in overrides.items():
         if value is None:
-            _overrides.pop(key, None)
+            wanted.pop(key, None)
         else:
-            _overrides[key] = value
+            wanted[key] = value
+    _install_hooks()
+    try:
+        import json
+
+        rec = _core.Recorder(json.dumps(wanted) if wanted else None)
+    except ValueError as exc:
+        recorder().warn(f"configuration ignored: {exc}")
+        return
+    _overrides.clear()
+    _overrides.update(wanted)
     old = _recorder
-    _set(None)
+    _set(rec)
     if old is not None:
         old.flush(FLUSH_TIMEOUT)
-    _make()
 
 
 def swap(rec: Optional[_core.Recorder]) -> Optional[_core.Recorder]:
@@ -86,6 +98,21 @@ def flush(timeout: float = FLUSH_TIMEOUT, on_caller: bool = False) -> bool:
         return rec.flush_on_caller(timeout) if on_caller else rec.flush(timeout)
     except Exception:  # noqa: BLE001
         return False
+
+
+_COUNTER_NAMES = ("sent", "dropped", "truncated", "streamed", "send_errors", "warnings", "sampling_errors")
+
+
+def counters() -> Dict[str, int]:
+    """The recorder's counters (zeros when no recorder was made yet). Never raises."""
+    rec = _recorder
+    snapshot = dict.fromkeys(_COUNTER_NAMES, 0)
+    if rec is not None:
+        try:
+            snapshot.update(rec.counters())
+        except Exception:  # noqa: BLE001 - tracing must never raise into user code
+            pass
+    return snapshot
 
 
 def _after_fork_in_child() -> None:

@@ -349,6 +349,12 @@ class XRayRecorder:
         """Sends everything completed and waits until it left (oxray extension)."""
         return _runtime.flush(timeout)
 
+    def counters(self) -> dict:
+        """What tracing sent, dropped and corrected so far (oxray extension): ``sent``,
+        ``dropped``, ``truncated``, ``streamed``, ``send_errors``, ``warnings``,
+        ``sampling_errors``. Never raises; all zeros before anything was traced."""
+        return _runtime.counters()
+
 
 xray_recorder = XRayRecorder()
 

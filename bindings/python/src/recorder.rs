@@ -228,7 +228,7 @@ impl PyRecorder {
         ok
     }
 
-    /// sent, dropped, truncated, streamed, send_errors, warnings.
+    /// sent, dropped, truncated, streamed, send_errors, warnings, sampling_errors.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = self.rec.counters();
         let d = PyDict::new(py);
@@ -238,6 +238,7 @@ impl PyRecorder {
         d.set_item("streamed", c.streamed)?;
         d.set_item("send_errors", c.send_errors)?;
         d.set_item("warnings", c.warnings)?;
+        d.set_item("sampling_errors", c.sampling_errors)?;
         Ok(d)
     }
 
