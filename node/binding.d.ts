@@ -29,8 +29,18 @@ export declare function begin(parent: number, name: string): number
  */
 export declare function beginInvocation(header: string | undefined | null, name: string, coldStart: boolean, service: string): number
 
-/** Begins a segment (server mode), continuing the trace of `header` when it is valid. */
-export declare function beginSegment(name?: string | undefined | null, header?: string | undefined | null): number
+/**
+ * Begins a segment (server mode), continuing the trace of `header` when it is valid (a bad
+ * one is logged, counted and ignored). The header's `Sampled=1`/`0` decides; otherwise
+ * (`Sampled=?`, no header) the sampler does, by `request`'s attributes. 0 before `init`.
+ */
+export declare function beginSegment(name?: string | undefined | null, header?: string | undefined | null, request?: SamplingRequestInput | undefined | null): number
+
+/**
+ * Checks local rules (a rule file path or the JSON text) as the recorder would load them.
+ * Returns null when they are valid, else `<field>: <reason>`.
+ */
+export declare function checkSamplingRules(source: string): string | null
 
 /**
  * Runs the `oxray` command line (`args` without the program name), writing to the process's
@@ -51,6 +61,12 @@ export interface Counters {
   /** Entities this thread's handle table holds. */
   handles: number
 }
+
+/**
+ * Turns on centralized sampling for this thread's recorder. Returns null on success, else
+ * why it was refused (in Lambda, with tracing disabled, before `init`).
+ */
+export declare function enableCentralizedSampling(): string | null
 
 /** Ends the entity now; false if it was already ended or the handle is stale. */
 export declare function end(handle: number): boolean
@@ -186,6 +202,68 @@ export declare function parseTraceHeader(text: string): ParsedTraceHeader
 /** Drops the handle. An entity released while open is sent as in-progress (core rule). */
 export declare function release(handle: number): void
 
+/** The rule a request falls under, or why the rules were refused. */
+export interface RuleMatch {
+  valid: boolean
+  /**
+   * Local rules: the rule's `description` (`rules[i]` without one) or `default`;
+   * `GetSamplingRules` answers: the `RuleName`, or null when no usable rule matches.
+   */
+  rule?: string
+  /** `<field>: <reason>` when the rules are invalid. */
+  error?: string
+}
+
+/** The rules in the order they are tried, or why they were refused. */
+export interface RuleOrder {
+  valid: boolean
+  rules: Array<string>
+  error?: string
+}
+
+/** The request attributes sampling rules match on; absent ones match any pattern. */
+export interface SamplingRequestInput {
+  /** The Host header's name (without the port). */
+  host?: string
+  method?: string
+  /** The URL path (no query). */
+  urlPath?: string
+  /** Centralized rules only; defaults to the segment name when sampling a new segment. */
+  serviceName?: string
+  /** Centralized rules only; defaults to the recorder's `origin`. */
+  serviceType?: string
+}
+
+/**
+ * The rule `request` falls under for rules given as JSON text (a local rule file or a
+ * `GetSamplingRules` answer), without sampling anything.
+ */
+export declare function samplingRuleFor(rulesJson: string, request?: SamplingRequestInput | undefined | null): RuleMatch
+
+/** The rules in the order they are tried, named as `samplingRuleFor` names them. */
+export declare function samplingRuleOrder(rulesJson: string): RuleOrder
+
+/** What centralized sampling is doing in this thread's recorder. */
+export declare function samplingStatus(): SamplingStatusOutput
+
+/** What centralized sampling is doing (all zero / false while it is off). */
+export interface SamplingStatusOutput {
+  centralized: boolean
+  /** The background thread runs. */
+  polling: boolean
+  /** Rules in the cache (including `Default`). */
+  rulesCached: number
+  /** The service's rules are cached and fresh, so they decide (else the local rules do). */
+  usingServiceRules: boolean
+  ruleFetches: number
+  targetFetches: number
+  /** Failed calls to the daemon's proxy. */
+  errors: number
+  lastError?: string
+  /** The 24-hex id this process reports statistics under (empty while off). */
+  clientId: string
+}
+
 /** Sends an in-progress document for this open entity (its final document replaces it). */
 export declare function sendInProgress(handle: number): boolean
 
@@ -200,6 +278,12 @@ export declare function setFlags(handle: number, error: boolean, fault: boolean,
 
 /** `aws` or `remote`; anything else clears the namespace. */
 export declare function setNamespace(handle: number, namespace: string): boolean
+
+/**
+ * Samples this thread's new traces by local rules (a rule file path or the JSON text).
+ * Returns null on success, else `<field>: <reason>`; refused rules change nothing.
+ */
+export declare function setSamplingRules(source: string): string | null
 
 /** Sets the `sql` block. */
 export declare function setSql(handle: number, sql: SqlInput): boolean

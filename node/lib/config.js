@@ -40,14 +40,15 @@ const isFalse = (v) => v.toLowerCase() === 'false';
 function resolveConfig(options, e) {
   const custom = options.customConfigService;
   const executionEnv = env(e.AWS_EXECUTION_ENV);
-  const tracingEnabled = !(
+  const disabledExplicitly =
     options.enabled === false ||
     isFalse(fromCustom(custom, 'getTracingEnabled')) ||
     isFalse(env(e.POWERTOOLS_TRACE_ENABLED)) ||
     executionEnv === 'AWS_Lambda_amplify-mock' ||
-    env(e.AWS_SAM_LOCAL) !== '' ||
-    executionEnv === ''
-  );
+    env(e.AWS_SAM_LOCAL) !== '';
+  const tracingEnabled = !disabledExplicitly && executionEnv !== '';
+  // Off only for running outside Lambda: server mode (oxray/middleware) turns it on.
+  const offOutsideLambdaOnly = !disabledExplicitly && executionEnv === '';
   const captureResponse = !(
     isFalse(fromCustom(custom, 'getTracingCaptureResponse')) || isFalse(env(e.POWERTOOLS_TRACER_CAPTURE_RESPONSE))
   );
@@ -65,7 +66,7 @@ function resolveConfig(options, e) {
     env(e.POWERTOOLS_SERVICE_NAME) ||
     'service_undefined';
   const coldStart = env(e.AWS_LAMBDA_INITIALIZATION_TYPE) === 'on-demand';
-  return { tracingEnabled, captureResponse, captureError, captureHTTPsRequests, serviceName, coldStart };
+  return { tracingEnabled, offOutsideLambdaOnly, captureResponse, captureError, captureHTTPsRequests, serviceName, coldStart };
 }
 
 module.exports = { resolveConfig };

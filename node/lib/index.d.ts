@@ -142,7 +142,52 @@ export declare class Tracer {
   captureMethod(options?: CaptureMethodOptions): MethodDecorator;
   /** oxray extra: counters of the process recorder, or null when tracing never started. */
   getCounters(): Counters | null;
+  /**
+   * Samples new traces of this thread by local rules (X-Ray SDK format, version 1 or 2): an
+   * object, JSON text or a file path. Throws an Error naming the field and the reason when
+   * they are invalid; the rules in force then stay.
+   */
+  loadSamplingRules(rules: SamplingRules): void;
+  /** Adds the X-Ray service's rules (through the daemon's proxy); false where it does not apply (Lambda, tracing disabled). */
+  enableCentralizedSampling(): boolean;
+  getSamplingStatus(): SamplingStatus;
 }
+
+/** Local rules (or, for samplingRuleFor/samplingRuleOrder, a GetSamplingRules answer): an object, JSON text, or a file path. */
+export type SamplingRules = string | URL | Record<string, unknown>;
+
+/** The request attributes rules match on; absent ones match any pattern. */
+export interface SamplingRequest {
+  host?: string;
+  method?: string;
+  urlPath?: string;
+  /** Centralized rules only. */
+  serviceName?: string;
+  /** Centralized rules only. */
+  serviceType?: string;
+}
+
+/** What centralized sampling is doing (all zero / false while it is off). */
+export interface SamplingStatus {
+  centralized: boolean;
+  polling: boolean;
+  rulesCached: number;
+  usingServiceRules: boolean;
+  ruleFetches: number;
+  targetFetches: number;
+  errors: number;
+  lastError?: string;
+  clientId: string;
+}
+
+/**
+ * The rule `request` falls under, without sampling: a local rule's `description` (`rules[i]`
+ * without one) or `"default"`; a GetSamplingRules answer's `RuleName`, or null when no usable
+ * rule matches. Throws when the rules are invalid.
+ */
+export declare function samplingRuleFor(rules: SamplingRules, request?: SamplingRequest): string | null;
+/** The rules in the order they are tried, named as samplingRuleFor names them. */
+export declare function samplingRuleOrder(rules: SamplingRules): string[];
 
 export interface ParsedTraceHeader {
   valid: boolean;

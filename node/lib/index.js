@@ -22,9 +22,26 @@ function parseDaemonAddress(text) {
   return require('./native').addon().parseDaemonAddress(String(text));
 }
 
+/**
+ * The rule a request falls under, without sampling anything (see sampling.js).
+ * @param {unknown} rules
+ * @param {{ host?: string, method?: string, urlPath?: string, serviceName?: string, serviceType?: string }} [request]
+ */
+function samplingRuleFor(rules, request) {
+  return require('./sampling').ruleFor(rules, request);
+}
+
+/**
+ * The rules in the order they are tried, named as samplingRuleFor names them.
+ * @param {unknown} rules
+ */
+function samplingRuleOrder(rules) {
+  return require('./sampling').ruleOrder(rules);
+}
+
 const VERSION = require('./version');
 
-module.exports = { Tracer, parseTraceHeader, parseDaemonAddress, VERSION };
+module.exports = { Tracer, parseTraceHeader, parseDaemonAddress, samplingRuleFor, samplingRuleOrder, VERSION };
 // The entity classes load on first access (constructing a Tracer does not need them).
 for (const name of /** @type {const} */ (['Segment', 'Subsegment', 'DummySegment'])) {
   Object.defineProperty(module.exports, name, { enumerable: true, get: () => require('./segment')[name] });

@@ -4,5 +4,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const cjs = require('./index.js');
 
-export const { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress, VERSION } = cjs;
+export const { Tracer, Segment, Subsegment, DummySegment, parseTraceHeader, parseDaemonAddress, samplingRuleFor, samplingRuleOrder, VERSION } = cjs;
 export default cjs;

@@ -1,7 +1,9 @@
 'use strict';
 /**
- * Middy middleware: `captureLambdaHandler(tracer, { captureResponse })` from `oxray/middleware`,
- * producing the same document as the decorator.
+ * `oxray/middleware`: the middy middleware `captureLambdaHandler(tracer, { captureResponse })`,
+ * producing the same document as the decorator; and, for server mode (outside Lambda), the
+ * `http.createServer` wrapper `traceHttpServer` (http-server.js) and the Express middleware
+ * `traceExpress` / `traceExpressErrors` (express.js).
  *
  * Middy cannot wrap the handler, so `before` makes the handler subsegment current with
  * AsyncLocalStorage.enterWith for the rest of the invocation's async flow; `after`/`onError`
@@ -63,3 +65,9 @@ function captureLambdaHandler(tracer, options) {
 }
 
 module.exports = { captureLambdaHandler };
+// Server mode (loaded on first use: a Lambda handler using middy does not need them).
+Object.defineProperties(module.exports, {
+  traceHttpServer: { enumerable: true, get: () => require('./http-server').traceHttpServer },
+  traceExpress: { enumerable: true, get: () => require('./express').traceExpress },
+  traceExpressErrors: { enumerable: true, get: () => require('./express').traceExpressErrors },
+});

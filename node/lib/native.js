@@ -23,12 +23,17 @@ const VERSION = require('./version');
  * @property {(handle: number, namespaceId: number, keyId: number, json: string) => boolean} endWithMetadata records one metadata value (interned namespace and key; namespace 0 is `default`), then ends the entity
  * @property {(handle: number, key: string, value: string | number | boolean) => boolean} annotateFast adds an annotation
  * @property {(handle: number, namespace: string | null, key: string, json: string) => boolean} metadataFast adds a metadata value (JSON text from serialize.js); a null namespace is `default`
+ * @property {(name?: string, traceHeader?: string, host?: string, method?: string, path?: string, scheme?: string, userAgent?: string, remoteAddr?: string, forwardedFor?: string) => number} beginRequest begins the segment of an incoming request (server mode); 0 when tracing is off
+ * @property {(handle: number) => string | null} responseHeader the `X-Amzn-Trace-Id` to answer a request with
+ * @property {(handle: number, status: number, contentLength?: number) => boolean} endRequest records the response (status 0: unknown) and ends the request's segment
  */
 /** @typedef {typeof import('../binding') & FastPath} Native */
 
 /** @type {Native | null} */
 let binding = null;
 let state = 'unloaded'; // unloaded | ready | failed
+/** Sampling set up before the recorder existed, applied when it starts (see sampling.js). */
+const pendingSampling = { rules: /** @type {string | null} */ (null), centralized: false };
 
 /** The addon: this platform's binary if present, else through the generated loader. */
 function loadAddon() {
@@ -66,6 +71,8 @@ function recorder() {
     const config = { sdk_name: 'oxray for Node.js', sdk_version: VERSION, emit_mode: mode };
     const capacity = Number(process.env.OXRAY_QUEUE_CAPACITY);
     if (Number.isSafeInteger(capacity) && capacity > 0) config.queue_capacity = capacity;
+    if (pendingSampling.rules !== null) config.sampling_rules = pendingSampling.rules;
+    if (pendingSampling.centralized) config.centralized_sampling = true;
     const problem = b.init(JSON.stringify(config));
     if (problem) {
       logger.error(`recorder configuration refused (${problem}); using defaults`);
@@ -86,4 +93,4 @@ function isLoaded() {
   return state === 'ready';
 }
 
-module.exports = { recorder, isLoaded, addon: loadAddon };
+module.exports = { recorder, isLoaded, addon: loadAddon, pendingSampling };

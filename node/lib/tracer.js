@@ -46,16 +46,24 @@ class Tracer {
     this._serviceNameId = 0;
     /** @private */
     this._serviceNameInterned = '';
-    if (config.tracingEnabled) {
-      this._native = nativeLoader.recorder();
-      this._enabled = this._native !== null;
+    /** @private */
+    this._provider = null;
+    if (config.tracingEnabled) this._enable();
+    else if (config.offOutsideLambdaOnly) {
+      const mode = require('./mode');
+      if (mode.inServerMode()) this._enable();
+      else mode.waitForServerMode(this);
     }
-    if (this._enabled && config.captureHTTPsRequests) {
+  }
+
+  /** Turns tracing on (at construction, or when server mode begins: see mode.js). */
+  _enable() {
+    this._native = nativeLoader.recorder();
+    this._enabled = this._native !== null;
+    if (this._enabled && this._config.captureHTTPsRequests) {
       lazy.instrument = require('./instrument');
       lazy.instrument.httpAndFetch();
     }
-    /** @private */
-    this._provider = null;
   }
 
   /** Powertools' ProviderService equivalent (made on first use; may be replaced, as there). */
@@ -260,6 +268,31 @@ class Tracer {
       },
       'captureMethod',
     );
+  }
+
+  /**
+   * Samples new traces of this thread by local rules (X-Ray SDK rule file, version 1 or 2):
+   * an object, JSON text or a file path (the same as `AWS_XRAY_SAMPLING_RULES`). Invalid
+   * rules throw an Error naming the field and the reason, and the rules in force stay. An
+   * incoming `Sampled=1`/`Sampled=0` still decides; in Lambda the invocation's header does.
+   * @param {unknown} rules
+   */
+  loadSamplingRules(rules) {
+    require('./sampling').loadRules(rules);
+  }
+
+  /**
+   * Adds the X-Ray service's sampling rules (through the daemon's TCP proxy, polled by a
+   * background thread) on top of the local rules, which stay the fallback. Returns false, with
+   * a warning, where it does not apply (in Lambda, with tracing disabled).
+   */
+  enableCentralizedSampling() {
+    return require('./sampling').enableCentralized(this);
+  }
+
+  /** What centralized sampling is doing (all zero / false while it is off). */
+  getSamplingStatus() {
+    return require('./sampling').status();
   }
 
   /** Counters of documents sent, dropped, truncated and streamed, and of warnings (oxray extra). */

@@ -271,6 +271,91 @@ unsafe extern "C" fn metadata_fast(
     unsafe { boolean(env, ok) }
 }
 
+/// # Safety
+/// `env` must be the running callback's environment.
+unsafe fn js_string(env: sys::napi_env, text: Option<&str>) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: `text` is valid UTF-8 of the given length; on failure `out` stays null, which
+    // reads as undefined. None is returned as null.
+    unsafe {
+        match text {
+            Some(t) => sys::napi_create_string_utf8(
+                env,
+                t.as_ptr() as *const c_char,
+                t.len() as isize,
+                &mut out,
+            ),
+            None => sys::napi_get_null(env, &mut out),
+        }
+    };
+    out
+}
+
+/// A number argument, or None if it is not a finite number.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn number(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
+    let mut n = 0f64;
+    // SAFETY: a non-number returns an error status and leaves `n` untouched.
+    let ok = !value.is_null()
+        && unsafe { sys::napi_get_value_double(env, value, &mut n) } == sys::Status::napi_ok;
+    (ok && n.is_finite()).then_some(n)
+}
+
+/// `beginRequest(name, traceHeader, host, method, path, scheme, userAgent, remoteAddr,
+/// forwardedFor) -> handle`: the segment of one incoming request (see `server.rs`); each
+/// argument is a string or absent. 0 when tracing is off.
+unsafe extern "C" fn begin_request(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [name, header, host, method, path, scheme, agent, remote, forwarded] =
+        unsafe { args::<9>(env, info) };
+    let request = unsafe {
+        crate::server::Request {
+            name: string(env, name),
+            trace_header: string(env, header),
+            host: string(env, host),
+            method: string(env, method),
+            path: string(env, path),
+            scheme: string(env, scheme),
+            user_agent: string(env, agent),
+            remote_addr: string(env, remote),
+            forwarded_for: string(env, forwarded),
+        }
+    };
+    let h = crate::server::begin_request(request);
+    unsafe { uint(env, h) }
+}
+
+/// `responseHeader(handle) -> string | null`: the `X-Amzn-Trace-Id` to answer the request with.
+unsafe extern "C" fn response_header(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h] = unsafe { args::<1>(env, info) };
+    let header = crate::server::response_header(unsafe { handle(env, h) });
+    unsafe { js_string(env, header.as_deref()) }
+}
+
+/// `endRequest(handle, status, contentLength) -> bool`: records the response (a status of 0
+/// or a non-number is unknown; so is a negative or non-number length) and ends the segment.
+unsafe extern "C" fn end_request(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h, status, length] = unsafe { args::<3>(env, info) };
+    let (h, status, length) = unsafe { (handle(env, h), handle(env, status), number(env, length)) };
+    let status = u16::try_from(status).ok().filter(|s| *s != 0);
+    let length = length.filter(|n| *n >= 0.0).map(|n| n as i64);
+    let ok = crate::server::end_request(h, status, length);
+    unsafe { boolean(env, ok) }
+}
+
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
 
 const FAST: &[(&str, Callback)] = &[
@@ -279,6 +364,9 @@ const FAST: &[(&str, Callback)] = &[
     ("endWithMetadata\0", end_with_metadata),
     ("annotateFast\0", annotate_fast),
     ("metadataFast\0", metadata_fast),
+    ("beginRequest\0", begin_request),
+    ("responseHeader\0", response_header),
+    ("endRequest\0", end_request),
 ];
 
 /// Adds the raw functions to the module's exports (runs once, when the addon loads).

@@ -19,6 +19,8 @@ mod invocation;
 mod names;
 mod parse;
 mod recorder;
+mod sampling;
+mod server;
 mod slab;
 mod state;
 

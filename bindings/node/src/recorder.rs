@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use napi_derive::napi;
 use oxray_core::emit::udp::UdpEmitter;
-use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Config, EmitMode, Recorder, TraceHeader};
 
 use crate::emitter::QueueWithBackpressure;
+use crate::sampling::SamplingRequestInput;
 
 use crate::state;
 
@@ -69,9 +69,16 @@ pub fn facade(header: Option<String>) -> u32 {
     }
 }
 
-/// Begins a segment (server mode), continuing the trace of `header` when it is valid.
+/// Begins a segment (server mode), continuing the trace of `header` when it is valid (a bad
+/// one is logged, counted and ignored). The header's `Sampled=1`/`0` decides; otherwise
+/// (`Sampled=?`, no header) the sampler does, by `request`'s attributes. 0 before `init`.
 #[napi]
-pub fn begin_segment(name: Option<String>, header: Option<String>) -> u32 {
+pub fn begin_segment(
+    name: Option<String>,
+    header: Option<String>,
+    request: Option<SamplingRequestInput>,
+) -> u32 {
+    let request = request.unwrap_or_default();
     let entity = state::with(|s| {
         let incoming = header.and_then(|h| match TraceHeader::parse(&h) {
             Ok(parsed) => Some(parsed),
@@ -81,11 +88,8 @@ pub fn begin_segment(name: Option<String>, header: Option<String>) -> u32 {
                 None
             }
         });
-        s.recorder.begin_segment(
-            name.as_deref(),
-            incoming.as_ref(),
-            &SamplingRequest::default(),
-        )
+        s.recorder
+            .begin_segment(name.as_deref(), incoming.as_ref(), &request.as_core())
     });
     entity.map(state::insert).unwrap_or(0)
 }

@@ -1,0 +1,174 @@
+//! Server mode: the segment of one incoming HTTP request (`oxray/middleware`'s
+//! `traceHttpServer` and `traceExpress`).
+//!
+//! [`begin_request`] reads what the JavaScript layer took from the request in one crossing: it
+//! continues an incoming `X-Amzn-Trace-Id` (its `Sampled=1`/`0` decides), lets the sampler
+//! decide otherwise (by host, method and path), begins the segment (in Lambda: a subsegment
+//! of the invocation's function segment, which Lambda decides) and, when it is sampled,
+//! records `http.request`. [`response_header`] is the `X-Amzn-Trace-Id` to answer with;
+//! [`end_request`] records the response and ends the segment. Nothing here fails on what a
+//! client sends: an unusable trace header is logged, counted and ignored.
+
+use oxray_core::sampling::SamplingRequest;
+use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
+
+use crate::state;
+
+/// What the JavaScript layer read from one request; absent values are None.
+#[derive(Default)]
+pub struct Request {
+    /// The segment name asked for (the middleware's option or the Tracer's service name);
+    /// without one, the Host's name. `AWS_XRAY_TRACING_NAME` wins over both (core rule).
+    pub name: Option<String>,
+    pub trace_header: Option<String>,
+    /// The Host header as sent (with its port).
+    pub host: Option<String>,
+    pub method: Option<String>,
+    /// The URL path, without the query.
+    pub path: Option<String>,
+    /// `http` or `https`.
+    pub scheme: Option<String>,
+    pub user_agent: Option<String>,
+    /// The peer address of the connection.
+    pub remote_addr: Option<String>,
+    /// The `X-Forwarded-For` header.
+    pub forwarded_for: Option<String>,
+}
+
+/// The host name without its port (`example.com:8080` → `example.com`, `[::1]:80` → `::1`).
+pub fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The first address of an `X-Forwarded-For` list.
+pub fn first_forwarded(value: &str) -> Option<&str> {
+    let first = value.split(',').next()?.trim();
+    (!first.is_empty()).then_some(first)
+}
+
+/// Begins the request's segment and returns its handle; 0 when tracing is disabled or
+/// before `init` (the middleware then passes the request through untouched).
+pub fn begin_request(request: Request) -> u32 {
+    let entity = state::with(|s| begin_entity(&s.recorder, &request)).flatten();
+    match entity {
+        Some(entity) => {
+            if entity.is_sampled() {
+                record_request(&entity, request);
+            }
+            state::insert(entity)
+        }
+        None => 0,
+    }
+}
+
+fn begin_entity(recorder: &Recorder, request: &Request) -> Option<Entity> {
+    let config = recorder.config();
+    if !config.enabled {
+        return None;
+    }
+    let hostname = request
+        .host
+        .as_deref()
+        .map(host_name)
+        .filter(|h| !h.is_empty());
+    let name = request
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .or(hostname);
+    if config.lambda {
+        // Lambda owns the function segment and its sampling decision: the request is a
+        // subsegment of the invocation's.
+        let shown = config.tracing_name.as_deref().or(name).unwrap_or("unnamed");
+        return Some(recorder.lambda_facade(None).begin_subsegment(shown));
+    }
+    let incoming = match request.trace_header.as_deref().map(TraceHeader::parse) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            recorder.warn(&format!("incoming X-Amzn-Trace-Id ignored: {e}"));
+            None
+        }
+        None => None,
+    };
+    let sampling = SamplingRequest {
+        host: hostname,
+        method: request.method.as_deref(),
+        url_path: request.path.as_deref(),
+        ..SamplingRequest::default()
+    };
+    Some(recorder.begin_segment(name, incoming.as_ref(), &sampling))
+}
+
+/// `http.request` of a sampled request: method, full URL (no query), user agent, and the
+/// client's address (the first `X-Forwarded-For` entry when there is one, flagged so).
+fn record_request(entity: &Entity, request: Request) {
+    let url = request.host.as_deref().map(|host| {
+        format!(
+            "{}://{}{}",
+            request.scheme.as_deref().unwrap_or("http"),
+            host,
+            request.path.as_deref().unwrap_or("/")
+        )
+    });
+    let forwarded = request.forwarded_for.as_deref().and_then(first_forwarded);
+    let (client_ip, x_forwarded_for) = match forwarded {
+        Some(first) => (Some(first.to_string()), true),
+        None => (request.remote_addr, false),
+    };
+    let _ = entity.set_http_request(HttpRequest {
+        method: request.method.map(|m| m.to_ascii_uppercase()),
+        url,
+        user_agent: request.user_agent,
+        client_ip,
+        x_forwarded_for,
+        traced: false,
+    });
+}
+
+/// The `X-Amzn-Trace-Id` to answer with: `Root=…`, plus the decision when the caller asked
+/// with `Sampled=?`. None for a stale handle.
+pub fn response_header(handle: u32) -> Option<String> {
+    state::with_entity(handle, |e| {
+        TraceHeader::response(e.incoming_header(), e.trace_id(), e.is_sampled())
+    })
+}
+
+/// Records the response (status → error/throttle/fault, content length; nothing when neither
+/// is known: the connection closed before an answer) and ends the segment. False if it had already ended or the handle is stale.
+pub fn end_request(handle: u32, status: Option<u16>, content_length: Option<i64>) -> bool {
+    let known = status.is_some() || content_length.is_some();
+    let recorded = state::with_entity(handle, |e| {
+        !e.is_ended()
+            && (!known || !e.is_sampled() || e.set_http_response(status, content_length).is_ok())
+    });
+    recorded == Some(true) && crate::entity::end(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("example.com:8080"), "example.com");
+        assert_eq!(host_name("example.com"), "example.com");
+        assert_eq!(host_name("[::1]:80"), "::1");
+        assert_eq!(host_name("weird:port"), "weird:port");
+    }
+
+    #[test]
+    fn the_first_forwarded_address_is_the_client() {
+        assert_eq!(
+            first_forwarded(" 203.0.113.7, 10.0.0.1"),
+            Some("203.0.113.7")
+        );
+        assert_eq!(first_forwarded(" , 10.0.0.1"), None);
+        assert_eq!(first_forwarded(""), None);
+    }
+}

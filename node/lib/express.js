@@ -1,0 +1,46 @@
+'use strict';
+/**
+ * Express (4 and 5) middleware: `app.use(traceExpress(tracer, options))` before the routes
+ * traces each request as a segment (see request.js); `app.use(traceExpressErrors(tracer))`
+ * after them records a route's error as the segment's cause and passes it on unchanged.
+ * Without the second one a failed request is still recorded, from its status, without cause.
+ */
+
+const { beginRequest, recordFailure, segmentName } = require('./request');
+const { startServerMode } = require('./server-mode');
+
+/** Where a request keeps its trace for the error middleware. */
+const TRACED = Symbol('oxray.request');
+
+/**
+ * @param {import('./tracer').Tracer} tracer
+ * @param {{ name?: string, samplingRules?: unknown }} [options]
+ * @returns {(req: any, res: any, next: (err?: unknown) => void) => void}
+ */
+function traceExpress(tracer, options) {
+  startServerMode(tracer, options?.samplingRules);
+  const name = options?.name;
+  return function oxrayTraceExpress(req, res, next) {
+    // Mounted twice, or behind another oxray entry point: the first one traces.
+    if (req[TRACED] === undefined) {
+      const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl);
+      if (traced !== null) req[TRACED] = traced;
+    }
+    next();
+  };
+}
+
+/**
+ * @param {import('./tracer').Tracer} tracer
+ * @returns {(err: unknown, req: any, res: any, next: (err?: unknown) => void) => void}
+ */
+function traceExpressErrors(tracer) {
+  startServerMode(tracer, undefined);
+  return function oxrayTraceExpressErrors(err, req, res, next) {
+    const traced = req?.[TRACED];
+    if (traced !== undefined && !traced.failed) recordFailure(traced, err);
+    next(err);
+  };
+}
+
+module.exports = { traceExpress, traceExpressErrors };

@@ -1,0 +1,198 @@
+'use strict';
+/**
+ * One incoming HTTP request in server mode, shared by `traceHttpServer` and `traceExpress`.
+ *
+ * {@link beginRequest} reads the request (trace header, host, method, path, client) into one
+ * native call that continues or starts the trace, samples it and records `http.request`;
+ * answers with the `X-Amzn-Trace-Id` response header; makes the segment current for the
+ * request; and ends it when the response is done or the connection closes first.
+ *
+ * Making it current. The handler runs synchronously from the server's `request` event, but
+ * the request's body events (`data`, `end`, which run Express's next middleware after a body
+ * parser) are emitted later by the connection's HTTP parser, in the async context of that
+ * connection, not of anything the handler started. `AsyncLocalStorage.enterWith` from inside
+ * the `request` event sets the store on exactly that context, so both see the segment. The
+ * next request on a kept-alive connection replaces it; until then the ended request's store
+ * is marked `done`, so nothing later on that connection mistakes it for current.
+ *
+ * The segment ends on the response's `close` event, which Node emits after the response was
+ * handed to the connection (`finish`) and also when the connection closes before that: a
+ * client that went away is recorded (error flag, cause `ClientClosedRequest`), not lost.
+ */
+
+const context = require('./context');
+const logger = require('./logger');
+
+const HEADER = 'X-Amzn-Trace-Id';
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
+
+/** @typedef {import('./tracer').Tracer} Tracer */
+/** @typedef {import('node:http').IncomingMessage} IncomingMessage */
+/** @typedef {import('node:http').ServerResponse} ServerResponse */
+
+/** What the traced request keeps until its end. */
+class Traced {
+  /**
+   * @param {Tracer} tracer
+   * @param {import('./context').Store} store
+   * @param {ServerResponse} res
+   */
+  constructor(tracer, store, res) {
+    this.tracer = tracer;
+    this.store = store;
+    this.res = res;
+    /** The handler failed and that was recorded: a closed connection is no news then. */
+    this.failed = false;
+  }
+}
+
+/**
+ * The segment name asked for: the option, else the Tracer's service name when one was set;
+ * without either the core names the segment after the Host.
+ * @param {Tracer} tracer
+ * @param {string | undefined} name
+ */
+function segmentName(tracer, name) {
+  if (typeof name === 'string' && name !== '') return name;
+  const service = tracer.serviceName;
+  return service !== 'service_undefined' ? service : undefined;
+}
+
+/**
+ * Begins tracing `req`; returns null when it is not traced (tracing off). Never throws.
+ * @param {Tracer} tracer
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ * @param {string | undefined} name segment name (see {@link segmentName})
+ * @param {string | undefined} url the URL to record (Express: `originalUrl`), else `req.url`
+ * @returns {Traced | null}
+ */
+function beginRequest(tracer, req, res, name, url) {
+  if (!tracer.isTracingEnabled()) return null;
+  try {
+    const native = /** @type {import('./native').Native} */ (tracer._native);
+    const headers = req.headers;
+    const target = url ?? req.url ?? '/';
+    const query = target.indexOf('?');
+    const socket = req.socket;
+    const h = native.beginRequest(
+      name,
+      // Node joins a repeated unknown header into one string.
+      /** @type {string | undefined} */ (headers['x-amzn-trace-id']),
+      headers.host,
+      req.method,
+      query === -1 ? target : target.slice(0, query),
+      /** @type {any} */ (socket)?.encrypted ? 'https' : 'http',
+      headers['user-agent'],
+      socket?.remoteAddress,
+      /** @type {string | undefined} */ (headers['x-forwarded-for']),
+    );
+    if (h === 0) return null;
+    const answer = native.responseHeader(h);
+    if (answer !== null && !res.headersSent) res.setHeader(HEADER, answer);
+    const traced = new Traced(tracer, context.newStore(h, name), res);
+    res.once('close', () => endRequest(traced));
+    context.enter(traced.store);
+    return traced;
+  } catch (err) {
+    tracer._internalError(err);
+    return null;
+  }
+}
+
+/**
+ * The response's length: its Content-Length header, or the one Node wrote itself.
+ * @param {ServerResponse} res
+ * @returns {number | undefined}
+ */
+function contentLength(res) {
+  const declared = res.getHeader('content-length');
+  if (declared !== undefined) return Number(declared);
+  const head = /** @type {any} */ (res)._header;
+  if (typeof head !== 'string') return undefined;
+  const m = CONTENT_LENGTH.exec(head);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The response is done, or the connection closed first: records it and ends the segment.
+ * @param {Traced} traced
+ */
+function endRequest(traced) {
+  const { tracer, store, res } = traced;
+  store.done = true;
+  try {
+    const native = /** @type {import('./native').Native} */ (tracer._native);
+    if (!res.writableFinished && !traced.failed) {
+      native.setFlags(store.h, true, false, false);
+      native.addException(store.h, {
+        typeName: 'ClientClosedRequest',
+        message: 'the connection closed before the response was complete',
+        remote: true,
+        stack: [],
+      });
+    }
+    native.endRequest(store.h, res.headersSent ? res.statusCode : 0, res.headersSent ? contentLength(res) : undefined);
+  } catch (err) {
+    tracer._internalError(err);
+  }
+}
+
+/**
+ * Records an error of the request's handler: a status below 500 carried by the error
+ * (`status`/`statusCode`, as Express and http-errors set it) marks a client error, else a
+ * fault; the error becomes the segment's cause. Never throws.
+ * @param {Traced} traced
+ * @param {unknown} err
+ */
+function recordFailure(traced, err) {
+  const { tracer, store } = traced;
+  // Already ended: the connection closed first (a body read then fails with `aborted`), and
+  // that was recorded as the client's doing.
+  if (store.done) return;
+  traced.failed = true;
+  try {
+    const status = statusOf(err);
+    if (status !== undefined && status >= 400 && status < 500) /** @type {import('./native').Native} */ (tracer._native).setFlags(store.h, true, false, status === 429);
+    tracer._recordError(store.h, err);
+  } catch (problem) {
+    tracer._internalError(problem);
+  }
+}
+
+/** @param {unknown} err @returns {number | undefined} */
+function statusOf(err) {
+  if (err === null || typeof err !== 'object') return undefined;
+  try {
+    const e = /** @type {any} */ (err);
+    const status = e.status ?? e.statusCode;
+    return Number.isInteger(status) ? status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A plain handler failed: records it (when traced) and answers 500 if nothing was sent yet,
+ * else ends the response, so the client is never left waiting. The error is logged, not
+ * rethrown: a throwing `request` listener would end the process.
+ * @param {Traced | null} traced
+ * @param {ServerResponse} res
+ * @param {unknown} err
+ */
+function answerFailure(traced, res, err) {
+  if (traced !== null) recordFailure(traced, err);
+  logger.error(`request handler failed: ${err instanceof Error ? err.stack : String(err)}`);
+  try {
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.end();
+    } else if (!res.writableEnded) {
+      res.end();
+    }
+  } catch {
+    res.destroy();
+  }
+}
+
+module.exports = { beginRequest, recordFailure, answerFailure, segmentName };

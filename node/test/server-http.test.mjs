@@ -1,0 +1,334 @@
+// Server mode with a real http.createServer on 127.0.0.1: traceHttpServer from
+// oxray/middleware, documents received by a UDP daemon stand-in and validated (schema + strict
+// rules) as they arrive.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setupServerMode, listen, request, ALWAYS, NEVER } from './helpers/server.mjs';
+import { newTraceHeader, decorate, flatten } from './helpers/lambda.mjs';
+import { captureLogs } from './helpers/logs.mjs';
+
+const sink = await setupServerMode();
+const { Tracer } = await import('oxray');
+const { traceHttpServer } = await import('oxray/middleware');
+
+// Made before server mode: off (outside Lambda) until traceHttpServer turns it on.
+const tracer = new Tracer({ serviceName: 'shop' });
+assert.equal(tracer.isTracingEnabled(), false);
+
+// A plain (untraced) downstream service that shows the header it was called with.
+const seenDownstream = [];
+const downstream = http.createServer((req, res) => {
+  seenDownstream.push(req.headers['x-amzn-trace-id']);
+  res.end('{"ok":true}');
+});
+const downstreamPort = await listen(downstream);
+
+class Catalog {
+  async lookup(id) {
+    const body = await new Promise((resolve, reject) => {
+      http.get(`http://127.0.0.1:${downstreamPort}/items/${id}`, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    return JSON.parse(body);
+  }
+
+  price(id) {
+    tracer.putAnnotation('item', id);
+    return id.length * 10;
+  }
+}
+decorate(Catalog, 'lookup', tracer.captureMethod());
+decorate(Catalog, 'price', tracer.captureMethod());
+const catalog = new Catalog();
+
+/** What the handler did last, by request path. */
+const handled = new Map();
+
+async function app(req, res) {
+  const url = new URL(req.url, 'http://x');
+  handled.set(url.pathname, true);
+  switch (url.pathname) {
+    case '/status': {
+      res.statusCode = Number(url.searchParams.get('code'));
+      res.end('status');
+      return;
+    }
+    case '/throw':
+      throw new Error('sync failure in the handler');
+    case '/reject':
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new TypeError('async failure in the handler');
+    case '/partial': {
+      // Headers and a first chunk, then nothing until the client goes away.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk');
+      await new Promise((resolve) => res.once('close', resolve));
+      return;
+    }
+    case '/work': {
+      const id = url.searchParams.get('id');
+      // Each request waits a different time, so concurrent requests interleave.
+      await new Promise((resolve) => setTimeout(resolve, Number(url.searchParams.get('wait') ?? 0)));
+      tracer.putAnnotation('request_id', id);
+      const item = await catalog.lookup(id);
+      const price = catalog.price(id);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id, price, item }));
+      return;
+    }
+    case '/echo': {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      res.end(body);
+      return;
+    }
+    default:
+      res.end('hello');
+  }
+}
+
+const server = http.createServer(traceHttpServer(tracer, app, { samplingRules: ALWAYS }));
+const port = await listen(server);
+after(() => {
+  server.close();
+  downstream.close();
+});
+
+test('traceHttpServer turns on the Tracers made earlier outside Lambda', () => {
+  assert.equal(tracer.isTracingEnabled(), true);
+  assert.equal(new Tracer().isTracingEnabled(), true, 'and those made later');
+  assert.equal(new Tracer({ enabled: false }).isTracingEnabled(), false, 'not those turned off on purpose');
+});
+
+test('a request without a trace header starts a new trace: one segment with http request and response', async () => {
+  const res = await request(port, { path: '/hello?x=1', headers: { 'user-agent': 'oxray-test/1.0' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'hello');
+  const [seg] = await sink.take(1);
+  assert.equal(seg.name, 'shop');
+  assert.equal(seg.type, undefined, 'a segment');
+  assert.equal(seg.parent_id, undefined, 'a new trace has no parent');
+  assert.deepEqual(seg.http.request, { method: 'GET', url: `http://127.0.0.1:${port}/hello`, client_ip: '127.0.0.1', user_agent: 'oxray-test/1.0' });
+  assert.deepEqual(seg.http.response, { status: 200, content_length: 5 });
+  assert.equal(seg.error ?? false, false);
+  assert.equal(seg.fault ?? false, false);
+  assert.equal(seg.aws.xray.sdk, 'oxray for Node.js');
+  assert.ok(seg.end_time >= seg.start_time);
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${seg.trace_id}`, 'no Sampled: the caller did not ask');
+});
+
+test('an incoming X-Amzn-Trace-Id is continued; X-Forwarded-For gives the client address', async () => {
+  const t = newTraceHeader(1);
+  const res = await request(port, { path: '/hello', headers: { 'X-Amzn-Trace-Id': t.header, 'X-Forwarded-For': '203.0.113.7, 10.0.0.1' } });
+  const [seg] = await sink.take(1);
+  assert.equal(seg.trace_id, t.root);
+  assert.equal(seg.parent_id, t.parent);
+  assert.equal(seg.http.request.client_ip, '203.0.113.7');
+  assert.equal(seg.http.request.x_forwarded_for, true);
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
+});
+
+test('Sampled=0 is honoured: the handler runs, nothing is sent', async () => {
+  handled.clear();
+  const t = newTraceHeader(0);
+  const res = await request(port, { path: '/work?id=a1', headers: { 'X-Amzn-Trace-Id': t.header } });
+  assert.equal(res.status, 200);
+  assert.equal(JSON.parse(res.body).price, 20);
+  assert.ok(handled.get('/work'));
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
+  // The call made inside passes the decision on.
+  assert.match(seenDownstream.at(-1), new RegExp(`^Root=${t.root};Parent=[0-9a-f]{16};Sampled=0$`));
+  await sink.none();
+});
+
+test('Sampled=? is answered with the decision (rules: everything sampled)', async () => {
+  const res = await request(port, { path: '/hello', headers: { 'X-Amzn-Trace-Id': 'Sampled=?' } });
+  const [seg] = await sink.take(1);
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${seg.trace_id};Sampled=1`);
+});
+
+test('4xx is an error, 429 a throttle, 5xx a fault', async () => {
+  for (const code of [404, 429, 503]) await request(port, { path: `/status?code=${code}` });
+  const docs = await sink.take(3);
+  const byStatus = Object.fromEntries(docs.map((d) => [d.http.response.status, d]));
+  assert.equal(byStatus[404].error, true);
+  assert.equal(byStatus[404].fault ?? false, false);
+  assert.equal(byStatus[429].throttle, true);
+  assert.equal(byStatus[429].error, true);
+  assert.equal(byStatus[503].fault, true);
+  assert.equal(byStatus[503].error ?? false, false);
+});
+
+test('a throwing or rejecting handler: fault with its cause, the server still answers 500', async () => {
+  const logs = captureLogs();
+  try {
+    const sync = await request(port, { path: '/throw' });
+    const async = await request(port, { path: '/reject' });
+    assert.equal(sync.status, 500);
+    assert.equal(async.status, 500);
+    const docs = await sink.take(2);
+    const byPath = Object.fromEntries(docs.map((d) => [new URL(d.http.request.url).pathname, d]));
+    for (const [p, type, message] of [['/throw', 'Error', 'sync failure in the handler'], ['/reject', 'TypeError', 'async failure in the handler']]) {
+      const seg = byPath[p];
+      assert.equal(seg.fault, true, p);
+      assert.equal(seg.http.response.status, 500, p);
+      const [ex] = seg.cause.exceptions;
+      assert.equal(ex.type, type);
+      assert.equal(ex.message, message);
+      assert.ok(ex.stack.length > 0, 'stack frames recorded');
+    }
+    const lines = await logs.settle();
+    assert.equal(lines.filter((l) => l.includes('request handler failed')).length, 2, lines.join('\n'));
+  } finally {
+    logs.restore();
+  }
+});
+
+test('a client that goes away mid-response: the segment is recorded with the error flag', async () => {
+  await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/partial', agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+  });
+  const [seg] = await sink.take(1);
+  assert.equal(seg.http.response.status, 200, 'the status that was sent');
+  assert.equal(seg.error, true);
+  assert.equal(seg.fault ?? false, false, 'the server did not fail');
+  assert.equal(seg.cause.exceptions[0].type, 'ClientClosedRequest');
+  assert.equal(seg.cause.exceptions[0].remote, true);
+});
+
+test('captureMethod and an outgoing http call inside a request are its children, the header injected', async () => {
+  seenDownstream.length = 0;
+  const res = await request(port, { path: '/work?id=abc' });
+  assert.equal(JSON.parse(res.body).price, 30);
+  const [seg] = await sink.take(1);
+  assert.equal(seg.annotations.request_id, 'abc');
+  const lookup = seg.subsegments.find((s) => s.name === '### lookup');
+  const price = seg.subsegments.find((s) => s.name === '### price');
+  assert.ok(lookup && price, JSON.stringify(seg.subsegments));
+  assert.equal(price.annotations.item, 'abc');
+  const [remote] = lookup.subsegments;
+  assert.equal(remote.name, '127.0.0.1');
+  assert.equal(remote.namespace, 'remote');
+  assert.equal(remote.http.request.traced, true);
+  assert.equal(remote.http.response.status, 200);
+  assert.deepEqual(seenDownstream, [`Root=${seg.trace_id};Parent=${remote.id};Sampled=1`]);
+});
+
+test('concurrent requests keep their own segments and children', async () => {
+  const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+  // Later requests wait less: they finish in the opposite order they began.
+  const answers = await Promise.all(ids.map((id, i) => request(port, { path: `/work?id=${id}&wait=${(ids.length - i) * 3}` })));
+  assert.deepEqual(answers.map((a) => JSON.parse(a.body).id), ids);
+  const docs = await sink.take(ids.length);
+  assert.equal(new Set(docs.map((d) => d.trace_id)).size, ids.length, 'one trace each');
+  for (const seg of docs) {
+    const id = seg.annotations.request_id;
+    assert.equal(new URL(seg.http.request.url).pathname, '/work');
+    assert.equal(seg.subsegments.find((s) => s.name === '### price').annotations.item, id, 'the child belongs to its own request');
+    assert.equal(flatten([seg]).filter((e) => e.name === '127.0.0.1').length, 1);
+  }
+});
+
+test('requests on one kept-alive connection are separate segments', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (const id of ['k1', 'k2', 'k3']) await request(port, { path: `/work?id=${id}`, agent });
+  } finally {
+    agent.destroy();
+  }
+  const docs = await sink.take(3);
+  assert.deepEqual(docs.map((d) => d.annotations.request_id).sort(), ['k1', 'k2', 'k3']);
+  for (const seg of docs) assert.equal(seg.subsegments.length, 2, 'no child of another request');
+});
+
+test('a rules file chooses by host, method and path; Sampled=? is answered by it', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oxray-rules-'));
+  const file = path.join(dir, 'rules.json');
+  writeFileSync(file, JSON.stringify({
+    version: 2,
+    rules: [
+      { description: 'health', host: '*', http_method: '*', url_path: '/health', fixed_target: 0, rate: 0 },
+      { description: 'api posts', host: 'api.example.com', http_method: 'POST', url_path: '/orders/*', fixed_target: 0, rate: 1 },
+    ],
+    default: { fixed_target: 0, rate: 0 },
+  }));
+  tracer.loadSamplingRules(file);
+  try {
+    const ask = (method, host, p) => request(port, { method, path: p, headers: { host, 'X-Amzn-Trace-Id': 'Sampled=?' } });
+    const answers = [
+      await ask('POST', 'api.example.com:8080', '/orders/17'),
+      await ask('GET', 'api.example.com', '/orders/17'),
+      await ask('POST', 'www.example.com', '/orders/17'),
+      await ask('POST', 'api.example.com', '/health'),
+    ];
+    assert.deepEqual(answers.map((a) => a.headers['x-amzn-trace-id'].split(';')[1]), ['Sampled=1', 'Sampled=0', 'Sampled=0', 'Sampled=0']);
+    const [seg] = await sink.take(1);
+    assert.equal(seg.http.request.method, 'POST');
+    assert.equal(seg.http.request.url, 'http://api.example.com:8080/orders/17');
+    assert.equal(seg.name, 'shop');
+  } finally {
+    tracer.loadSamplingRules(ALWAYS);
+  }
+});
+
+test('bad rules are refused with the field and the reason; the rules in force stay', async () => {
+  tracer.loadSamplingRules(NEVER);
+  const refusals = [
+    [{ version: 2, rules: [{ host: '*', http_method: '*', url_path: '*', fixed_target: 0, rate: 2 }], default: { fixed_target: 0, rate: 1 } }, /^rules\[0\]\.rate: /],
+    [{ version: 2, default: { fixed_target: 1, rate: 0.1 }, rat: 1 }, /rat/],
+    ['{"version": 2', /not valid JSON/],
+    ['/no/such/rules.json', /no\/such\/rules\.json.*cannot be read/],
+    [42, /must be an object, JSON text or a file path/],
+    [[], /must be a JSON object/],
+  ];
+  for (const [bad, message] of refusals) assert.throws(() => tracer.loadSamplingRules(bad), { message }, JSON.stringify(bad));
+  const res = await request(port, { path: '/hello', headers: { 'X-Amzn-Trace-Id': 'Sampled=?' } });
+  assert.match(res.headers['x-amzn-trace-id'], /;Sampled=0$/, 'NEVER still decides');
+  await sink.none();
+  tracer.loadSamplingRules(ALWAYS);
+  await request(port, { path: '/hello' });
+  await sink.take(1);
+});
+
+test('an unusable incoming header is logged and counted, and a new trace begins', async () => {
+  const logs = captureLogs();
+  try {
+    const before = tracer.getCounters().warnings;
+    const res = await request(port, { path: '/hello', headers: { 'X-Amzn-Trace-Id': 'Root=not-a-trace-id;Sampled=1' } });
+    const [seg] = await sink.take(1);
+    assert.equal(res.headers['x-amzn-trace-id'], `Root=${seg.trace_id}`);
+    assert.notEqual(seg.trace_id, 'not-a-trace-id');
+    assert.ok(tracer.getCounters().warnings > before);
+    assert.ok((await logs.settle()).some((l) => l.includes('X-Amzn-Trace-Id ignored')));
+  } finally {
+    logs.restore();
+  }
+});
+
+test('a connection closed before any answer still ends the segment', async () => {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // /echo answers once the whole body arrived; this body never completes.
+  handled.clear();
+  socket.write('POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\npartial');
+  while (!handled.get('/echo')) await new Promise((resolve) => setImmediate(resolve));
+  socket.destroy();
+  const [seg] = await sink.take(1);
+  assert.equal(seg.error, true);
+  assert.equal(seg.http.response, undefined, 'nothing was answered');
+  assert.equal(seg.cause.exceptions[0].type, 'ClientClosedRequest');
+});
