@@ -1,7 +1,8 @@
 // Type-checked (not run) by node/test.sh against the installed package, once with
 // experimentalDecorators and once with standard decorators.
-import { Tracer, type Subsegment } from 'oxray';
-import { captureLambdaHandler } from 'oxray/middleware';
+import http from 'node:http';
+import { Tracer, samplingRuleFor, samplingRuleOrder, type Subsegment, type SamplingStatus } from 'oxray';
+import { captureLambdaHandler, traceHttpServer, traceExpress, traceExpressErrors } from 'oxray/middleware';
 
 const tracer = new Tracer({ serviceName: 'types', captureHTTPsRequests: true });
 
@@ -30,3 +31,17 @@ const n: number = tracer.provider.captureFunc('### f', (s: Subsegment) => {
 export const middleware = captureLambdaHandler(tracer, { captureResponse: true });
 export const root: string | undefined = tracer.getRootXrayTraceId();
 export const sampled: boolean = tracer.isTraceSampled() && n === 1;
+
+// Server mode and sampling.
+tracer.loadSamplingRules({ version: 2, rules: [], default: { fixed_target: 1, rate: 0.1 } });
+tracer.loadSamplingRules('/etc/xray/rules.json');
+export const centralized: boolean = tracer.enableCentralizedSampling();
+export const status: SamplingStatus = tracer.getSamplingStatus();
+export const rule: string | null = samplingRuleFor('{"version":2,"default":{"fixed_target":1,"rate":0.1}}', { host: 'example.com', urlPath: '/' });
+export const order: string[] = samplingRuleOrder({ version: 2, default: { fixed_target: 1, rate: 0.1 } });
+export const server = http.createServer(
+  traceHttpServer(tracer, async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.end(req.url);
+  }, { name: 'api', samplingRules: '/etc/xray/rules.json' }),
+);
+export const expressMiddleware = [traceExpress(tracer, { name: 'api' }), traceExpressErrors(tracer)];
