@@ -12,7 +12,7 @@
  */
 
 const context = require('./context');
-const { toJson } = require('./serialize');
+const { toJson, toText } = require('./serialize');
 
 /** How long a handler may wait for the sender to drain at its end. */
 const FLUSH_TIMEOUT_MS = 2000;
@@ -33,7 +33,8 @@ class CallSite {
    * @param {string | null} responseKey metadata key for the result, null when not captured
    */
   constructor(name, responseKey) {
-    this.name = name;
+    // A non-string `subSegmentName` would make the addon throw at every call.
+    this.name = toText(name, 'unnamed');
     this.responseKey = responseKey;
     /** Interned ids (0: the addon's table is full; names then cross as strings). */
     this.nameId = 0;
@@ -51,7 +52,13 @@ class CallSite {
 
 /** @param {unknown} v @returns {v is PromiseLike<unknown>} */
 function isThenable(v) {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (/** @type {any} */ (v).then) === 'function';
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  try {
+    return typeof (/** @type {any} */ (v).then) === 'function';
+  } catch {
+    // A throwing `then` getter or a revoked Proxy: the caller gets the value untouched.
+    return false;
+  }
 }
 
 /** @param {Function} fn @param {unknown} thisArg @param {unknown[]} args */
@@ -69,8 +76,12 @@ function finish(tracer, h, site, failed, outcome) {
   const native = /** @type {Native} */ (tracer._native);
   try {
     if (failed) {
-      tracer._recordError(h, outcome);
-      native.endFast(h);
+      try {
+        tracer._recordError(h, outcome);
+      } finally {
+        // Ended even if recording the error failed: the subsegment is not left open.
+        native.endFast(h);
+      }
     } else if (outcome === undefined || site.responseKey === null || !tracer._config.captureResponse) {
       native.endFast(h);
     } else if (site.responseKeyId !== 0 && tracer._namespaceId() !== 0) {

@@ -13,11 +13,13 @@ const { fileURLToPath } = require('node:url');
 /** Frames kept per exception. */
 const MAX_FRAMES = 100;
 
-/** Error object → id of the exception recorded for it. */
+/** Error object → the exception recorded for it: its id and the entity that holds it. */
+/** @type {WeakMap<object, { id: string, handle: number }>} */
 const recorded = new WeakMap();
 
-const FRAME_WITH_LABEL = /^\s*at (.*?) \((.*)\)$/;
-const FRAME_BARE = /^\s*at (.*)$/;
+/** Longest stack line parsed (a longer one is a hostile or garbled `stack`: skipped). */
+const MAX_LINE = 4096;
+const FRAME_START = /^\s*at /;
 const LOCATION = /^(.*?):(\d+)(?::\d+)?$/;
 
 /**
@@ -48,20 +50,26 @@ function parseStack(stack) {
   let truncated = 0;
   if (typeof stack !== 'string') return { frames, truncated };
   for (const raw of stack.split('\n')) {
-    if (!/^\s*at /.test(raw)) continue;
+    const start = FRAME_START.exec(raw);
+    if (start === null || raw.length > MAX_LINE) continue;
     if (frames.length >= MAX_FRAMES) {
       truncated++;
       continue;
     }
-    const withLabel = FRAME_WITH_LABEL.exec(raw);
-    if (withLabel) {
-      frames.push({ label: withLabel[1], ...parseLocation(withLabel[2]) });
-    } else {
-      const bare = FRAME_BARE.exec(raw);
-      if (bare) frames.push({ label: 'anonymous', ...parseLocation(bare[1]) });
-    }
+    frames.push(parseFrame(raw.slice(start[0].length)));
   }
   return { frames, truncated };
+}
+
+/**
+ * `label (location)` or a bare `location`, by string search: a regular expression here would
+ * take quadratic time on a hostile line full of ` (`.
+ * @param {string} text a frame line after its `at `
+ */
+function parseFrame(text) {
+  const open = text.endsWith(')') ? text.indexOf(' (') : -1;
+  if (open < 0) return { label: 'anonymous', ...parseLocation(text) };
+  return { label: text.slice(0, open), ...parseLocation(text.slice(open + 2, -1)) };
 }
 
 /**
@@ -88,12 +96,13 @@ function describeError(err, remote) {
     const message = safeGet(err, 'message');
     const { frames, truncated } = parseStack(safeGet(err, 'stack'));
     return {
-      typeName: typeof name === 'string' && name ? name : safeGet(safeGet(err, 'constructor'), 'name') || undefined,
+      // Only strings cross to the addon: a hostile `name` of another type must not throw there.
+      typeName: nonEmptyString(name) ?? nonEmptyString(safeGet(safeGet(err, 'constructor'), 'name')),
       message: typeof message === 'string' ? message : undefined,
       remote,
       stack: frames,
       truncated,
-      workingDirectory: process.cwd(),
+      workingDirectory: workingDirectory(),
     };
   }
   let text;
@@ -102,7 +111,21 @@ function describeError(err, remote) {
   } catch {
     text = 'unprintable value';
   }
-  return { typeName: undefined, message: text, remote, stack: [], truncated: 0, workingDirectory: process.cwd() };
+  return { typeName: undefined, message: text, remote, stack: [], truncated: 0, workingDirectory: workingDirectory() };
+}
+
+/** @param {unknown} v @returns {string | undefined} */
+function nonEmptyString(v) {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The current directory, or undefined when it was removed (process.cwd() then throws). */
+function workingDirectory() {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -116,11 +139,14 @@ function describeError(err, remote) {
 function recordError(native, handle, err, remote) {
   const isObject = err !== null && (typeof err === 'object' || typeof err === 'function');
   if (isObject) {
-    const id = recorded.get(/** @type {object} */ (err));
-    if (id && native.setCauseRef(handle, id)) return;
+    const earlier = recorded.get(/** @type {object} */ (err));
+    // Recorded on this very entity already (addErrorAsMetadata, then close with the same
+    // error): a reference to itself would replace the exception it refers to.
+    if (earlier && earlier.handle === handle) return;
+    if (earlier && native.setCauseRef(handle, earlier.id)) return;
   }
   const id = native.addException(handle, describeError(err, remote));
-  if (id && isObject) recorded.set(/** @type {object} */ (err), id);
+  if (id && isObject) recorded.set(/** @type {object} */ (err), { id, handle });
 }
 
 module.exports = { recordError, describeError, parseStack };

@@ -7,6 +7,7 @@
 const context = require('./context');
 const logger = require('./logger');
 const { Subsegment, DummySegment, releaseWhenCollected } = require('./segment');
+const { toText } = require('./serialize');
 
 class ProviderService {
   /** @param {import('./tracer').Tracer} tracer */
@@ -26,10 +27,11 @@ class ProviderService {
     if (!tracer.isTracingEnabled()) return fcn(new DummySegment(name));
     const native = /** @type {import('./native').Native} */ (tracer._native);
     const parent = context.currentStore();
-    const h = native.begin(parent !== null ? parent.h : context.ambientFacade(native), String(name));
-    const sub = new Subsegment(native, h, String(name));
+    const text = toText(name, 'unnamed');
+    const h = native.begin(parent !== null ? parent.h : context.ambientFacade(native), text);
+    const sub = new Subsegment(native, h, text);
     releaseWhenCollected(native, sub, h);
-    const store = context.newStore(h, String(name), sub);
+    const store = context.newStore(h, text, sub);
     let result;
     try {
       result = context.run(store, () => fcn(sub));

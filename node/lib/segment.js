@@ -58,7 +58,8 @@ class Subsegment {
 
   /** @param {string} name */
   addNewSubsegment(name) {
-    const child = new Subsegment(this._native, this._native.begin(this.handle, String(name)), String(name));
+    const text = require('./serialize').toText(name, 'unnamed');
+    const child = new Subsegment(this._native, this._native.begin(this.handle, text), text);
     releaseWhenCollected(this._native, child, child.handle);
     return child;
   }

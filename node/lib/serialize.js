@@ -51,6 +51,21 @@ function toJson(value) {
   }
 }
 
+/**
+ * `value` as a string (names of entities): `String(value)` unless that throws (a revoked
+ * Proxy, a throwing `toString`), then `fallback`.
+ * @param {unknown} value
+ * @param {string} fallback
+ */
+function toText(value, fallback) {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return fallback;
+  }
+}
+
 /** @param {unknown} err */
 function describe(err) {
   try {
@@ -226,4 +241,4 @@ class Copier {
   }
 }
 
-module.exports = { toJson, MAX_CHARS, TRUNCATED };
+module.exports = { toJson, toText, MAX_CHARS, TRUNCATED };

@@ -103,16 +103,17 @@ class Tracer {
    */
   setSegment(segment) {
     if (!this._enabled) return;
-    if (segment === null || typeof segment !== 'object' || typeof segment.handle !== 'number') {
+    const handle = handleOf(segment);
+    if (handle === undefined) {
       this._warn('setSegment() needs a segment returned by getSegment() or addNewSubsegment(); ignored');
       return;
     }
     const store = context().currentStore();
     if (store !== null) {
-      store.h = segment.handle;
+      store.h = handle;
       store.seg = segment;
     } else {
-      context().setRootStore(context().newStore(segment.handle, undefined, segment));
+      context().setRootStore(context().newStore(handle, undefined, segment));
     }
   }
 
@@ -351,7 +352,9 @@ class Tracer {
     }
     if (h === 0) return null;
     context().hold();
-    return context().newStore(h, name);
+    const store = context().newStore(h, name);
+    handlerHandles.set(store, h);
+    return store;
   }
 
   /**
@@ -363,14 +366,35 @@ class Tracer {
    * @param {string | null} responseKey
    */
   _endInvocation(store, failed, outcome, responseKey) {
+    // The handler subsegment, even if setSegment() made another entity current meanwhile.
+    const h = handlerHandles.get(store) ?? store.h;
     try {
-      if (failed) this._recordError(store.h, outcome);
-      else if (responseKey !== null) this._recordResponse(store.h, outcome, responseKey);
-      this._n.endInvocation(store.h, capture().FLUSH_TIMEOUT_MS);
+      if (failed) this._recordError(h, outcome);
+      else if (responseKey !== null) this._recordResponse(h, outcome, responseKey);
+      this._n.endInvocation(h, capture().FLUSH_TIMEOUT_MS);
     } catch (err) {
       this._internalError(err);
     }
     context().release();
+  }
+}
+
+/** Store of an invocation → handle of its handler subsegment (setSegment() may change `h`). */
+const handlerHandles = new WeakMap();
+
+/**
+ * The native handle of a value given to setSegment(), or undefined if it is not a segment
+ * (reading `handle` may throw: a revoked Proxy, a throwing getter).
+ * @param {any} segment
+ * @returns {number | undefined}
+ */
+function handleOf(segment) {
+  if (segment === null || typeof segment !== 'object') return undefined;
+  try {
+    const handle = segment.handle;
+    return typeof handle === 'number' ? handle : undefined;
+  } catch {
+    return undefined;
   }
 }
 
