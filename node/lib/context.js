@@ -42,6 +42,15 @@ let rootStore = null;
 /** @type {{ header: string | undefined, handle: number } | null} */
 let ambient = null;
 
+/**
+ * What tells the addon "this invocation has no trace header". The addon reads
+ * `_X_AMZN_TRACE_ID` from the process environment when given null: right on the main thread,
+ * whose `process.env` that is, wrong in a worker thread, whose `process.env` is its own copy
+ * (it would trace under the main thread's header). There an empty header is passed instead:
+ * refused as malformed (logged and counted), nothing traced.
+ */
+const NO_HEADER = require('node:worker_threads').isMainThread ? null : '';
+
 /** @returns {import('node:async_hooks').AsyncLocalStorage<Store>} */
 function als() {
   if (storage === null) {
@@ -151,7 +160,7 @@ function ambientFacade(native) {
   const header = invocationHeader();
   if (ambient !== null && ambient.header === header && ambient.handle !== 0) return ambient.handle;
   if (ambient !== null) native.release(ambient.handle);
-  ambient = { header, handle: native.facade(header ?? null) };
+  ambient = { header, handle: native.facade(header ?? NO_HEADER) };
   return ambient.handle;
 }
 
@@ -164,4 +173,12 @@ function currentHandle(native) {
   return store !== null ? store.h : ambientFacade(native);
 }
 
-module.exports = { als, run, enter, newStore, hold, release, holdForGood, currentStore, setRootStore, invocationHeader, ambientFacade, currentHandle };
+/**
+ * The invocation's trace header as the addon should get it (see {@link NO_HEADER}).
+ * @returns {string | null}
+ */
+function nativeHeader() {
+  return invocationHeader() ?? NO_HEADER;
+}
+
+module.exports = { als, run, enter, newStore, hold, release, holdForGood, currentStore, setRootStore, invocationHeader, nativeHeader, ambientFacade, currentHandle };

@@ -346,7 +346,7 @@ class Tracer {
     const name = `## ${handlerName}`;
     try {
       lazy.instrument?.wrapLoadedHttp();
-      h = this._n.beginInvocation(context().invocationHeader() ?? null, name, this.getColdStart(), String(this.serviceName));
+      h = this._n.beginInvocation(context().nativeHeader(), name, this.getColdStart(), String(this.serviceName));
     } catch (err) {
       this._internalError(err);
     }
