@@ -92,11 +92,20 @@ pub enum Expr {
 
 const KEYWORDS: &str = "error, fault, throttle, ok, duration, responsetime, http.status, http.url, http.method, http.useragent, http.clientip, user, annotation.KEY, service(\"name\")";
 
+/// Deepest nesting of parentheses and NOTs accepted. Parsing and evaluating recurse once per
+/// level, so without a bound a long enough expression overflows the stack and aborts.
+pub const MAX_NESTING: usize = 100;
+/// Most conditions in one expression: AND/OR chains make trees as deep as they are long.
+pub const MAX_CONDITIONS: usize = 1000;
+
 struct Parser<'a> {
     tokens: &'a [Token],
     next: usize,
     /// Length of the text: the position reported for "end of expression".
     end: usize,
+    /// Parentheses and NOTs open around the current token.
+    nesting: usize,
+    conditions: usize,
 }
 
 /// Parses a whole expression.
@@ -108,6 +117,8 @@ pub fn parse(tokens: &[Token], text_len: usize) -> Result<Expr, FilterError> {
         tokens,
         next: 0,
         end: text_len,
+        nesting: 0,
+        conditions: 0,
     };
     let expr = p.or()?;
     if let Some(t) = p.peek() {
@@ -168,16 +179,28 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
         match self.peek().map(|t| &t.tok) {
-            Some(Tok::Bang) => {
-                self.bump();
-                Ok(Expr::Not(Box::new(self.unary()?)))
-            }
-            Some(t) if is_word(t, "NOT") => {
-                self.bump();
-                Ok(Expr::Not(Box::new(self.unary()?)))
-            }
+            Some(Tok::Bang) => self.nested(|p| Ok(Expr::Not(Box::new(p.unary()?)))),
+            Some(t) if is_word(t, "NOT") => self.nested(|p| Ok(Expr::Not(Box::new(p.unary()?)))),
             _ => self.primary(),
         }
+    }
+
+    /// Consumes the current token (a NOT or a '(') and parses what it opens, one level deeper.
+    fn nested(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<Expr, FilterError>,
+    ) -> Result<Expr, FilterError> {
+        if self.nesting == MAX_NESTING {
+            return Err(FilterError::new(
+                self.here(),
+                format!("the expression nests deeper than {MAX_NESTING} levels"),
+            ));
+        }
+        self.bump();
+        self.nesting += 1;
+        let expr = inner(self);
+        self.nesting -= 1;
+        expr
     }
 
     fn primary(&mut self) -> Result<Expr, FilterError> {
@@ -188,33 +211,42 @@ impl Parser<'_> {
             ));
         };
         match &token.tok {
-            Tok::LParen => {
-                self.bump();
-                let inner = self.or()?;
-                match self.peek() {
-                    Some(Token {
-                        tok: Tok::RParen, ..
-                    }) => {
-                        self.bump();
-                        Ok(inner)
-                    }
-                    _ => Err(FilterError::new(
-                        self.here(),
-                        format!(
-                            "expected ')' to close the '(' at position {}, found {}",
-                            token.start + 1,
-                            self.found()
-                        ),
-                    )),
-                }
-            }
+            Tok::LParen => self.nested(|p| p.parenthesized(&token)),
             Tok::Word(word) => {
+                if self.conditions == MAX_CONDITIONS {
+                    return Err(FilterError::new(
+                        token.start,
+                        format!("the expression has more than {MAX_CONDITIONS} conditions"),
+                    ));
+                }
+                self.conditions += 1;
                 self.bump();
                 self.keyword(word, token.start)
             }
             other => Err(FilterError::new(
                 token.start,
                 format!("expected a condition, found {}", other.describe()),
+            )),
+        }
+    }
+
+    /// The inside of parentheses opened by `open`, and the closing ')'.
+    fn parenthesized(&mut self, open: &Token) -> Result<Expr, FilterError> {
+        let inner = self.or()?;
+        match self.peek() {
+            Some(Token {
+                tok: Tok::RParen, ..
+            }) => {
+                self.bump();
+                Ok(inner)
+            }
+            _ => Err(FilterError::new(
+                self.here(),
+                format!(
+                    "expected ')' to close the '(' at position {}, found {}",
+                    open.start + 1,
+                    self.found()
+                ),
             )),
         }
     }

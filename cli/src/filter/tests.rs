@@ -205,3 +205,34 @@ fn the_caret_sits_under_the_offending_character() {
         e.render(text)
     );
 }
+
+#[test]
+fn deep_nesting_and_huge_expressions_are_refused_not_a_stack_overflow() {
+    // Found by fuzzing: 10,000 '(' or NOTs overflowed the stack and aborted `oxray show`.
+    let parens = format!("{}ok{}", "(".repeat(50_000), ")".repeat(50_000));
+    let e = Filter::parse(&parens).unwrap_err();
+    assert_eq!(e.position, 100, "{}", e.message);
+    assert!(
+        e.message.contains("nests deeper than 100 levels"),
+        "{}",
+        e.message
+    );
+    let nots = format!("{}ok", "NOT !".repeat(30_000));
+    let e = Filter::parse(&nots).unwrap_err();
+    assert!(
+        e.message.contains("nests deeper than 100 levels"),
+        "{}",
+        e.message
+    );
+    let chain = vec!["ok"; 20_000].join(" AND ");
+    let e = Filter::parse(&chain).unwrap_err();
+    assert!(
+        e.message.contains("more than 1000 conditions"),
+        "{}",
+        e.message
+    );
+    // Up to the limits, expressions still parse.
+    let deep = format!("{}ok{}", "(".repeat(99), ")".repeat(99));
+    assert!(Filter::parse(&format!("NOT {deep}")).is_ok());
+    assert!(Filter::parse(&vec!["fault"; 1000].join(" OR ")).is_ok());
+}
