@@ -450,6 +450,12 @@ impl Recorder {
     /// (and the centralized sampling thread, with a fresh client id and counts).
     pub fn after_fork_child(&self) {
         crate::id::reseed_after_fork();
+        // The parent's open entities and their pending children belong to the parent, which
+        // sends them; streamed from the child too, they would arrive twice. try_lock: a lock
+        // held by another thread at the fork stays held in the child.
+        if let Ok(mut parents) = self.shared.parents_with_children.try_lock() {
+            parents.clear();
+        }
         self.shared.emitter.after_fork_child();
         self.sampler().after_fork_child();
     }

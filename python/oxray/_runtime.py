@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 
 from . import _core
 
@@ -119,6 +120,7 @@ def _after_fork_in_child() -> None:
     rec = _recorder
     if rec is not None:
         rec.after_fork_child()
+        _flush_at_multiprocessing_exit(after_fork=True)
 
 
 def _at_exit() -> None:
@@ -127,6 +129,29 @@ def _at_exit() -> None:
         _core.drain_logs()
     except Exception:  # noqa: BLE001
         pass
+
+
+def _flush_at_multiprocessing_exit(after_fork: bool = False) -> None:
+    """A multiprocessing child ends with ``os._exit`` after running multiprocessing's exit
+    finalizers, never atexit: the flush is registered as one of those finalizers (the last).
+    Right after a fork, multiprocessing has yet to clear the finalizers the child inherited,
+    so the registration waits for its after-fork hooks. Nothing is imported here."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    try:
+        if after_fork:
+            util.register_after_fork(_at_exit, _register_exit_finalizer)
+        else:
+            _register_exit_finalizer(None)
+    except Exception:  # noqa: BLE001 - tracing must never break the process
+        pass
+
+
+def _register_exit_finalizer(_: Any) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_exit, exitpriority=-100)
 
 
 def _install_hooks() -> None:
@@ -138,6 +163,12 @@ def _install_hooks() -> None:
     _core.set_internal_paths([here])
     if os.environ.get("POWERTOOLS_DEBUG") or os.environ.get("OXRAY_DEBUG"):
         _core.set_debug(True)
-    atexit.register(_at_exit)
+    _flush_at_multiprocessing_exit()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# Registered at import rather than when tracing starts: atexit runs the last registered handler
+# first, so the exit flush comes after every handler registered once oxray is imported,
+# handlers that trace included.
+atexit.register(_at_exit)
