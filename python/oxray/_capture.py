@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from . import _core, _runtime
-from ._log import warn
 from .context import _current
 
 TYPE_CHECKING = False
@@ -85,7 +84,12 @@ def _fail(site: _core.Site, sub: _core.Entity, exc: BaseException) -> None:
         _errors.record(sub, exc)
         sub.end()
     except Exception as problem:  # noqa: BLE001
+        from ._log import warn  # imported only when there is a problem to log
+
         warn(f"could not record an exception on {site.name!r}: {problem!r}")
+
+
+_core.install_call_hooks(_current, root, _fail)
 
 
 def _flags(fn: Any) -> int:
@@ -143,27 +147,14 @@ def wrap(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
 
 
 def _sync(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
+    # Site.call does the whole traced call natively: find the parent (the current entity or
+    # root()), begin, make the subsegment current, call, reset, then finish or _fail.
+    call = site.call
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not _ENABLED:
             return fn(*args, **kwargs)
-        parent = _get()
-        if parent is None:
-            parent = root()
-            if parent is None:
-                return fn(*args, **kwargs)
-        sub = site.begin(parent)
-        if sub is None:
-            return fn(*args, **kwargs)
-        token = _set(sub)
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            _fail(site, sub, exc)
-            raise
-        finally:
-            _reset(token)
-        site.finish(sub, result)
-        return result
+        return call(fn, args, kwargs)
 
     return wrapper
 

@@ -8,7 +8,6 @@ import os
 
 from . import _capture, _core, _errors, _runtime
 from ._capture import _get, _reset, _set
-from ._log import warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
@@ -49,6 +48,8 @@ def _ok(site: _core.Site, sub: _core.Entity, result: Any, cold: bool, service: s
         _annotate(sub, cold, service)
         site.finish(sub, result)
     except Exception as problem:  # noqa: BLE001
+        from ._log import warn  # imported only when there is a problem to log
+
         warn(f"could not record the handler response: {problem!r}")
     _finish_invocation()
 

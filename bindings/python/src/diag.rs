@@ -75,9 +75,13 @@ fn drain_slow(py: Python<'_>) {
 }
 
 /// Logs everything queued so far (diagnostics from other threads, e.g. the sender).
+/// With nothing queued it does nothing: in particular it does not import `logging`, which
+/// would cost a process that exits more than the whole of `import oxray`.
 #[pyfunction]
 pub fn drain_logs(py: Python<'_>) {
-    drain_slow(py);
+    if PENDING.load(Ordering::Acquire) || LOST.load(Ordering::Relaxed) > 0 {
+        drain_slow(py);
+    }
 }
 
 /// Also forward debug-level diagnostics (`POWERTOOLS_DEBUG` / `OXRAY_DEBUG`).

@@ -10,6 +10,7 @@
 //! Nothing in this module raises into user code on bad *tracing* input: every problem is
 //! logged (logger `oxray`), counted, and answered with `False`/`None`.
 
+mod call;
 mod cli;
 mod convert;
 mod diag;
@@ -31,6 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<site::Site>()?;
     m.add_class::<server::Exchange>()?;
     m.add_class::<server::Body>()?;
+    m.add_function(wrap_pyfunction!(call::install_call_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(diag::drain_logs, m)?)?;
     m.add_function(wrap_pyfunction!(diag::set_debug, m)?)?;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::diag;
 use crate::entity::PyEntity;
@@ -61,9 +62,22 @@ impl Site {
         self.capture_error
     }
 
+    /// `func(*args, **kwargs)` traced as this site's subsegment of the current entity, in
+    /// one native call (see [`crate::call`]). The function's result or exception passes
+    /// through unchanged.
+    #[pyo3(signature = (func, args, kwargs = None))]
+    fn call(
+        slf: &Bound<'_, Self>,
+        func: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        crate::call::traced_call(slf, func, args, kwargs)
+    }
+
     /// Begins this site's subsegment under `parent`; None when `parent` is not sampled
     /// (nothing would be recorded, so the caller just runs the function).
-    fn begin(&self, py: Python<'_>, parent: &Bound<'_, PyEntity>) -> Option<PyEntity> {
+    pub(crate) fn begin(&self, py: Python<'_>, parent: &Bound<'_, PyEntity>) -> Option<PyEntity> {
         let p = parent.get();
         if !p.entity.is_sampled() {
             return None;
@@ -74,7 +88,12 @@ impl Site {
     }
 
     /// Records `result` as the response (unless None or capture is off) and ends `sub`.
-    fn finish(&self, py: Python<'_>, sub: &Bound<'_, PyEntity>, result: &Bound<'_, PyAny>) {
+    pub(crate) fn finish(
+        &self,
+        py: Python<'_>,
+        sub: &Bound<'_, PyEntity>,
+        result: &Bound<'_, PyAny>,
+    ) {
         let sub = sub.get();
         if self.capture_response && !result.is_none() {
             sub.metadata(py, &self.namespace, &self.response_key, result);

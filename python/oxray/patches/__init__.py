@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from .._log import warn
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -76,6 +74,8 @@ def patch(modules: Sequence[str], raise_errors: bool = True) -> None:
         message = f"modules {unknown} are not supported by oxray (supported: {sorted(_TARGETS)})"
         if raise_errors:
             raise ValueError(message)
+        from .._log import warn  # imported only when there is a problem to log
+
         warn(message)
 
 
@@ -92,6 +92,8 @@ def _apply(target: str, module: Any) -> None:
         patcher = sys.modules[name]
         getattr(patcher, function)(module)
     except Exception as problem:  # noqa: BLE001 - a patch must never break the import
+        from .._log import warn
+
         warn(f"patch {target} failed: {problem!r}")
 
 
