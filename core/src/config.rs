@@ -56,6 +56,13 @@ impl std::error::Error for AddressError {}
 impl DaemonAddress {
     /// Parses `host:port`, or `tcp:host:port udp:host:port` in either order.
     pub fn parse(input: &str) -> Result<DaemonAddress, AddressError> {
+        DaemonAddress::parse_with(input, &resolve)
+    }
+
+    /// [`DaemonAddress::parse`] with host names resolved by `resolve` (the fuzz target passes
+    /// one that never touches DNS).
+    #[doc(hidden)]
+    pub fn parse_with(input: &str, resolve: &Resolver) -> Result<DaemonAddress, AddressError> {
         let err = |reason: &str| AddressError {
             input: input.to_string(),
             reason: reason.to_string(),
@@ -67,7 +74,7 @@ impl DaemonAddress {
                 if single.starts_with("tcp:") || single.starts_with("udp:") {
                     return Err(err("both tcp: and udp: addresses are needed"));
                 }
-                let addr = parse_host_port(single).map_err(|r| err(&r))?;
+                let addr = parse_host_port(single, resolve).map_err(|r| err(&r))?;
                 Ok(DaemonAddress {
                     udp: addr,
                     tcp: addr,
@@ -81,12 +88,12 @@ impl DaemonAddress {
                         if udp.is_some() {
                             return Err(err("udp: is given twice"));
                         }
-                        udp = Some(parse_host_port(rest).map_err(|r| err(&r))?);
+                        udp = Some(parse_host_port(rest, resolve).map_err(|r| err(&r))?);
                     } else if let Some(rest) = part.strip_prefix("tcp:") {
                         if tcp.is_some() {
                             return Err(err("tcp: is given twice"));
                         }
-                        tcp = Some(parse_host_port(rest).map_err(|r| err(&r))?);
+                        tcp = Some(parse_host_port(rest, resolve).map_err(|r| err(&r))?);
                     } else {
                         return Err(err(&format!(
                             "{part:?} must start with tcp: or udp: when two addresses are given"
@@ -103,7 +110,11 @@ impl DaemonAddress {
     }
 }
 
-fn parse_host_port(text: &str) -> Result<SocketAddr, String> {
+/// Resolves a host name (already checked to be `[A-Za-z0-9.-]+`) and port to one address.
+#[doc(hidden)]
+pub type Resolver = dyn Fn(&str, u16) -> Result<SocketAddr, String>;
+
+fn parse_host_port(text: &str, resolve: &Resolver) -> Result<SocketAddr, String> {
     let (host, port) = text
         .rsplit_once(':')
         .ok_or_else(|| format!("{text:?} has no port"))?;
@@ -129,6 +140,10 @@ fn parse_host_port(text: &str) -> Result<SocketAddr, String> {
     {
         return Err(format!("host {host:?} is not a valid host name"));
     }
+    resolve(host, port)
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("host {host:?} cannot be resolved: {e}"))?
