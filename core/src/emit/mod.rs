@@ -59,7 +59,9 @@ pub struct Counters {
     /// Subsegments sent on their own because their parent's document would have overflowed
     /// (or their parent was still open at flush).
     pub streamed: AtomicU64,
-    /// Socket errors seen (each also counted in `dropped` if the datagram was lost).
+    /// Socket errors seen (each also counted in `dropped` if the datagram was lost). Includes
+    /// refusals ("port unreachable": nothing listens at the daemon address), which the kernel
+    /// reports on a later send, for a datagram already counted in `sent`.
     pub send_errors: AtomicU64,
     /// Inputs the recorder corrected or refused (bad keys, bad values, context missing, …).
     pub warnings: AtomicU64,

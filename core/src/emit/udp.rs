@@ -49,7 +49,19 @@ impl UdpEmitter {
             Ok(_) => Ok(()),
             // A connected UDP socket reports an earlier ICMP "port unreachable" on the next
             // send, and that send is not performed; the error is now consumed, so retry once.
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => socket.send(datagram).map(|_| ()),
+            // The earlier datagram was lost: nothing listens at the daemon address. It was
+            // counted as sent, so the refusal shows as a send error (else a daemon that is
+            // down would be invisible in the counters).
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                let n = Counters::bump(&self.counters.send_errors);
+                if worth_logging(n) {
+                    crate::diag::error(&format!(
+                        "the daemon address {} refused a document (nothing listening there?) (send error #{n})",
+                        self.target
+                    ));
+                }
+                socket.send(datagram).map(|_| ())
+            }
             Err(e) => Err(e),
         }
     }
