@@ -78,6 +78,10 @@ function recorder() {
       logger.error(`recorder configuration refused (${problem}); using defaults`);
       b.init(null);
     }
+    // What init() reported (an invalid AWS_XRAY_DAEMON_ADDRESS, …) reaches the logger on a
+    // later turn of the event loop; this turn makes sure there is one, even in a script that
+    // would otherwise exit first.
+    setImmediate(noop);
     binding = b;
     state = 'ready';
     return b;
@@ -87,6 +91,8 @@ function recorder() {
     return null;
   }
 }
+
+function noop() {}
 
 /** True once the addon is loaded (without loading it). */
 function isLoaded() {

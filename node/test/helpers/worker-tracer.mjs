@@ -99,6 +99,17 @@ async function run(data, port) {
         if (i === 1000) port.postMessage({ spinning: true });
       }
     }
+    case 'threeInvocations': {
+      const results = [];
+      for (let n = 0; n < 3; n++) {
+        process.env._X_AMZN_TRACE_ID = newHeader().header;
+        results.push(await app.handler({ n }, {}));
+      }
+      // Diagnostics arrive on this thread's event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      port.postMessage({ results, counters: tracer.getCounters(), logged: logged.filter((l) => l.startsWith('oxray:')) });
+      break;
+    }
     case 'noHeader': {
       delete process.env._X_AMZN_TRACE_ID;
       const result = await app.handler({ n: 1 }, {});
