@@ -6,11 +6,11 @@
 patched library is imported.
 """
 
-from __future__ import annotations
-
 from ._core import __version__
 from .tracer import Tracer
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
 __all__ = ["Tracer", "xray_recorder", "patch_all", "patch", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     # The recorder API is loaded on first use, not at import.
     if name in ("xray_recorder", "patch_all", "patch"):
         from . import recorder

@@ -8,13 +8,13 @@ are logged (logger ``oxray``) and counted; the function's own result or exceptio
 passes through unchanged.
 """
 
-from __future__ import annotations
-
 import os
 
 from . import _core, _runtime
 from .context import _current
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Optional
@@ -54,7 +54,7 @@ def enabled() -> bool:
     return _ENABLED
 
 
-def root() -> Optional[_core.Entity]:
+def root() -> "Optional[_core.Entity]":
     """The entity to use when none is current: the Lambda facade of this invocation in
     Lambda, otherwise none (context missing, handled per AWS_XRAY_CONTEXT_MISSING)."""
     rec = _runtime._recorder
@@ -66,7 +66,7 @@ def root() -> Optional[_core.Entity]:
     return None
 
 
-def parent() -> Optional[_core.Entity]:
+def parent() -> "Optional[_core.Entity]":
     """The current entity, or the root; None if there is nowhere to record."""
     entity = _get()
     if entity is None:
@@ -74,7 +74,7 @@ def parent() -> Optional[_core.Entity]:
     return entity
 
 
-def _fail(site: _core.Site, sub: _core.Entity, exc: BaseException) -> None:
+def _fail(site: "_core.Site", sub: "_core.Entity", exc: "BaseException") -> None:
     """Error metadata (for Exceptions), cause and end. Never raises."""
     try:
         from . import _errors
@@ -92,16 +92,16 @@ def _fail(site: _core.Site, sub: _core.Entity, exc: BaseException) -> None:
 _core.install_call_hooks(_current, root, _fail)
 
 
-def _flags(fn: Any) -> int:
+def _flags(fn: "Any") -> int:
     code = getattr(fn, "__code__", None)
     return getattr(code, "co_flags", 0) if code is not None else 0
 
 
-def is_coroutine_function(fn: Any) -> bool:
+def is_coroutine_function(fn: "Any") -> bool:
     return bool(_flags(fn) & _CO_COROUTINE)
 
 
-def _is_contextmanager(fn: Any, inner_flag: int) -> bool:
+def _is_contextmanager(fn: "Any", inner_flag: int) -> bool:
     """``fn`` was made by ``@contextlib.(async)contextmanager`` around a generator function."""
     inner = getattr(fn, "__wrapped__", None)
     code = getattr(fn, "__code__", None)
@@ -113,7 +113,7 @@ def _is_contextmanager(fn: Any, inner_flag: int) -> bool:
     )
 
 
-def copy_metadata(wrapper: Any, fn: Any) -> Any:
+def copy_metadata(wrapper: "Any", fn: "Any") -> "Any":
     """functools.wraps without importing functools."""
     for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
         try:
@@ -128,7 +128,7 @@ def copy_metadata(wrapper: Any, fn: Any) -> Any:
     return wrapper
 
 
-def wrap(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
+def wrap(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
     """The traced version of ``fn``, chosen once by what kind of callable it is."""
     flags = _flags(fn)
     if flags & _CO_COROUTINE:
@@ -146,12 +146,12 @@ def wrap(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
     return copy_metadata(wrapper, fn)
 
 
-def _sync(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
+def _sync(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
     # Site.call does the whole traced call natively: find the parent (the current entity or
     # root()), begin, make the subsegment current, call, reset, then finish or _fail.
     call = site.call
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         if not _ENABLED:
             return fn(*args, **kwargs)
         return call(fn, args, kwargs)
@@ -159,8 +159,8 @@ def _sync(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
     return wrapper
 
 
-def _async(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _async(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
+    async def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         if not _ENABLED:
             return await fn(*args, **kwargs)
         parent = _get()
@@ -185,7 +185,7 @@ def _async(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
     return wrapper
 
 
-def _traced_parent() -> Optional[_core.Entity]:
+def _traced_parent() -> "Optional[_core.Entity]":
     """The parent to record under, or None when this call is not traced."""
     if not _ENABLED:
         return None
@@ -195,13 +195,13 @@ def _traced_parent() -> Optional[_core.Entity]:
     return entity
 
 
-def _generator(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
+def _generator(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
     """The subsegment spans the whole iteration; the response is the generator's return
     value. The subsegment is current only while the generator body runs, not while it is
     suspended at a ``yield``, so what the consumer traces between items is not its child.
     A generator closed early (``GeneratorExit``) ends normally: that is not a fault."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         parent = _traced_parent()
         sub = site.begin(parent) if parent is not None else None
         if sub is None:
@@ -248,10 +248,10 @@ def _generator(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
     return wrapper
 
 
-def _async_generator(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
+def _async_generator(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
     """As for generators; async generators have no return value, so no response."""
 
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         parent = _traced_parent()
         sub = site.begin(parent) if parent is not None else None
         agen = fn(*args, **kwargs)
@@ -292,7 +292,7 @@ class _TracedContextManager:
 
     __slots__ = ("_cm", "_site", "_sub", "_token")
 
-    def __init__(self, cm: Any, site: _core.Site) -> None:
+    def __init__(self, cm: "Any", site: "_core.Site") -> None:
         self._cm = cm
         self._site = site
         self._sub: Optional[_core.Entity] = None
@@ -305,7 +305,7 @@ class _TracedContextManager:
             if self._sub is not None:
                 self._token = _set(self._sub)
 
-    def _close(self, exc: Optional[BaseException]) -> None:
+    def _close(self, exc: "Optional[BaseException]") -> None:
         sub, token = self._sub, self._token
         self._sub = self._token = None
         if token is not None:
@@ -319,7 +319,7 @@ class _TracedContextManager:
             else:
                 sub.end()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> "Any":
         self._open()
         try:
             value = self._cm.__enter__()
@@ -330,7 +330,7 @@ class _TracedContextManager:
             self._site.respond(self._sub, value)
         return value
 
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> Any:
+    def __exit__(self, et: "Any", ev: "Any", tb: "Any") -> "Any":
         try:
             suppress = self._cm.__exit__(et, ev, tb)
         except BaseException as exc:
@@ -343,7 +343,7 @@ class _TracedContextManager:
 class _TracedAsyncContextManager(_TracedContextManager):
     __slots__ = ()
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> "Any":
         self._open()
         try:
             value = await self._cm.__aenter__()
@@ -354,7 +354,7 @@ class _TracedAsyncContextManager(_TracedContextManager):
             self._site.respond(self._sub, value)
         return value
 
-    async def __aexit__(self, et: Any, ev: Any, tb: Any) -> Any:
+    async def __aexit__(self, et: "Any", ev: "Any", tb: "Any") -> "Any":
         try:
             suppress = await self._cm.__aexit__(et, ev, tb)
         except BaseException as exc:
@@ -364,15 +364,15 @@ class _TracedAsyncContextManager(_TracedContextManager):
         return suppress
 
 
-def _context_manager(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _context_manager(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
+    def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         return _TracedContextManager(fn(*args, **kwargs), site)
 
     return wrapper
 
 
-def _async_context_manager(fn: Callable[..., Any], site: _core.Site) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _async_context_manager(fn: "Callable[..., Any]", site: "_core.Site") -> "Callable[..., Any]":
+    def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
         return _TracedAsyncContextManager(fn(*args, **kwargs), site)
 
     return wrapper

@@ -1,9 +1,9 @@
 """Environment variables read by the Python layer (the core reads the AWS_XRAY_* ones)."""
 
-from __future__ import annotations
-
 import os
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Optional
@@ -28,7 +28,7 @@ def flag(name: str, default: bool) -> bool:
     return default
 
 
-def text(name: str) -> Optional[str]:
+def text(name: str) -> "Optional[str]":
     value = os.environ.get(name)
     return value if value else None
 

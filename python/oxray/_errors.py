@@ -6,10 +6,10 @@ X-Ray SDK does. The SDK marks the user's exception object to know it was recorde
 keeps a small table instead, so the user's exception is never changed.
 """
 
-from __future__ import annotations
-
 from . import _core
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Dict, Tuple
@@ -17,13 +17,13 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
 _MAX_REMEMBERED = 32
 #: id(exception) → (the exception, its record's id, the id and trace id of the entity
 #: holding the record).
-_recorded: Dict[int, Tuple[BaseException, str, str, str]] = {}
+_recorded: "Dict[int, Tuple[BaseException, str, str, str]]" = {}
 
 #: Stack frames kept per exception (the SDK's max_trace_back).
 stack_limit = 10
 
 
-def record(entity: _core.Entity, exc: BaseException, remote: bool = False) -> None:
+def record(entity: "_core.Entity", exc: "BaseException", remote: bool = False) -> None:
     """Records ``exc`` as the reason ``entity`` failed. Never raises."""
     try:
         seen = _recorded.get(id(exc))

@@ -2,13 +2,13 @@
 Service annotations, response/error metadata, and a flush before returning or raising, so
 nothing is left in the send queue when Lambda freezes the process."""
 
-from __future__ import annotations
-
 import os
 
 from . import _capture, _core, _errors, _runtime
 from ._capture import _get, _reset, _set
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable
@@ -32,7 +32,7 @@ def reset_cold_start() -> None:
     _cold_start = True
 
 
-def _annotate(sub: _core.Entity, cold: bool, service: str) -> None:
+def _annotate(sub: "_core.Entity", cold: bool, service: str) -> None:
     sub.put_annotation("ColdStart", cold)
     if service:
         sub.put_annotation("Service", service)
@@ -43,7 +43,7 @@ def _finish_invocation() -> None:
     _runtime.flush(on_caller=True)
 
 
-def _ok(site: _core.Site, sub: _core.Entity, result: Any, cold: bool, service: str) -> None:
+def _ok(site: "_core.Site", sub: "_core.Entity", result: "Any", cold: bool, service: str) -> None:
     try:
         _annotate(sub, cold, service)
         site.finish(sub, result)
@@ -54,7 +54,7 @@ def _ok(site: _core.Site, sub: _core.Entity, result: Any, cold: bool, service: s
     _finish_invocation()
 
 
-def _failed(site: _core.Site, sub: _core.Entity, exc: BaseException, cold: bool, service: str) -> None:
+def _failed(site: "_core.Site", sub: "_core.Entity", exc: "BaseException", cold: bool, service: str) -> None:
     try:
         _annotate(sub, cold, service)
     except Exception:  # noqa: BLE001
@@ -63,21 +63,21 @@ def _failed(site: _core.Site, sub: _core.Entity, exc: BaseException, cold: bool,
     _finish_invocation()
 
 
-def _invocation_parent() -> Any:
+def _invocation_parent() -> "Any":
     parent = _get()
     if parent is None:
         parent = _capture.root()
     return parent
 
 
-def wrap_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
+def wrap_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) -> "Callable[..., Any]":
     if _capture.is_coroutine_function(fn):
         return _capture.copy_metadata(_async_handler(fn, site, service), fn)
     return _capture.copy_metadata(_sync_handler(fn, site, service), fn)
 
 
-def _sync_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
-    def handler(event: Any, context: Any, **kwargs: Any) -> Any:
+def _sync_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) -> "Callable[..., Any]":
+    def handler(event: "Any", context: "Any", **kwargs: "Any") -> "Any":
         if not _capture._ENABLED:
             return fn(event, context, **kwargs)
         parent = _invocation_parent()
@@ -107,8 +107,8 @@ def _sync_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Cal
     return handler
 
 
-def _async_handler(fn: Callable[..., Any], site: _core.Site, service: str) -> Callable[..., Any]:
-    async def handler(event: Any, context: Any, **kwargs: Any) -> Any:
+def _async_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) -> "Callable[..., Any]":
+    async def handler(event: "Any", context: "Any", **kwargs: "Any") -> "Any":
         if not _capture._ENABLED:
             return await fn(event, context, **kwargs)
         parent = _invocation_parent()

@@ -4,36 +4,36 @@ The recorder is made on first use (not at import) from the environment plus the 
 given to ``xray_recorder.configure``.
 """
 
-from __future__ import annotations
-
 import atexit
 import os
 import sys
 
 from . import _core
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Dict, Optional
 
-_recorder: Optional[_core.Recorder] = None
+_recorder: "Optional[_core.Recorder]" = None
 #: The recorder's Lambda mode, read once per recorder (hot path).
 _lambda_mode = False
-_overrides: Dict[str, Any] = {}
+_overrides: "Dict[str, Any]" = {}
 _hooks_installed = False
 
 #: Seconds a flush may wait for the sender (end of a Lambda invocation, exit).
 FLUSH_TIMEOUT = 1.0
 
 
-def recorder() -> _core.Recorder:
+def recorder() -> "_core.Recorder":
     rec = _recorder
     if rec is None:
         rec = _make()
     return rec
 
 
-def _make() -> _core.Recorder:
+def _make() -> "_core.Recorder":
     _install_hooks()
     config = None
     if _overrides:
@@ -49,13 +49,13 @@ def _make() -> _core.Recorder:
     return rec
 
 
-def _set(rec: Optional[_core.Recorder]) -> None:
+def _set(rec: "Optional[_core.Recorder]") -> None:
     global _recorder, _lambda_mode
     _recorder = rec
     _lambda_mode = bool(rec is not None and rec.lambda_mode)
 
 
-def reconfigure(**overrides: Any) -> None:
+def reconfigure(**overrides: "Any") -> None:
     """Replaces the recorder with one built with these core config keys (None removes a key).
     What the old recorder completed is flushed first. Settings the core refuses are logged and
     forgotten: the configuration in force stays (a refused key kept in ``_overrides`` would
@@ -82,7 +82,7 @@ def reconfigure(**overrides: Any) -> None:
         old.flush(FLUSH_TIMEOUT)
 
 
-def swap(rec: Optional[_core.Recorder]) -> Optional[_core.Recorder]:
+def swap(rec: "Optional[_core.Recorder]") -> "Optional[_core.Recorder]":
     """Installs ``rec`` (tests); returns the previous one."""
     previous = _recorder
     _set(rec)
@@ -104,7 +104,7 @@ def flush(timeout: float = FLUSH_TIMEOUT, on_caller: bool = False) -> bool:
 _COUNTER_NAMES = ("sent", "dropped", "truncated", "streamed", "send_errors", "warnings", "sampling_errors")
 
 
-def counters() -> Dict[str, int]:
+def counters() -> "Dict[str, int]":
     """The recorder's counters (zeros when no recorder was made yet). Never raises."""
     rec = _recorder
     snapshot = dict.fromkeys(_COUNTER_NAMES, 0)
@@ -148,7 +148,7 @@ def _flush_at_multiprocessing_exit(after_fork: bool = False) -> None:
         pass
 
 
-def _register_exit_finalizer(_: Any) -> None:
+def _register_exit_finalizer(_: "Any") -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util.Finalize(None, _at_exit, exitpriority=-100)

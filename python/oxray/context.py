@@ -7,8 +7,6 @@ A new thread starts with an empty context: run its target in a copy of the calle
 :class:`ContextThreadPoolExecutor`) and its subsegments attach where the caller was.
 """
 
-from __future__ import annotations
-
 try:  # the C module behind contextvars.py: the same objects, one import fewer at start-up
     from _contextvars import ContextVar, copy_context
 except ImportError:  # pragma: no cover - interpreters without it
@@ -16,41 +14,43 @@ except ImportError:  # pragma: no cover - interpreters without it
 
 from . import _core
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Optional, TypeVar
 
     T = TypeVar("T")
 
-_current: ContextVar[Optional[_core.Entity]] = ContextVar("oxray_current_entity", default=None)
+_current: "ContextVar[Optional[_core.Entity]]" = ContextVar("oxray_current_entity", default=None)
 
 
-def current() -> Optional[_core.Entity]:
+def current() -> "Optional[_core.Entity]":
     """The innermost open entity in this context (None outside any)."""
     return _current.get()
 
 
-def bind(fn: Callable[..., T]) -> Callable[..., T]:
+def bind(fn: "Callable[..., T]") -> "Callable[..., T]":
     """``fn`` made to run, wherever it is called (another thread, a callback), in a copy of
     the context current now, so what it traces attaches to the entity current now."""
     captured = copy_context()
 
-    def run(*args: Any, **kwargs: Any) -> T:
+    def run(*args: "Any", **kwargs: "Any") -> "T":
         return captured.copy().run(fn, *args, **kwargs)
 
     return run
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     if name == "ContextThreadPoolExecutor":
         return _executor_class()
     raise AttributeError(f"module 'oxray.context' has no attribute {name!r}")
 
 
-_EXECUTOR: Any = None
+_EXECUTOR: "Any" = None
 
 
-def _executor_class() -> Any:
+def _executor_class() -> "Any":
     """``concurrent.futures.ThreadPoolExecutor`` whose tasks run in a copy of the submitter's
     context (built on first use: concurrent.futures is not imported with oxray)."""
     global _EXECUTOR

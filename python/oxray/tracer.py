@@ -6,13 +6,13 @@ subsegment names, annotation and metadata keys as ``aws_lambda_powertools.Tracer
 concurrent coroutines get the right parents, metadata never consumes streams, …).
 """
 
-from __future__ import annotations
-
 import os
 
 from . import _capture, _core, _env
 from ._capture import _get
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -34,7 +34,7 @@ class Tracer:
     ``disabled=True``; once any instance is disabled, all are.
     """
 
-    _default_config: Dict[str, Any] = {
+    _default_config: "Dict[str, Any]" = {
         "service": "",
         "disabled": False,
         "auto_patch": True,
@@ -44,15 +44,15 @@ class Tracer:
         # turns tracing back on (see _enter_server_mode).
         "outside_lambda": False,
     }
-    _config: Dict[str, Any] = dict(_default_config)
+    _config: "Dict[str, Any]" = dict(_default_config)
 
     def __init__(
         self,
-        service: Optional[str] = None,
-        disabled: Optional[bool] = None,
-        auto_patch: Optional[bool] = None,
-        patch_modules: Optional[Sequence[str]] = None,
-        provider: Any = None,
+        service: "Optional[str]" = None,
+        disabled: "Optional[bool]" = None,
+        auto_patch: "Optional[bool]" = None,
+        patch_modules: "Optional[Sequence[str]]" = None,
+        provider: "Any" = None,
     ) -> None:
         self.__build_config(service, disabled, auto_patch, patch_modules, provider)
         config = self._config
@@ -65,11 +65,11 @@ class Tracer:
 
     def __build_config(
         self,
-        service: Optional[str],
-        disabled: Optional[bool],
-        auto_patch: Optional[bool],
-        patch_modules: Optional[Sequence[str]],
-        provider: Any,
+        service: "Optional[str]",
+        disabled: "Optional[bool]",
+        auto_patch: "Optional[bool]",
+        patch_modules: "Optional[Sequence[str]]",
+        provider: "Any",
     ) -> None:
         config = self._config
         if provider is not None:
@@ -114,7 +114,7 @@ class Tracer:
                 patches.patch(modules, raise_errors=False)
 
     @property
-    def provider(self) -> Any:
+    def provider(self) -> "Any":
         """The escape hatch: ``oxray.xray_recorder`` unless another provider was given (loaded
         on first use, not at construction)."""
         provider = self._config["provider"]
@@ -125,7 +125,7 @@ class Tracer:
         return provider
 
     @provider.setter
-    def provider(self, value: Any) -> None:
+    def provider(self, value: "Any") -> None:
         self._config["provider"] = value
 
     @classmethod
@@ -139,7 +139,7 @@ class Tracer:
 
     # -- annotations and metadata on the current subsegment -------------------------------
 
-    def put_annotation(self, key: str, value: Union[str, int, float, bool]) -> None:
+    def put_annotation(self, key: str, value: "Union[str, int, float, bool]") -> None:
         """Adds an indexed annotation to the current subsegment. Outside any subsegment it is
         logged and dropped (Powertools raises FacadeSegmentMutationException)."""
         if not _capture._ENABLED:
@@ -152,7 +152,7 @@ class Tracer:
         # The core refuses changes to the Lambda function segment with a logged warning.
         entity.put_annotation(key, value)
 
-    def put_metadata(self, key: str, value: Any, namespace: Optional[str] = None) -> None:
+    def put_metadata(self, key: str, value: "Any", namespace: "Optional[str]" = None) -> None:
         """Adds metadata to the current subsegment under ``namespace`` (default: the service).
         The value is converted now: later changes to it are not recorded; streams,
         generators and iterators are recorded by type, never read."""
@@ -167,7 +167,7 @@ class Tracer:
 
     # -- patching --------------------------------------------------------------------------
 
-    def patch(self, modules: Optional[Sequence[str]] = None) -> None:
+    def patch(self, modules: "Optional[Sequence[str]]" = None) -> None:
         """Patches supported libraries (all by default). Lazy: a library not yet imported is
         patched when it is imported; importing it is never forced."""
         if self.disabled:
@@ -179,7 +179,7 @@ class Tracer:
         else:
             patches.patch(modules)
 
-    def ignore_endpoint(self, hostname: Optional[str] = None, urls: Optional[List[str]] = None) -> None:
+    def ignore_endpoint(self, hostname: "Optional[str]" = None, urls: "Optional[List[str]]" = None) -> None:
         """Stops tracing HTTP calls to ``hostname`` (an fnmatch glob) and/or these URL paths,
         in every HTTP patch (requests, httpx, http.client, aiohttp)."""
         from .patches import _http
@@ -190,10 +190,10 @@ class Tracer:
 
     def capture_lambda_handler(
         self,
-        lambda_handler: Optional[AnyCallable] = None,
-        capture_response: Optional[bool] = None,
-        capture_error: Optional[bool] = None,
-    ) -> Any:
+        lambda_handler: "Optional[AnyCallable]" = None,
+        capture_response: "Optional[bool]" = None,
+        capture_error: "Optional[bool]" = None,
+    ) -> "Any":
         """Traces the handler as subsegment ``## <handler name>`` with ColdStart and Service
         annotations, records the response (or error) as metadata, and flushes before
         returning. Works on ``def`` and ``async def`` handlers."""
@@ -213,10 +213,10 @@ class Tracer:
 
     def capture_method(
         self,
-        method: Optional[AnyCallable] = None,
-        capture_response: Optional[bool] = None,
-        capture_error: Optional[bool] = None,
-    ) -> Any:
+        method: "Optional[AnyCallable]" = None,
+        capture_response: "Optional[bool]" = None,
+        capture_error: "Optional[bool]" = None,
+    ) -> "Any":
         """Traces a function or method as subsegment ``## <module>.<qualname>``: plain and
         ``async`` functions, generators and async generators, ``@contextmanager`` functions
         (either decorator order), static and class methods."""
@@ -238,7 +238,7 @@ class Tracer:
         return _capture.wrap(method, site)
 
 
-def _resolve(explicit: Optional[bool], env_name: str) -> bool:
+def _resolve(explicit: "Optional[bool]", env_name: str) -> bool:
     if explicit is not None:
         return bool(explicit)
     return _env.flag(env_name, True)

@@ -5,16 +5,16 @@ imported (a ``sys.meta_path`` finder watches for the few module names involved).
 ever imported on the user's behalf, so ``Tracer()`` costs no botocore import.
 """
 
-from __future__ import annotations
-
 import sys
 
+# On the start-up path: annotations are quoted rather than deferred by
+# `from __future__ import annotations`, which would import __future__ at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 #: patch name → [(module that must be loaded, "oxray.patches.<x>:<function>")].
-_TARGETS: Dict[str, List[Tuple[str, str]]] = {
+_TARGETS: "Dict[str, List[Tuple[str, str]]]" = {
     "botocore": [
         ("botocore.client", "botocore:patch_client"),
         ("botocore.endpoint", "botocore:patch_endpoint"),
@@ -29,18 +29,18 @@ _ALIASES = {"boto3": "botocore", "http.client": "httplib", "http_client": "httpl
 #: What patch_all() patches; http.client only with double_patch (as the X-Ray SDK does).
 _ALL = ("botocore", "requests", "sqlite3", "httpx", "aiohttp")
 
-_requested: Set[str] = set()
+_requested: "Set[str]" = set()
 #: module name → patch functions waiting for that module to be imported.
-_waiting: Dict[str, List[str]] = {}
-_applied: Set[str] = set()
+_waiting: "Dict[str, List[str]]" = {}
+_applied: "Set[str]" = set()
 _finder_installed = False
 
 
-def supported() -> Tuple[str, ...]:
+def supported() -> "Tuple[str, ...]":
     return tuple(_TARGETS)
 
 
-def patched() -> Set[str]:
+def patched() -> "Set[str]":
     """Patch names requested so far (applied now or on import)."""
     return set(_requested)
 
@@ -50,7 +50,7 @@ def patch_all(double_patch: bool = False) -> None:
     patch(names, raise_errors=False)
 
 
-def patch(modules: Sequence[str], raise_errors: bool = True) -> None:
+def patch(modules: "Sequence[str]", raise_errors: bool = True) -> None:
     """Requests patches by name. An unknown name is logged (or raises ValueError when
     ``raise_errors``, as the SDK does for unsupported modules)."""
     if isinstance(modules, str):
@@ -79,7 +79,7 @@ def patch(modules: Sequence[str], raise_errors: bool = True) -> None:
         warn(message)
 
 
-def _apply(target: str, module: Any) -> None:
+def _apply(target: str, module: "Any") -> None:
     """Runs the patch ``target`` on the freshly imported ``module`` (passed in: while its
     import finishes, ``import a.b`` could still see the parent package half-initialized)."""
     if target in _applied:
@@ -97,7 +97,7 @@ def _apply(target: str, module: Any) -> None:
         warn(f"patch {target} failed: {problem!r}")
 
 
-def _after_import(name: str, module: Any) -> None:
+def _after_import(name: str, module: "Any") -> None:
     for target in _waiting.pop(name, ()):
         _apply(target, module)
 
@@ -105,26 +105,26 @@ def _after_import(name: str, module: Any) -> None:
 class _PatchingLoader:
     """Runs the real loader, then the patches waiting for the module."""
 
-    def __init__(self, loader: Any, name: str) -> None:
+    def __init__(self, loader: "Any", name: str) -> None:
         self._loader = loader
         self._name = name
 
-    def create_module(self, spec: Any) -> Any:
+    def create_module(self, spec: "Any") -> "Any":
         create = getattr(self._loader, "create_module", None)
         return create(spec) if create is not None else None
 
-    def exec_module(self, module: Any) -> None:
+    def exec_module(self, module: "Any") -> None:
         self._loader.exec_module(module)
         _after_import(self._name, module)
 
-    def __getattr__(self, attr: str) -> Any:
+    def __getattr__(self, attr: str) -> "Any":
         return getattr(self._loader, attr)
 
 
 class _Finder:
     """Watches imports of the modules patches wait for; one dict lookup per other import."""
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(self, name: str, path: "Any" = None, target: "Any" = None) -> "Any":
         if name not in _waiting:
             return None
         for finder in sys.meta_path:
