@@ -112,7 +112,8 @@ impl EntityId {
     /// The 16 lowercase hex digits.
     pub fn to_hex(self) -> [u8; 16] {
         let mut out = [0u8; 16];
-        write_hex_bytes(&mut out, &self.0.to_be_bytes());
+        out[..8].copy_from_slice(&hex_digits_u32((self.0 >> 32) as u32));
+        out[8..].copy_from_slice(&hex_digits_u32(self.0 as u32));
         out
     }
 }
@@ -227,6 +228,18 @@ impl TraceId {
     }
 }
 
+/// The eight lowercase hex digits of `v`, computed in one 64-bit word (no table lookups).
+fn hex_digits_u32(v: u32) -> [u8; 8] {
+    // Spread the eight nibbles into eight bytes, most significant nibble in the first byte.
+    let mut x = v as u64;
+    x = ((x & 0xFFFF_0000) << 16) | (x & 0xFFFF);
+    x = ((x & 0x0000_FF00_0000_FF00) << 8) | (x & 0x0000_00FF_0000_00FF);
+    x = ((x & 0x00F0_00F0_00F0_00F0) << 4) | (x & 0x000F_000F_000F_000F);
+    // Digits 10..15 need 'a' - '0' - 10 = 39 more than 0..9.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
+}
+
 /// Writes two lowercase hex digits per byte of `bytes` into `out` (`out.len() == 2 * bytes.len()`).
 fn write_hex_bytes(out: &mut [u8], bytes: &[u8]) {
     for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
@@ -268,6 +281,18 @@ mod tests {
         assert_eq!(t.to_w3c(), "4efaaf4d1e8720b39541901950019ee5");
         assert!(TraceId::from_w3c("4efaaf4d1e8720b39541901950019ee").is_err());
         assert!(TraceId::from_w3c("zefaaf4d1e8720b39541901950019ee5").is_err());
+    }
+
+    #[test]
+    fn hex_digits_match_format() {
+        let mut v: u64 = 0x0123_4567_89ab_cdef;
+        for _ in 0..10_000 {
+            assert_eq!(EntityId(v).to_hex(), format!("{v:016x}").as_bytes());
+            v = v.rotate_left(7).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xff;
+        }
+        for v in [0, u64::MAX, 0xa, 0xf000_0000_0000_0000] {
+            assert_eq!(EntityId(v).to_hex(), format!("{v:016x}").as_bytes());
+        }
     }
 
     #[test]

@@ -33,17 +33,46 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Index of the first byte of `bytes` that needs escaping, eight bytes at a time: most
+/// strings (names, keys, ids) need none and are copied in one go.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Sets the high bit of every byte of `x` that is zero (exact when no byte of `x` has
+    // its high bit set before the subtraction borrows into it, which the `!x` term handles).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Bytes below 0x20, equal to '"' or equal to '\\'. Bytes ≥ 0x80 (UTF-8) never match.
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let quote = zero_bytes(word ^ (ONES * b'"' as u64));
+        let backslash = zero_bytes(word ^ (ONES * b'\\' as u64));
+        if control | quote | backslash != 0 {
+            return chunk
+                .iter()
+                .position(|b| NEEDS_ESCAPE[*b as usize])
+                .map(|i| offset + i);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| NEEDS_ESCAPE[*b as usize])
+        .map(|i| offset + i)
+}
+
 /// Appends `s` as a JSON string literal. Runs of plain bytes are copied in one go.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut rest = bytes;
+    while let Some(i) = first_escape(rest) {
+        out.extend_from_slice(&rest[..i]);
+        let b = rest[i];
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -56,9 +85,9 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
                 out.push(b"0123456789abcdef"[(b & 0xf) as usize]);
             }
         }
-        start = i + 1;
+        rest = &rest[i + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
 
@@ -339,13 +368,22 @@ fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec
     if !data.metadata.is_empty() {
         let out = o.key("metadata");
         let mut mo = Obj::open(out);
-        for (ns, entries) in &data.metadata {
-            let out = mo.dyn_key(ns);
-            let mut no = Obj::open(out);
-            for (k, v) in entries {
-                no.dyn_key(k).extend_from_slice(v.as_str().as_bytes());
+        let mut write_namespace = |ns: &str| {
+            let mut no = Obj::open(mo.dyn_key(ns));
+            for e in data.metadata.iter().filter(|e| e.namespace == ns) {
+                no.dyn_key(&e.key)
+                    .extend_from_slice(e.value.as_str().as_bytes());
             }
             no.close();
+        };
+        // One namespace (the usual case) needs no grouping.
+        let first = &data.metadata[0].namespace;
+        if data.metadata.iter().all(|e| e.namespace == *first) {
+            write_namespace(first);
+        } else {
+            for ns in data.metadata_namespaces() {
+                write_namespace(ns);
+            }
         }
         mo.close();
     }
@@ -449,8 +487,8 @@ fn is_marker(v: &JsonText) -> bool {
 
 /// The largest thing in `data` that can still be made smaller.
 enum Shrinkable {
-    Metadata(usize, usize),
-    Namespace(usize),
+    Metadata(usize),
+    Namespace(String),
     Stack(usize),
     SqlQuery,
     Annotations,
@@ -463,19 +501,20 @@ fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
             best = Some((size, s));
         }
     };
-    for (ni, (_, entries)) in data.metadata.iter().enumerate() {
-        let mut total = 0;
-        let mut has_big_value = false;
-        for (ki, (k, v)) in entries.iter().enumerate() {
-            total += k.len() + v.as_str().len();
-            if v.as_str().len() > 512 && !is_marker(v) {
-                has_big_value = true;
-                consider(v.as_str().len(), Shrinkable::Metadata(ni, ki));
-            }
+    for (i, e) in data.metadata.iter().enumerate() {
+        if e.value.as_str().len() > 512 && !is_marker(&e.value) {
+            consider(e.value.as_str().len(), Shrinkable::Metadata(i));
         }
+    }
+    for ns in data.metadata_namespaces() {
+        let entries = || data.metadata.iter().filter(|e| e.namespace == ns);
+        let total: usize = entries()
+            .map(|e| e.key.len() + e.value.as_str().len())
+            .sum();
         // A whole namespace goes only once none of its values can be shrunk alone.
-        if !has_big_value && entries.len() > 1 && total > 512 {
-            consider(total, Shrinkable::Namespace(ni));
+        let has_big_value = entries().any(|e| e.value.as_str().len() > 512 && !is_marker(&e.value));
+        if !has_big_value && entries().count() > 1 && total > 512 {
+            consider(total, Shrinkable::Namespace(ns.to_string()));
         }
     }
     if let Some(Cause::Details { exceptions, .. }) = &data.cause {
@@ -519,24 +558,27 @@ fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
 
 fn shrink(data: &mut EntityData, what: Shrinkable) {
     match what {
-        Shrinkable::Metadata(ni, ki) => {
-            let v = &mut data.metadata[ni].1[ki].1;
+        Shrinkable::Metadata(i) => {
+            let v = &mut data.metadata[i].value;
             *v = truncated_marker(v.as_str(), 256);
         }
-        Shrinkable::Namespace(ni) => {
-            let entries = &mut data.metadata[ni].1;
-            let original: usize = entries
+        Shrinkable::Namespace(ns) => {
+            let in_ns = |e: &crate::model::MetadataEntry| e.namespace == ns.as_str();
+            let original: usize = data
+                .metadata
                 .iter()
-                .map(|(k, v)| k.len() + v.as_str().len() + 4)
+                .filter(|e| in_ns(e))
+                .map(|e| e.key.len() + e.value.as_str().len() + 4)
                 .sum();
-            let count = entries.len();
-            entries.clear();
-            entries.push((
+            let count = data.metadata.iter().filter(|e| in_ns(e)).count();
+            data.metadata.retain(|e| !in_ns(e));
+            data.set_metadata(
+                &ns,
                 TRUNCATED_MARK.to_string(),
                 JsonText::from_value(&serde_json::Value::String(format!(
                     "{count} keys (original {original} bytes)"
                 ))),
-            ));
+            );
         }
         Shrinkable::Stack(ei) => {
             if let Some(Cause::Details { exceptions, .. }) = &mut data.cause {
@@ -651,6 +693,30 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_round_trip_at_every_position() {
+        // Every ASCII byte (and a multi-byte character) at every offset of strings long enough
+        // to cross the eight-byte scanning chunks.
+        let specials = (0u8..0x80)
+            .map(|b| (b as char).to_string())
+            .chain(["é€".to_string()]);
+        for special in specials {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let text: String = "x".repeat(at) + &special + &"y".repeat(len - at);
+                    let mut out = Vec::new();
+                    write_str(&mut out, &text);
+                    let back: String = serde_json::from_slice(&out).expect("valid JSON string");
+                    assert_eq!(back, text);
+                    assert!(
+                        out.iter().all(|b| *b >= 0x20),
+                        "raw control byte in {out:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn escapes_strings() {

@@ -180,6 +180,24 @@ impl JsonText {
     }
 }
 
+/// One metadata value: `metadata.<namespace>.<key>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataEntry {
+    pub namespace: std::borrow::Cow<'static, str>,
+    pub key: String,
+    pub value: JsonText,
+}
+
+impl MetadataEntry {
+    /// The namespace as stored: the default namespace without an allocation.
+    fn namespace_text(namespace: &str) -> std::borrow::Cow<'static, str> {
+        match namespace {
+            "default" => std::borrow::Cow::Borrowed("default"),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
+}
+
 /// Everything recorded on one entity. Built under the entity's lock, serialized at end.
 #[derive(Debug, Clone, Default)]
 pub struct EntityData {
@@ -202,12 +220,60 @@ pub struct EntityData {
     pub fault: bool,
     pub cause: Option<Cause>,
     pub annotations: Vec<(String, AnnotationValue)>,
-    /// namespace → (key → value), both in insertion order.
-    pub metadata: Vec<(String, Vec<(String, JsonText)>)>,
+    /// Metadata entries in insertion order, one per (namespace, key); serialized grouped by
+    /// namespace in order of first appearance. Flat, so one value costs no per-namespace
+    /// vector, and the usual `default` namespace costs no allocation.
+    pub metadata: Vec<MetadataEntry>,
     pub precursor_ids: Vec<EntityId>,
 }
 
 impl EntityData {
+    /// Empties the record for reuse, keeping the capacity of its buffers. Cheaper than
+    /// assigning a fresh record (which writes all of it); the exhaustive destructuring makes
+    /// a new field a compile error here until it is reset too.
+    pub(crate) fn clear_for_reuse(&mut self) {
+        let EntityData {
+            name,
+            start_micros,
+            end_micros,
+            namespace,
+            origin,
+            user,
+            resource_arn,
+            service,
+            http_request,
+            http_response,
+            aws,
+            sql,
+            error,
+            throttle,
+            fault,
+            cause,
+            annotations,
+            metadata,
+            precursor_ids,
+        } = self;
+        name.clear();
+        *start_micros = 0;
+        *end_micros = None;
+        *namespace = None;
+        *origin = None;
+        *user = None;
+        *resource_arn = None;
+        service.clear();
+        *http_request = None;
+        *http_response = None;
+        aws.clear();
+        *sql = None;
+        *error = false;
+        *throttle = false;
+        *fault = false;
+        *cause = None;
+        annotations.clear();
+        metadata.clear();
+        precursor_ids.clear();
+    }
+
     /// Sets error/throttle/fault from an HTTP status as the SDKs do (PROTOCOL.md §1.10).
     pub fn apply_status(&mut self, status: u16) {
         match status {
@@ -231,16 +297,28 @@ impl EntityData {
 
     /// Inserts or replaces a metadata value.
     pub fn set_metadata(&mut self, namespace: &str, key: String, value: JsonText) {
-        let ns = match self.metadata.iter().position(|(n, _)| n == namespace) {
-            Some(i) => &mut self.metadata[i].1,
-            None => {
-                self.metadata.push((namespace.to_string(), Vec::new()));
-                &mut self.metadata.last_mut().expect("just pushed").1
-            }
-        };
-        match ns.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => ns.push((key, value)),
+        match self
+            .metadata
+            .iter_mut()
+            .find(|e| e.namespace == namespace && e.key == key)
+        {
+            Some(entry) => entry.value = value,
+            None => self.metadata.push(MetadataEntry {
+                namespace: MetadataEntry::namespace_text(namespace),
+                key,
+                value,
+            }),
         }
+    }
+
+    /// The distinct metadata namespaces, in order of first appearance.
+    pub fn metadata_namespaces(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for e in &self.metadata {
+            if !seen.contains(&e.namespace.as_ref()) {
+                seen.push(&e.namespace);
+            }
+        }
+        seen
     }
 }

@@ -296,7 +296,7 @@ impl Recorder {
         let mut data = None;
         if decision.sampled {
             let mut d = EntityData {
-                name: crate::entity::clean_name(&self.shared, name),
+                name: crate::entity::clean_name(&self.shared, name).into_owned(),
                 start_micros: start,
                 origin: config.origin.clone(),
                 ..EntityData::default()
@@ -308,7 +308,7 @@ impl Recorder {
                 xray.insert("sampling_rule_name".into(), rule.to_string().into());
             }
             d.aws.insert("xray".into(), xray.into());
-            data = Some(d);
+            data = Some(Box::new(d));
         }
         Entity::create(
             Arc::clone(&self.shared),

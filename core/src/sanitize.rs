@@ -33,6 +33,18 @@ const ASCII_NAME_CHARS: [bool; 128] = {
     table
 };
 
+/// [`ASCII_NAME_CHARS`] indexed by any byte: false for every non-ASCII byte, so the fast path
+/// needs no separate ASCII check.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = ASCII_NAME_CHARS[i];
+        i += 1;
+    }
+    table
+};
+
 /// True for characters the documented name charset allows: Unicode letters and digits,
 /// the space separator, and `_ . : / % & # = + - @`. (The docs also list `\`, but the
 /// published schema rejects it, so it is removed.)
@@ -50,9 +62,7 @@ pub fn entity_name(raw: &str) -> (Cow<'_, str>, bool) {
     // Fast path: short ASCII names made only of allowed characters (the common case).
     let bytes = raw.as_bytes();
     if bytes.len() <= MAX_NAME_CHARS
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii() && ASCII_NAME_CHARS[*b as usize])
+        && bytes.iter().all(|b| NAME_BYTES[*b as usize])
         && bytes.iter().any(|b| *b != b' ')
     {
         return (Cow::Borrowed(raw), false);

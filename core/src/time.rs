@@ -18,17 +18,29 @@ pub fn now_secs() -> u64 {
 /// Writes `micros` as decimal epoch seconds with six fractional digits (`1480615200.010000`).
 pub fn write_epoch_seconds(out: &mut Vec<u8>, micros: u64) {
     let secs = micros / 1_000_000;
-    let frac = micros % 1_000_000;
-    write_u64(out, secs);
-    out.push(b'.');
-    let mut digits = [b'0'; 6];
-    let mut rest = frac as usize;
-    for i in (0..3).rev() {
-        let pair = (rest % 100) * 2;
-        rest /= 100;
-        digits[i * 2..i * 2 + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    let frac = (micros % 1_000_000) as u32;
+    let mut text = [b'0'; 17];
+    // Every time from 2001 to 2286 has ten digits of seconds: written in one go.
+    let digits = if (1_000_000_000..10_000_000_000).contains(&secs) {
+        write_pairs(&mut text[..2], (secs / 100_000_000) as u32);
+        write_pairs(&mut text[2..10], (secs % 100_000_000) as u32);
+        10
+    } else {
+        write_u64(out, secs);
+        0
+    };
+    text[digits] = b'.';
+    write_pairs(&mut text[digits + 1..digits + 7], frac);
+    out.extend_from_slice(&text[..digits + 7]);
+}
+
+/// Fills `out` (an even number of bytes) with the low decimal digits of `v`, two at a time.
+fn write_pairs(out: &mut [u8], mut v: u32) {
+    for pair_slot in out.rchunks_exact_mut(2) {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        pair_slot.copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
-    out.extend_from_slice(&digits);
 }
 
 const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -88,6 +100,20 @@ mod tests {
         let mut out = Vec::new();
         write_epoch_seconds(&mut out, 5_000_007);
         assert_eq!(out, b"5.000007");
+        for micros in [
+            1_000_000_000_000_000u64,
+            1_480_615_200_010_000,
+            1_999_999_999_999_999,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            999_999_999_999_999,
+            0,
+        ] {
+            let mut out = Vec::new();
+            write_epoch_seconds(&mut out, micros);
+            let expected = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]

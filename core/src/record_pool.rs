@@ -1,0 +1,106 @@
+//! A small per-thread pool of entity records.
+//!
+//! Every sampled entity needs an [`EntityData`] on the heap, a `String` for its name and
+//! vectors for its annotations and metadata. Recycling the record after it has been
+//! serialized keeps those allocations (and their capacity) for the next entity begun on the
+//! same thread, which is most of what a traced call costs besides writing its JSON.
+//!
+//! Records with unusually large buffers are not kept, so the pool never pins much memory:
+//! at most [`POOL_CAPACITY`] records per thread, each within [`KEEP_NAME_BYTES`] and
+//! [`KEEP_ENTRIES`].
+
+use std::cell::RefCell;
+
+use crate::model::EntityData;
+
+/// Records kept per thread.
+const POOL_CAPACITY: usize = 32;
+/// A record whose name buffer grew beyond this is freed rather than kept.
+const KEEP_NAME_BYTES: usize = 256;
+/// A record whose annotation or metadata vectors grew beyond this many slots is freed.
+const KEEP_ENTRIES: usize = 16;
+
+thread_local! {
+    // The boxes themselves are what is recycled (entities hold `Box<EntityData>`).
+    #[allow(clippy::vec_box)]
+    static POOL: RefCell<Vec<Box<EntityData>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A record named `name`, started at `start_micros`, every other field at its default.
+pub(crate) fn take(name: &str, start_micros: u64) -> Box<EntityData> {
+    let recycled = POOL
+        .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten();
+    match recycled {
+        Some(mut data) => {
+            data.name.push_str(name);
+            data.start_micros = start_micros;
+            data
+        }
+        None => Box::new(EntityData {
+            name: name.to_string(),
+            start_micros,
+            ..EntityData::default()
+        }),
+    }
+}
+
+/// Hands a record back once it has been serialized. Its contents are dropped now; its
+/// buffers are kept for [`take`] when they are of ordinary size.
+pub(crate) fn give_back(mut data: Box<EntityData>) {
+    let oversized = data.name.capacity() > KEEP_NAME_BYTES
+        || [
+            data.annotations.capacity(),
+            data.metadata.capacity(),
+            data.service.capacity(),
+            data.precursor_ids.capacity(),
+        ]
+        .iter()
+        .any(|c| *c > KEEP_ENTRIES);
+    if oversized {
+        return;
+    }
+    data.clear_for_reuse();
+    // During thread teardown the pool may be gone: the record is then simply freed.
+    let _ = POOL.try_with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            if pool.len() < POOL_CAPACITY {
+                pool.push(data);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AnnotationValue, JsonText};
+
+    #[test]
+    fn a_recycled_record_is_blank_but_for_name_and_start() {
+        let mut used = take("first", 1);
+        used.end_micros = Some(2);
+        used.error = true;
+        used.set_annotation("k".into(), AnnotationValue::Int(1));
+        used.set_metadata("ns", "k".into(), JsonText::parse("1").unwrap());
+        used.origin = Some("AWS::Lambda".into());
+        give_back(used);
+        let fresh = take("second", 5);
+        let expected = EntityData {
+            name: "second".into(),
+            start_micros: 5,
+            ..EntityData::default()
+        };
+        assert_eq!(format!("{fresh:?}"), format!("{expected:?}"));
+    }
+
+    #[test]
+    fn oversized_records_are_not_kept() {
+        while POOL.with(|p| p.borrow_mut().pop()).is_some() {}
+        let mut big = take("big", 1);
+        big.name.push_str(&"x".repeat(KEEP_NAME_BYTES * 2));
+        give_back(big);
+        assert_eq!(POOL.with(|p| p.borrow().len()), 0);
+    }
+}
