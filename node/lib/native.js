@@ -82,6 +82,9 @@ function recorder() {
     // later turn of the event loop; this turn makes sure there is one, even in a script that
     // would otherwise exit first.
     setImmediate(noop);
+    // What is still queued when the process (or this worker thread) exits is sent first,
+    // waiting at most EXIT_FLUSH_MS: a script that ends right after traced work loses nothing.
+    process.once('exit', () => flushAtExit(b));
     binding = b;
     state = 'ready';
     return b;
@@ -93,6 +96,18 @@ function recorder() {
 }
 
 function noop() {}
+
+/** Longest wait for the sender thread when the process exits. */
+const EXIT_FLUSH_MS = 1000;
+
+/** @param {Native} b */
+function flushAtExit(b) {
+  try {
+    b.flush(EXIT_FLUSH_MS);
+  } catch {
+    // Nothing can be reported any more.
+  }
+}
 
 /** True once the addon is loaded (without loading it). */
 function isLoaded() {
