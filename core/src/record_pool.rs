@@ -13,8 +13,9 @@ use std::cell::RefCell;
 
 use crate::model::EntityData;
 
-/// Records kept per thread.
-const POOL_CAPACITY: usize = 32;
+/// Records kept per thread: enough for the usual nesting depth, small enough (about 10 KB)
+/// that a process with hundreds of threads does not notice.
+const POOL_CAPACITY: usize = 8;
 /// A record whose name buffer grew beyond this is freed rather than kept.
 const KEEP_NAME_BYTES: usize = 256;
 /// A record whose annotation or metadata vectors grew beyond this many slots is freed.
