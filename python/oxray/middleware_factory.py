@@ -11,11 +11,11 @@ and passes through unchanged. Tracing follows the same rules as a ``Tracer(auto_
 off outside Lambda, under SAM/Chalice local, or when disabled.
 """
 
-from __future__ import annotations
-
 from . import _capture, _core, _env
 from .tracer import Tracer
 
+# Imported at start-up by the functions that use it: annotations are quoted rather than
+# deferred by `from __future__ import annotations`, which would import __future__.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Optional
@@ -30,8 +30,8 @@ class MiddlewareInvalidArgumentError(Exception):
 
 
 def lambda_handler_decorator(
-    decorator: Optional[Callable[..., Any]] = None, trace_execution: Optional[bool] = None
-) -> Any:
+    decorator: "Optional[Callable[..., Any]]" = None, trace_execution: "Optional[bool]" = None
+) -> "Any":
     """Makes a handler decorator of ``decorator(handler, event, context, **options)``.
     ``trace_execution`` (default: ``POWERTOOLS_TRACE_MIDDLEWARES``, false) traces each run of
     the middleware as subsegment ``## <decorator.__qualname__>``."""
@@ -39,14 +39,14 @@ def lambda_handler_decorator(
         return lambda fn: lambda_handler_decorator(fn, trace_execution)
     traced = _env.flag(_TRACE_ENV, False) if trace_execution is None else bool(trace_execution)
 
-    def final_decorator(handler: Optional[Callable[..., Any]] = None, **options: Any) -> Any:
+    def final_decorator(handler: "Optional[Callable[..., Any]]" = None, **options: "Any") -> "Any":
         if handler is None:
             return lambda fn: final_decorator(fn, **options)
         if not _is_function(handler):
             raise MiddlewareInvalidArgumentError(f"Only functions are allowed as handlers; got {handler!r}")
         run = _traced_run(decorator) if traced else decorator
 
-        def wrapper(event: Any, context: Any, **handler_kwargs: Any) -> Any:
+        def wrapper(event: "Any", context: "Any", **handler_kwargs: "Any") -> "Any":
             # handler_kwargs are not passed on, as in Powertools: the middleware calls the
             # handler with (event, context).
             try:
@@ -60,7 +60,7 @@ def lambda_handler_decorator(
     return _capture.copy_metadata(final_decorator, decorator)
 
 
-def _traced_run(decorator: Callable[..., Any]) -> Callable[..., Any]:
+def _traced_run(decorator: "Callable[..., Any]") -> "Callable[..., Any]":
     """``decorator`` traced as ``## <its qualname>``: no response or error metadata, as the
     X-Ray SDK's ``in_subsegment`` that Powertools uses records none."""
     tracer = Tracer(auto_patch=False)  # applies the auto-disable rules, as Powertools does
@@ -70,7 +70,7 @@ def _traced_run(decorator: Callable[..., Any]) -> Callable[..., Any]:
     return _capture.wrap(decorator, site)
 
 
-def _is_function(fn: Any) -> bool:
+def _is_function(fn: "Any") -> bool:
     """inspect.isfunction (without importing inspect): a Python function, not a class, a
     partial or another callable object."""
     import types
@@ -78,7 +78,7 @@ def _is_function(fn: Any) -> bool:
     return isinstance(fn, types.FunctionType)
 
 
-def _log_failure(decorator: Callable[..., Any]) -> None:
+def _log_failure(decorator: "Callable[..., Any]") -> None:
     """Powertools logs an exception escaping a middleware before re-raising it."""
     try:
         import logging
