@@ -97,6 +97,9 @@ class Subsegment {
     if (!this._native.end(this.handle) && this.handle !== 0) {
       this._native.warn(`subsegment ${JSON.stringify(this.name)} was already closed`);
     }
+    // Ended: the handle table reclaims its slot by itself. Without this, each closed
+    // subsegment would keep a registry cell until a major GC (heap growth under load).
+    registry?.unregister(this);
   }
 
   isClosed() {
