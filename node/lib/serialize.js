@@ -16,6 +16,8 @@ const MAX_DEPTH = 64;
 const TRUNCATED = '…truncated';
 /** Strings up to this length are stringified directly (their JSON cannot exceed MAX_CHARS). */
 const SHORT_STRING = 10000;
+/** Typed arrays and DataViews over this many bytes skip JSON.stringify (their text is cut). */
+const LARGE_BINARY = MAX_CHARS / 4;
 
 /**
  * @param {unknown} value
@@ -36,12 +38,23 @@ function toJson(value) {
     default:
       if (value === null) return 'null';
   }
+  // A large binary value: JSON.stringify would spell out every element (about 0.4 s per MB
+  // of a Uint8Array) only for the text to be cut; the copy takes the first elements.
+  if (ArrayBuffer.isView(value) && value.byteLength > LARGE_BINARY) return copied(value);
   try {
     const text = JSON.stringify(value);
     if (text !== undefined && text.length <= MAX_CHARS) return text;
   } catch {
     // Fall through to the safe copy.
   }
+  return copied(value);
+}
+
+/**
+ * The safe copy's JSON text.
+ * @param {unknown} value
+ */
+function copied(value) {
   try {
     const copy = new Copier().copy(value, 0, true);
     return JSON.stringify(copy === undefined ? null : copy);

@@ -120,6 +120,14 @@ const CASES = {
   sharedArrayBuffer: [() => new SharedArrayBuffer(16), (r) => assert.deepEqual(r, {})],
   dataView: [() => new DataView(new ArrayBuffer(8)), (r) => assert.deepEqual(r, {})],
   largeTypedArray: [() => new Uint8Array(1 << 17).fill(7), cut],
+  megabyteTypedArray: [
+    () => new Uint8Array(1 << 20).fill(7),
+    (r) => {
+      assert.ok(Array.isArray(r), 'a large typed array becomes its first elements');
+      assert.equal(r.at(-1), TRUNCATED);
+      assert.ok(r.length > 1000 && r.slice(0, -1).every((x) => x === 7));
+    },
+  ],
   proxyEveryTrapThrows: [() => new Proxy({ a: 1 }, everyTrap('proxy')), (r) => assert.ok(unserializable(r), String(r)), SYNC_ONLY],
   revokedProxy: [() => revoked(), (r) => assert.ok(unserializable(r), String(r)), SYNC_ONLY],
   nestedRevokedProxy: [() => ({ a: 1, p: revoked([]) }), (r) => assert.ok(r.a === 1 && unserializable(r.p), JSON.stringify(r))],
