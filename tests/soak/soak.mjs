@@ -121,6 +121,9 @@ function makeApp(tracer) {
 async function traceUntil(deadline, tasks, label) {
   const { Tracer, native, store, xRayKey } = await load();
   const tracer = new Tracer();
+  // stdout carries only the SOAK line: every oxray message (debug and info too) to stderr.
+  const toStderr = (/** @type {string} */ m) => process.stderr.write(`${m}\n`);
+  tracer.provider.setLogger({ debug: toStderr, info: toStderr, warn: toStderr, error: toStderr });
   const app = makeApp(tracer);
   const stats = { completed: 0, errors: 0, firstError: '' };
   const loop = async (task) => {
