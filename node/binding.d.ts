@@ -138,8 +138,8 @@ export declare function init(configJson?: string | undefined | null): string | n
 
 /**
  * Routes every core diagnostic at `min_level` (`debug`, `warn` or `error`) or above to
- * `callback(level, message)`, called asynchronously on the event loop. Replaces any
- * previously installed callback.
+ * `callback(level, message)`, called asynchronously on this thread's event loop. Replaces
+ * the callback this thread installed before; other threads keep theirs.
  */
 export declare function installDiagnostics(callback: (arg0: string, arg1: string) => void, minLevel: string): void
 

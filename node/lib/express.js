@@ -8,9 +8,15 @@
 
 const { beginRequest, recordFailure, segmentName } = require('./request');
 const { startServerMode } = require('./server-mode');
+const context = require('./context');
 
-/** Where a request keeps its trace for the error middleware. */
-const TRACED = Symbol('oxray.request');
+/**
+ * The traced request of each request's context store, for the error middleware: found from
+ * the context rather than from a property added to `req` (Express replaced the prototype of
+ * its request objects; oxray leaves their shape alone).
+ * @type {WeakMap<object, import('./request').Traced>}
+ */
+const requests = new WeakMap();
 
 /**
  * @param {import('./tracer').Tracer} tracer
@@ -21,10 +27,11 @@ function traceExpress(tracer, options) {
   startServerMode(tracer, options?.samplingRules);
   const name = options?.name;
   return function oxrayTraceExpress(req, res, next) {
-    // Mounted twice, or behind another oxray entry point: the first one traces.
-    if (req[TRACED] === undefined) {
+    // Mounted twice (an app inside an app): the first one traces the request.
+    const current = context.currentStore();
+    if (current === null || !requests.has(current)) {
       const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl);
-      if (traced !== null) req[TRACED] = traced;
+      if (traced !== null) requests.set(traced.store, traced);
     }
     next();
   };
@@ -37,7 +44,8 @@ function traceExpress(tracer, options) {
 function traceExpressErrors(tracer) {
   startServerMode(tracer, undefined);
   return function oxrayTraceExpressErrors(err, req, res, next) {
-    const traced = req?.[TRACED];
+    const store = context.currentStore();
+    const traced = store !== null ? requests.get(store) : undefined;
     if (traced !== undefined && !traced.failed) recordFailure(traced, err);
     next(err);
   };

@@ -24,7 +24,6 @@ const context = require('./context');
 const logger = require('./logger');
 
 const HEADER = 'X-Amzn-Trace-Id';
-const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 
 /** @typedef {import('./tracer').Tracer} Tracer */
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
@@ -59,6 +58,45 @@ function segmentName(tracer, name) {
 }
 
 /**
+ * True when the raw header name `key` is `lower` in any case.
+ * @param {string} key
+ * @param {string} lower
+ */
+const named = (key, lower) => key === lower || key.toLowerCase() === lower;
+
+/**
+ * The request headers oxray reads, found in `rawHeaders` (the lazily built `req.headers`
+ * object is left alone: building it costs more than this scan). Repeated values are joined
+ * with `, ` as Node joins them.
+ * @param {string[]} raw name, value, name, value, …
+ */
+function readHeaders(raw) {
+  /** @type {string | undefined} */ let trace;
+  /** @type {string | undefined} */ let host;
+  /** @type {string | undefined} */ let agent;
+  /** @type {string | undefined} */ let forwarded;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i];
+    const value = raw[i + 1];
+    switch (key.length) {
+      case 4:
+        if (host === undefined && named(key, 'host')) host = value;
+        break;
+      case 10:
+        if (agent === undefined && named(key, 'user-agent')) agent = value;
+        break;
+      case 15:
+        if (named(key, 'x-amzn-trace-id')) trace = trace === undefined ? value : `${trace}, ${value}`;
+        else if (named(key, 'x-forwarded-for')) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        break;
+      default:
+        break;
+    }
+  }
+  return { trace, host, agent, forwarded };
+}
+
+/**
  * Begins tracing `req`; returns null when it is not traced (tracing off). Never throws.
  * @param {Tracer} tracer
  * @param {IncomingMessage} req
@@ -71,27 +109,28 @@ function beginRequest(tracer, req, res, name, url) {
   if (!tracer.isTracingEnabled()) return null;
   try {
     const native = /** @type {import('./native').Native} */ (tracer._native);
-    const headers = req.headers;
+    const { trace, host, agent, forwarded } = readHeaders(req.rawHeaders);
     const target = url ?? req.url ?? '/';
     const query = target.indexOf('?');
     const socket = req.socket;
+    // The details after the path are read by the addon only when the request is sampled.
     const h = native.beginRequest(
       name,
-      // Node joins a repeated unknown header into one string.
-      /** @type {string | undefined} */ (headers['x-amzn-trace-id']),
-      headers.host,
+      trace,
+      host,
       req.method,
       query === -1 ? target : target.slice(0, query),
       /** @type {any} */ (socket)?.encrypted ? 'https' : 'http',
-      headers['user-agent'],
+      agent,
       socket?.remoteAddress,
-      /** @type {string | undefined} */ (headers['x-forwarded-for']),
+      forwarded,
     );
     if (h === 0) return null;
     const answer = native.responseHeader(h);
     if (answer !== null && !res.headersSent) res.setHeader(HEADER, answer);
     const traced = new Traced(tracer, context.newStore(h, name), res);
-    res.once('close', () => endRequest(traced));
+    // A closure rather than a property added to `res` (whose shape oxray leaves alone).
+    res.on('close', () => endRequest(traced));
     context.enter(traced.store);
     return traced;
   } catch (err) {
@@ -101,17 +140,16 @@ function beginRequest(tracer, req, res, name, url) {
 }
 
 /**
- * The response's length: its Content-Length header, or the one Node wrote itself.
+ * The response's length: its Content-Length header, or the one Node computed itself when
+ * `end(body)` came before the headers were sent.
  * @param {ServerResponse} res
  * @returns {number | undefined}
  */
 function contentLength(res) {
   const declared = res.getHeader('content-length');
   if (declared !== undefined) return Number(declared);
-  const head = /** @type {any} */ (res)._header;
-  if (typeof head !== 'string') return undefined;
-  const m = CONTENT_LENGTH.exec(head);
-  return m ? Number(m[1]) : undefined;
+  const computed = /** @type {any} */ (res)._contentLength;
+  return typeof computed === 'number' ? computed : undefined;
 }
 
 /**
@@ -120,6 +158,7 @@ function contentLength(res) {
  */
 function endRequest(traced) {
   const { tracer, store, res } = traced;
+  if (store.done) return;
   store.done = true;
   try {
     const native = /** @type {import('./native').Native} */ (tracer._native);
@@ -195,4 +234,4 @@ function answerFailure(traced, res, err) {
   }
 }
 
-module.exports = { beginRequest, recordFailure, answerFailure, segmentName };
+module.exports = { Traced, beginRequest, recordFailure, answerFailure, segmentName };

@@ -60,6 +60,11 @@ api.get('/teapot', (req, res, next) => {
   next(err);
 });
 app.use('/api', api);
+// A sub-application traced on its own: mounted here, its requests stay one segment.
+const inner = express();
+inner.use(traceExpress(tracer));
+inner.get('/ping', (req, res) => res.send('pong'));
+app.use('/inner', inner);
 app.use(traceExpressErrors(tracer));
 // The app's own error handler still runs, after oxray's.
 app.use((err, req, res, next) => {
@@ -163,4 +168,10 @@ test('concurrent requests through the body parser keep their own segments', asyn
     assert.equal(reserve.subsegments.length, 1);
   }
   assert.deepEqual(docs.map((d) => d.annotations.sku).sort(), [...skus].sort());
+});
+
+test('an app traced on its own and mounted in a traced app: still one segment per request', async () => {
+  assert.equal((await request(port, { path: '/inner/ping' })).body, 'pong');
+  const [seg] = await sink.take(1);
+  assert.equal(seg.http.request.url, `http://127.0.0.1:${port}/inner/ping`);
 });

@@ -8,6 +8,7 @@
 //! which matches nothing). They are not in the generated `binding.d.ts`; `lib/native.js`
 //! declares their types.
 
+use std::borrow::Cow;
 use std::ffi::c_char;
 use std::ptr;
 
@@ -108,7 +109,6 @@ unsafe fn with_str<R>(
     value: sys::napi_value,
     f: impl FnOnce(&str) -> R,
 ) -> Option<R> {
-    const ROOM: usize = 256;
     if value.is_null() {
         return None;
     }
@@ -303,9 +303,48 @@ unsafe fn number(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
     (ok && n.is_finite()).then_some(n)
 }
 
+/// Stack room for a string argument read without allocating.
+const ROOM: usize = 256;
+
+/// A string argument, borrowed from `buf` when it fits there (else copied), or None if it is
+/// not a string.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn read_into<'b>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    buf: &'b mut [u8; ROOM],
+) -> Option<Cow<'b, str>> {
+    if value.is_null() {
+        return None;
+    }
+    let mut written = 0usize;
+    // SAFETY: `buf` has ROOM bytes; Node-API writes at most ROOM - 1 plus a NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            buf.as_mut_ptr() as *mut c_char,
+            ROOM,
+            &mut written,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    // As in `with_str`: room for one more character to spare means nothing was cut.
+    if written + 4 < ROOM - 1 {
+        return std::str::from_utf8(&buf[..written]).ok().map(Cow::Borrowed);
+    }
+    // SAFETY: as required of our caller.
+    unsafe { long_string(env, value) }.map(Cow::Owned)
+}
+
 /// `beginRequest(name, traceHeader, host, method, path, scheme, userAgent, remoteAddr,
 /// forwardedFor) -> handle`: the segment of one incoming request (see `server.rs`); each
-/// argument is a string or absent. 0 when tracing is off.
+/// argument is a string or absent. The last four are read only when the request is sampled.
+/// 0 when tracing is off.
 unsafe extern "C" fn begin_request(
     env: sys::napi_env,
     info: sys::napi_callback_info,
@@ -313,20 +352,34 @@ unsafe extern "C" fn begin_request(
     // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
     let [name, header, host, method, path, scheme, agent, remote, forwarded] =
         unsafe { args::<9>(env, info) };
-    let request = unsafe {
-        crate::server::Request {
-            name: string(env, name),
-            trace_header: string(env, header),
-            host: string(env, host),
-            method: string(env, method),
-            path: string(env, path),
+    let mut bufs = [[0u8; ROOM]; 5];
+    let [b0, b1, b2, b3, b4] = &mut bufs;
+    // SAFETY: every value read belongs to this call.
+    let (name, header, host, method, path) = unsafe {
+        (
+            read_into(env, name, b0),
+            read_into(env, header, b1),
+            read_into(env, host, b2),
+            read_into(env, method, b3),
+            read_into(env, path, b4),
+        )
+    };
+    let key = crate::server::RequestKey {
+        name: name.as_deref(),
+        trace_header: header.as_deref(),
+        host: host.as_deref(),
+        method: method.as_deref(),
+        path: path.as_deref(),
+    };
+    // SAFETY: called before this callback returns, so the values are still live.
+    let h = crate::server::begin_request(&key, || unsafe {
+        crate::server::RequestDetails {
             scheme: string(env, scheme),
             user_agent: string(env, agent),
             remote_addr: string(env, remote),
             forwarded_for: string(env, forwarded),
         }
-    };
-    let h = crate::server::begin_request(request);
+    });
     unsafe { uint(env, h) }
 }
 

@@ -14,18 +14,24 @@ use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
 
 use crate::state;
 
-/// What the JavaScript layer read from one request; absent values are None.
+/// What every request needs read: the name asked for, the trace header, and what sampling
+/// rules match on. Borrowed from the caller's buffers; absent values are None.
 #[derive(Default)]
-pub struct Request {
+pub struct RequestKey<'a> {
     /// The segment name asked for (the middleware's option or the Tracer's service name);
     /// without one, the Host's name. `AWS_XRAY_TRACING_NAME` wins over both (core rule).
-    pub name: Option<String>,
-    pub trace_header: Option<String>,
+    pub name: Option<&'a str>,
+    pub trace_header: Option<&'a str>,
     /// The Host header as sent (with its port).
-    pub host: Option<String>,
-    pub method: Option<String>,
+    pub host: Option<&'a str>,
+    pub method: Option<&'a str>,
     /// The URL path, without the query.
-    pub path: Option<String>,
+    pub path: Option<&'a str>,
+}
+
+/// What a sampled request records besides its key (read only for sampled requests).
+#[derive(Default)]
+pub struct RequestDetails {
     /// `http` or `https`.
     pub scheme: Option<String>,
     pub user_agent: Option<String>,
@@ -53,13 +59,14 @@ pub fn first_forwarded(value: &str) -> Option<&str> {
 }
 
 /// Begins the request's segment and returns its handle; 0 when tracing is disabled or
-/// before `init` (the middleware then passes the request through untouched).
-pub fn begin_request(request: Request) -> u32 {
-    let entity = state::with(|s| begin_entity(&s.recorder, &request)).flatten();
+/// before `init` (the middleware then passes the request through untouched). `details` is
+/// called only when the request is sampled.
+pub fn begin_request(key: &RequestKey<'_>, details: impl FnOnce() -> RequestDetails) -> u32 {
+    let entity = state::with(|s| begin_entity(&s.recorder, key)).flatten();
     match entity {
         Some(entity) => {
             if entity.is_sampled() {
-                record_request(&entity, request);
+                record_request(&entity, key, details());
             }
             state::insert(entity)
         }
@@ -67,28 +74,20 @@ pub fn begin_request(request: Request) -> u32 {
     }
 }
 
-fn begin_entity(recorder: &Recorder, request: &Request) -> Option<Entity> {
+fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
     let config = recorder.config();
     if !config.enabled {
         return None;
     }
-    let hostname = request
-        .host
-        .as_deref()
-        .map(host_name)
-        .filter(|h| !h.is_empty());
-    let name = request
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .or(hostname);
+    let hostname = key.host.map(host_name).filter(|h| !h.is_empty());
+    let name = key.name.filter(|n| !n.is_empty()).or(hostname);
     if config.lambda {
         // Lambda owns the function segment and its sampling decision: the request is a
         // subsegment of the invocation's.
         let shown = config.tracing_name.as_deref().or(name).unwrap_or("unnamed");
         return Some(recorder.lambda_facade(None).begin_subsegment(shown));
     }
-    let incoming = match request.trace_header.as_deref().map(TraceHeader::parse) {
+    let incoming = match key.trace_header.map(TraceHeader::parse) {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
             recorder.warn(&format!("incoming X-Amzn-Trace-Id ignored: {e}"));
@@ -98,8 +97,8 @@ fn begin_entity(recorder: &Recorder, request: &Request) -> Option<Entity> {
     };
     let sampling = SamplingRequest {
         host: hostname,
-        method: request.method.as_deref(),
-        url_path: request.path.as_deref(),
+        method: key.method,
+        url_path: key.path,
         ..SamplingRequest::default()
     };
     Some(recorder.begin_segment(name, incoming.as_ref(), &sampling))
@@ -107,24 +106,24 @@ fn begin_entity(recorder: &Recorder, request: &Request) -> Option<Entity> {
 
 /// `http.request` of a sampled request: method, full URL (no query), user agent, and the
 /// client's address (the first `X-Forwarded-For` entry when there is one, flagged so).
-fn record_request(entity: &Entity, request: Request) {
-    let url = request.host.as_deref().map(|host| {
+fn record_request(entity: &Entity, key: &RequestKey<'_>, details: RequestDetails) {
+    let url = key.host.map(|host| {
         format!(
             "{}://{}{}",
-            request.scheme.as_deref().unwrap_or("http"),
+            details.scheme.as_deref().unwrap_or("http"),
             host,
-            request.path.as_deref().unwrap_or("/")
+            key.path.unwrap_or("/")
         )
     });
-    let forwarded = request.forwarded_for.as_deref().and_then(first_forwarded);
+    let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
     let (client_ip, x_forwarded_for) = match forwarded {
         Some(first) => (Some(first.to_string()), true),
-        None => (request.remote_addr, false),
+        None => (details.remote_addr, false),
     };
     let _ = entity.set_http_request(HttpRequest {
-        method: request.method.map(|m| m.to_ascii_uppercase()),
+        method: key.method.map(str::to_ascii_uppercase),
         url,
-        user_agent: request.user_agent,
+        user_agent: details.user_agent,
         client_ip,
         x_forwarded_for,
         traced: false,
