@@ -3,8 +3,9 @@ Service annotations, response/error metadata, and a flush before returning or ra
 nothing is left in the send queue when Lambda freezes the process."""
 
 import os
+import sys
 
-from . import _capture, _core, _errors, _runtime
+from . import _capture, _core, _runtime
 from ._capture import _get, _reset, _set
 
 # On the start-up path: annotations are quoted rather than deferred by
@@ -39,7 +40,11 @@ def _annotate(sub: "_core.Entity", cold: bool, service: str) -> None:
 
 
 def _finish_invocation() -> None:
-    _errors.forget()
+    # No exception outlives its invocation. oxray._errors is imported only once an exception
+    # was recorded: until then there is nothing to forget (and no import at start-up).
+    errors = sys.modules.get("oxray._errors")
+    if errors is not None:
+        errors.forget()
     _runtime.flush(on_caller=True)
 
 
