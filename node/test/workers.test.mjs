@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import dgram from 'node:dgram';
 import { setupLambda, invoke, fakeContext, decorate, flatten, newTraceHeader } from './helpers/lambda.mjs';
 import { captureLogs } from './helpers/logs.mjs';
 
@@ -101,10 +102,21 @@ test('three workers and the main thread trace at once: every document arrives, e
 });
 
 test('workers terminated mid-trace (an open invocation, a tight loop of traced calls): the process goes on', async () => {
-  const hanging = startWorker({ mode: 'hang', tag: 'hang' });
+  // The spinners send to a port nobody reads: their flood would fill this sink's buffer. A
+  // recorder reads the address when its thread loads oxray, before it spins.
+  const daemon = process.env.AWS_XRAY_DAEMON_ADDRESS;
+  const nowhere = dgram.createSocket('udp4');
+  await new Promise((resolve) => nowhere.bind(0, '127.0.0.1', resolve));
+  process.env.AWS_XRAY_DAEMON_ADDRESS = `127.0.0.1:${nowhere.address().port}`;
+  nowhere.close();
   const spinners = [startWorker({ mode: 'spin', tag: 's1' }), startWorker({ mode: 'spin', tag: 's2' })];
+  try {
+    for (const s of spinners) await s.message;
+  } finally {
+    process.env.AWS_XRAY_DAEMON_ADDRESS = daemon;
+  }
+  const hanging = startWorker({ mode: 'hang', tag: 'hang' });
   const { root } = await hanging.message;
-  for (const s of spinners) await s.message;
   await Promise.all([hanging, ...spinners].map((w) => w.worker.terminate()));
   for (const w of [hanging, ...spinners]) {
     assert.equal(await w.exited, 1, 'terminated');
@@ -113,7 +125,10 @@ test('workers terminated mid-trace (an open invocation, a tight loop of traced c
   // The main thread still traces normally.
   const after = await invoke(() => new App().handler({ n: 5 }, fakeContext()));
   await waitForRoots([after.root]);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The terminated worker's sender thread sends what its thread released as it ended.
+  const hungCount = () => flatten(sink.docs).filter((e) => e.trace_id === root).length;
+  for (let waited = 0; hungCount() < 4 && waited < 20_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(sink.invalid.splice(0), [], 'whatever the terminated workers sent is valid');
   const docs = sink.docs.splice(0);
   assert.equal(flatten(docs).filter((e) => e.trace_id === after.root).length, 3);

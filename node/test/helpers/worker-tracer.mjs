@@ -89,6 +89,8 @@ async function run(data, port) {
       new Hanging().handler({}, {});
       await new Promise((resolve) => setTimeout(resolve, 20));
       port.postMessage({ root: t.root });
+      // Alive until terminated (a pending promise alone does not keep a thread running).
+      setInterval(() => {}, 1000);
       break;
     }
     case 'spin': {
