@@ -12,6 +12,8 @@ const { fileURLToPath } = require('node:url');
 
 /** Frames kept per exception. */
 const MAX_FRAMES = 100;
+/** Longest message kept (characters): a longer one is cut, so that the exception itself fits. */
+const MAX_MESSAGE = 8192;
 
 /** Error object → the exception recorded for it: its id and the entity that holds it. */
 /** @type {WeakMap<object, { id: string, handle: number }>} */
@@ -98,7 +100,7 @@ function describeError(err, remote) {
     return {
       // Only strings cross to the addon: a hostile `name` of another type must not throw there.
       typeName: nonEmptyString(name) ?? nonEmptyString(safeGet(safeGet(err, 'constructor'), 'name')),
-      message: typeof message === 'string' ? message : undefined,
+      message: typeof message === 'string' ? cut(message) : undefined,
       remote,
       stack: frames,
       truncated,
@@ -111,7 +113,12 @@ function describeError(err, remote) {
   } catch {
     text = 'unprintable value';
   }
-  return { typeName: undefined, message: text, remote, stack: [], truncated: 0, workingDirectory: workingDirectory() };
+  return { typeName: undefined, message: cut(text), remote, stack: [], truncated: 0, workingDirectory: workingDirectory() };
+}
+
+/** @param {string} message */
+function cut(message) {
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…truncated` : message;
 }
 
 /** @param {unknown} v @returns {string | undefined} */
