@@ -16,6 +16,7 @@ pub mod id;
 pub mod json;
 pub mod lambda;
 pub mod model;
+mod name_charset;
 mod record_pool;
 pub mod recorder;
 pub mod sampling;

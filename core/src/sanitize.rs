@@ -46,13 +46,14 @@ const NAME_BYTES: [bool; 256] = {
 };
 
 /// True for characters the documented name charset allows: Unicode letters and digits,
-/// the space separator, and `_ . : / % & # = + - @`. (The docs also list `\`, but the
-/// published schema rejects it, so it is removed.)
+/// the space separator, and `_ . : / % & # = + - @`, as the published schema's pattern spells
+/// them out (see [`crate::name_charset`]). (The docs also list `\`, but the schema rejects
+/// it, so it is removed.)
 fn name_char_allowed(c: char) -> bool {
     if c.is_ascii() {
         ASCII_NAME_CHARS[c as usize]
     } else {
-        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control())
+        crate::name_charset::allowed(c)
     }
 }
 

@@ -92,6 +92,27 @@ static void begin_subsegment_refuses_bad_arguments(void) {
     close_fixture(&f, &docs);
 }
 
+/* Names keep exactly the published schema's characters: letters and numbers of the Unicode
+ * snapshot it spells out, nothing beyond U+FFFF, no combining marks (found by random_calls:
+ * names the schema refused used to pass). */
+static void names_keep_only_the_schemas_characters(void) {
+    fixture f = open_fixture();
+    oxray_entity *child = NULL;
+    /* é and 日 stay; U+06DC (a combining mark), U+31416 (a letter added after the snapshot)
+     * and U+1D49C (mathematical script A, beyond U+FFFF) go. */
+    CHECK_OK(oxray_entity_begin_subsegment(f.segment, "caf\xc3\xa9-\xe6\x97\xa5\xdb\x9c\xf0\xb1\x90\x96\xf0\x9d\x92\x9c!", &child));
+    CHECK_OK(oxray_entity_end(child));
+    oxray_entity_free(child);
+    harness_documents docs;
+    const json_value *doc = end_fixture(&f, &docs);
+    const json_value *subs = json_get(doc, "subsegments");
+    CHECK(subs && subs->count == 1);
+    if (subs && subs->count == 1) {
+        CHECK_STR(json_get_string(subs->items[0], "name"), "caf\xc3\xa9-\xe6\x97\xa5");
+    }
+    close_fixture(&f, &docs);
+}
+
 static void freed_and_ended_handles_answer_with_a_status(void) {
     fixture f = open_fixture();
     oxray_entity *child = NULL;
@@ -394,6 +415,7 @@ static void namespace_is_aws_remote_or_none(void) {
 void suite_entity(void) {
     RUN(subsegments_nest_and_are_embedded);
     RUN(begin_subsegment_refuses_bad_arguments);
+    RUN(names_keep_only_the_schemas_characters);
     RUN(freed_and_ended_handles_answer_with_a_status);
     RUN(an_entity_freed_without_end_is_sent_in_progress);
     RUN(send_in_progress_then_end_sends_both);

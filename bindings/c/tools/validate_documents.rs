@@ -167,11 +167,9 @@ fn run(args: &[String]) -> Result<usize, String> {
         let problems = check_document(line, &validator);
         if !problems.is_empty() {
             failures += 1;
-            eprintln!(
-                "document on line {}: {}",
-                n + 1,
-                &line[..line.len().min(300)]
-            );
+            // Cut on a character boundary: documents hold multi-byte text.
+            let shown: String = line.chars().take(300).collect();
+            eprintln!("document on line {}: {shown}", n + 1);
             for p in problems {
                 eprintln!("  - {p}");
             }
