@@ -2,7 +2,8 @@
 # The C ABI's one script: installs what it needs (gcc, the pinned cbindgen), lints and tests the
 # crate, checks that include/oxray.h matches what cbindgen generates, builds the C tests with
 # AddressSanitizer (+ LeakSanitizer) and UndefinedBehaviorSanitizer, runs them, validates every
-# document they saw against the segment-document schema, and builds and runs examples/c/hello.c.
+# document they saw against the segment-document schema, runs the seeded random call harness
+# (tests/c/random_calls.c) under the same sanitizers, and builds and runs examples/c/hello.c.
 # Exits non-zero on any failure. Run from anywhere: bash bindings/c/test.sh
 set -euo pipefail
 
@@ -69,7 +70,8 @@ step "C tests (C11, -fsanitize=address,undefined)"
 cflags=(-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -pedantic -g -O1
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Iinclude)
 libs=("$lib" -lpthread -ldl -lm)
-gcc "${cflags[@]}" tests/c/*.c "${libs[@]}" -o "$build/oxray_c_tests"
+gcc "${cflags[@]}" tests/c/main.c tests/c/harness.c tests/c/json_reader.c tests/c/test_*.c "${libs[@]}" \
+    -o "$build/oxray_c_tests"
 gcc "${cflags[@]}" examples/c/hello.c "${libs[@]}" -o "$build/hello"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -77,6 +79,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 step "every document the C tests saw: schema + receiver rules"
 cargo run -q -p oxray-c --example validate_documents -- "$schema" "$build/documents.jsonl" 50
+
+step "random call sequences (tests/c/random_calls.c, -fsanitize=address,undefined)"
+# Seeded; defaults 4 seeds x 20,000 calls per phase, 8 threads in the concurrent phase. Raise
+# them with OXRAY_RANDOM_SEEDS, OXRAY_RANDOM_CALLS, OXRAY_RANDOM_THREADS, OXRAY_RANDOM_FIRST_SEED.
+gcc "${cflags[@]}" tests/c/random_calls.c tests/c/random/*.c tests/c/json_reader.c "${libs[@]}" \
+    -o "$build/random_calls"
+"$build/random_calls" --documents "$build/random_documents.jsonl"
+cargo run -q -p oxray-c --example validate_documents -- "$schema" "$build/random_documents.jsonl" 100
 
 step "examples/c/hello.c"
 # The daemon address is a closed local port: the example must still run and exit cleanly.
