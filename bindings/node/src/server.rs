@@ -9,6 +9,7 @@
 //! [`end_request`] records the response and ends the segment. Nothing here fails on what a
 //! client sends: an unusable trace header is logged, counted and ignored.
 
+use oxray_core::entity::EntityKind;
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
 
@@ -125,7 +126,8 @@ fn record_request(entity: &Entity, key: &RequestKey<'_>, details: RequestDetails
         url,
         user_agent: details.user_agent,
         client_ip,
-        x_forwarded_for,
+        // A segment-only field (PROTOCOL.md §1.10); in Lambda the request is a subsegment.
+        x_forwarded_for: x_forwarded_for && entity.kind() == EntityKind::Segment,
         traced: false,
     });
 }
