@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ContextMissing, EmitMode};
 use crate::emit::background::BackgroundEmitter;
+use crate::emit::fork::PerProcess;
 use crate::emit::memory::MemoryEmitter;
 use crate::emit::udp::UdpEmitter;
 use crate::emit::{Counters, CountersSnapshot, Emitter};
@@ -28,8 +29,9 @@ pub(crate) struct Shared {
     sampler: RwLock<Arc<dyn Sampler>>,
     /// The centralized sampler, when on (it is also `sampler`); local rules become its fallback.
     centralized: Mutex<Option<Arc<CentralizedSampler>>>,
-    /// Open parents that hold closed children (weak: they may be dropped).
-    parents_with_children: Mutex<Vec<Weak<Inner>>>,
+    /// Open parents that hold closed children (weak: they may be dropped). Per process: a
+    /// forked child starts with an empty list (the parent's open entities are the parent's).
+    parents_with_children: PerProcess<Vec<Weak<Inner>>>,
     /// The last facade made, by header text: one parse per invocation.
     last_facade: Mutex<Option<(String, Weak<Inner>)>>,
 }
@@ -41,10 +43,7 @@ impl Shared {
     }
 
     pub(crate) fn list_parent(&self, parent: Weak<Inner>) {
-        let mut list = self
-            .parents_with_children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut list = self.parents_with_children.lock();
         if list.len() >= 1024 && list.len().is_power_of_two() {
             // Amortized pruning: parents that ended or were dropped need no flushing.
             list.retain(|w| w.strong_count() > 0);
@@ -107,7 +106,7 @@ impl Recorder {
                 memory: None,
                 sampler: RwLock::new(sampling.sampler),
                 centralized: Mutex::new(sampling.centralized),
-                parents_with_children: Mutex::new(Vec::new()),
+                parents_with_children: PerProcess::new(),
                 last_facade: Mutex::new(None),
             }),
         }
@@ -412,13 +411,7 @@ impl Recorder {
     /// streamed on their own, then the emitter is drained. Returns false if `timeout` passed
     /// before the last datagram was handed to the socket.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let parents = std::mem::take(
-            &mut *self
-                .shared
-                .parents_with_children
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let parents = std::mem::take(&mut *self.shared.parents_with_children.lock());
         for weak in parents {
             if let Some(inner) = weak.upgrade() {
                 Entity::stream_pending(&inner);
@@ -431,13 +424,7 @@ impl Recorder {
     /// what is still queued is sent from the calling thread instead of waking the sender
     /// thread and waiting for it.
     pub fn flush_on_caller(&self, timeout: Duration) -> bool {
-        let parents = std::mem::take(
-            &mut *self
-                .shared
-                .parents_with_children
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let parents = std::mem::take(&mut *self.shared.parents_with_children.lock());
         for weak in parents {
             if let Some(inner) = weak.upgrade() {
                 Entity::stream_pending(&inner);
@@ -450,12 +437,6 @@ impl Recorder {
     /// (and the centralized sampling thread, with a fresh client id and counts).
     pub fn after_fork_child(&self) {
         crate::id::reseed_after_fork();
-        // The parent's open entities and their pending children belong to the parent, which
-        // sends them; streamed from the child too, they would arrive twice. try_lock: a lock
-        // held by another thread at the fork stays held in the child.
-        if let Ok(mut parents) = self.shared.parents_with_children.try_lock() {
-            parents.clear();
-        }
         self.shared.emitter.after_fork_child();
         self.sampler().after_fork_child();
     }

@@ -79,7 +79,7 @@ def reconfigure(**overrides: "Any") -> None:
     old = _recorder
     _set(rec)
     if old is not None:
-        old.flush(FLUSH_TIMEOUT)
+        old.flush(FLUSH_TIMEOUT, _may_release_gil())
 
 
 def swap(rec: "Optional[_core.Recorder]") -> "Optional[_core.Recorder]":
@@ -95,10 +95,25 @@ def flush(timeout: float = FLUSH_TIMEOUT, on_caller: bool = False) -> bool:
     rec = _recorder
     if rec is None:
         return True
+    release_gil = _may_release_gil()
     try:
-        return rec.flush_on_caller(timeout) if on_caller else rec.flush(timeout)
+        return rec.flush_on_caller(timeout, release_gil) if on_caller else rec.flush(timeout, release_gil)
     except Exception:  # noqa: BLE001
         return False
+
+
+def _may_release_gil() -> bool:
+    """False in daemon threads (and threads not started by ``threading``): CPython < 3.14
+    ends such a thread with ``pthread_exit`` if it takes the GIL back while the interpreter
+    finalizes, and that unwinding through oxray's native frames aborts the whole process.
+    Non-daemon threads are joined before finalization, so they may wait without the GIL."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return True
+    try:
+        return not threading.current_thread().daemon
+    except Exception:  # noqa: BLE001
+        return True
 
 
 _COUNTER_NAMES = ("sent", "dropped", "truncated", "streamed", "send_errors", "warnings", "sampling_errors")
@@ -167,6 +182,11 @@ def _install_hooks() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
 
+
+# The native module initializes a process-wide cell the first time any of its objects is made,
+# releasing the GIL meanwhile: a fork() by another thread in that moment would leave the child
+# waiting on it forever. Made here, at import, that first object comes before any such thread.
+_core.Site("oxray", "oxray", "default")
 
 # Registered at import rather than when tracing starts: atexit runs the last registered handler
 # first, so the exit flush comes after every handler registered once oxray is imported,

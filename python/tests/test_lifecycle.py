@@ -127,6 +127,92 @@ def test_fork_while_other_threads_trace(receiver):
     assert len({d["trace_id"] for d in docs}) == len(docs)
 
 
+def test_fork_while_another_thread_flushes_and_another_traces(receiver):
+    """A thread that flushes waits without the GIL, holding oxray's locks for moments; a
+    thread that traces leaves open entities that CPython frees in the child before any
+    after-fork hook. Neither may leave a lock the child then waits on forever."""
+    proc, report = run_child(
+        """
+        import os, threading, time
+        from oxray import xray_recorder
+
+        stop = threading.Event()
+
+        def flusher():
+            while not stop.is_set():
+                xray_recorder.flush(0.01)
+
+        def tracer():
+            while not stop.is_set():
+                with xray_recorder.in_segment("life-busy", sampling=1):
+                    with xray_recorder.in_subsegment("life-busy-step"):
+                        pass
+
+        threads = [threading.Thread(target=flusher), threading.Thread(target=tracer)]
+        for t in threads:
+            t.start()
+        codes = []
+        for k in range(80):
+            pid = os.fork()
+            if pid == 0:
+                xray_recorder.begin_segment("life-forked", sampling=1)
+                xray_recorder.end_segment()
+                os._exit(0 if xray_recorder.flush(10.0) else 3)
+            deadline = time.monotonic() + 30  # hang guard for one child
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    codes.append(os.waitstatus_to_exitcode(status))
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    codes.append("hung")
+                    break
+                time.sleep(0.002)
+        stop.set()
+        for t in threads:
+            t.join()
+        REPORT["codes"] = codes
+        """,
+        receiver,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert report["codes"] == [0] * 80, report["codes"]
+    receiver.settle(report["counters"]["sent"] + 80)
+    docs = receiver.documents()
+    forked = sum(d["name"] == "life-forked" for d in docs)
+    assert forked + (kernel_drops(receiver.port) or 0) >= 80
+    assert not any(d.get("in_progress") for d in docs), "the child sent none of the parent's open entities"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_daemon_thread_flushing_at_exit_does_not_abort(receiver, attempt):
+    """A daemon thread waiting in flush() when the interpreter finalizes (CPython < 3.14 ends
+    it with pthread_exit when it takes the GIL back: an abort if that unwinds through Rust)."""
+    proc, report = run_child(
+        """
+        import threading, time
+        from oxray import xray_recorder
+
+        rounds = [0]
+
+        def periodic_flusher():
+            while True:
+                xray_recorder.begin_segment("life-daemon-flush", sampling=1)
+                xray_recorder.end_segment()
+                xray_recorder.flush(0.05)
+                rounds[0] += 1
+
+        threading.Thread(target=periodic_flusher, daemon=True).start()
+        while rounds[0] < 100:
+            time.sleep(0.005)
+        """,
+        receiver,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-500:])
+
+
 def test_multiprocessing_fork_pool_workers_send_everything(receiver):
     proc, report = run_child(
         """

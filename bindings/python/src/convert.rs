@@ -28,15 +28,18 @@ pub const CUT: &str = "…truncated";
 
 static CONVERTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// The converter, imported on first use. Not `get_or_try_init`: that releases the GIL while
+/// the cell is marked as being initialized, and a `fork()` by another thread in that moment
+/// leaves the child waiting on the cell forever. Two threads may both import it; one wins.
 fn converter(py: Python<'_>) -> Option<&Bound<'_, PyAny>> {
-    CONVERTER
-        .get_or_try_init(py, || {
-            py.import("oxray._convert")
-                .and_then(|m| m.getattr("to_jsonable"))
-                .map(Bound::unbind)
-        })
-        .ok()
-        .map(|c| c.bind(py))
+    if CONVERTER.get(py).is_none() {
+        let imported = py
+            .import("oxray._convert")
+            .and_then(|m| m.getattr("to_jsonable"))
+            .ok()?;
+        let _ = CONVERTER.set(py, imported.unbind());
+    }
+    CONVERTER.get(py).map(|c| c.bind(py))
 }
 
 struct Writer {

@@ -198,32 +198,36 @@ impl PyRecorder {
         )
     }
 
-    /// Sends everything completed so far and waits (GIL released) until it left, at most
-    /// `timeout` seconds. False if the time ran out.
-    #[pyo3(signature = (timeout = 1.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> bool {
-        let timeout = Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 {
-            timeout
-        } else {
-            0.0
-        });
+    /// Sends everything completed so far and waits until it left, at most `timeout` seconds.
+    /// False if the time ran out. The GIL is released while waiting unless `release_gil` is
+    /// false: a daemon thread must keep it, because CPython < 3.14 ends a thread that takes
+    /// the GIL back during interpreter finalization with `pthread_exit`, whose unwinding
+    /// through these Rust frames aborts the process. (The sender thread never needs the GIL.)
+    #[pyo3(signature = (timeout = 1.0, release_gil = true))]
+    fn flush(&self, py: Python<'_>, timeout: f64, release_gil: bool) -> bool {
+        let timeout = seconds(timeout);
         let rec = self.rec.clone();
-        let ok = py.detach(move || rec.flush(timeout));
+        let ok = if release_gil {
+            py.detach(move || rec.flush(timeout))
+        } else {
+            rec.flush(timeout)
+        };
         diag::drain(py);
         ok
     }
 
     /// Like `flush`, but what is still queued is sent from this thread (the end of a Lambda
     /// invocation: the caller waits anyway, so it does not wait for the sender to wake up).
-    #[pyo3(signature = (timeout = 1.0))]
-    fn flush_on_caller(&self, py: Python<'_>, timeout: f64) -> bool {
-        let timeout = Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 {
-            timeout
-        } else {
-            0.0
-        });
+    /// `release_gil` as for `flush`.
+    #[pyo3(signature = (timeout = 1.0, release_gil = true))]
+    fn flush_on_caller(&self, py: Python<'_>, timeout: f64, release_gil: bool) -> bool {
+        let timeout = seconds(timeout);
         let rec = self.rec.clone();
-        let ok = py.detach(move || rec.flush_on_caller(timeout));
+        let ok = if release_gil {
+            py.detach(move || rec.flush_on_caller(timeout))
+        } else {
+            rec.flush_on_caller(timeout)
+        };
         diag::drain(py);
         ok
     }
@@ -269,4 +273,13 @@ impl PyRecorder {
             *cache = None;
         }
     }
+}
+
+/// A timeout given in seconds; negative, NaN or infinite values mean no wait.
+fn seconds(timeout: f64) -> Duration {
+    Duration::from_secs_f64(if timeout.is_finite() && timeout > 0.0 {
+        timeout
+    } else {
+        0.0
+    })
 }

@@ -7,11 +7,11 @@
 //! queued before the call has been sent.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{worth_logging, Counters, Emitter};
+use super::{fork, worth_logging, Counters, Emitter};
 
 /// Sent buffers kept for reuse: at most this many, each at most `SPARE_MAX_CAPACITY` bytes.
 const SPARE_BUFFERS: usize = 256;
@@ -46,6 +46,9 @@ pub struct BackgroundEmitter {
     /// reference). After fork it is replaced and the old one deliberately leaked: it may be
     /// locked by a thread that does not exist in the child.
     shared: AtomicPtr<Shared>,
+    /// The fork generation (see [`fork`]) the queue was started in. In a child that has not
+    /// restarted it yet, the queue is the parent's and is never touched.
+    generation: AtomicU64,
     inner: Arc<dyn Emitter>,
     capacity: usize,
     counters: Arc<Counters>,
@@ -56,6 +59,7 @@ impl BackgroundEmitter {
     pub fn new(inner: Arc<dyn Emitter>, capacity: usize, counters: Arc<Counters>) -> Self {
         let emitter = BackgroundEmitter {
             shared: AtomicPtr::new(std::ptr::null_mut()),
+            generation: AtomicU64::new(fork::generation()),
             inner,
             capacity: capacity.max(1),
             counters,
@@ -89,6 +93,13 @@ impl BackgroundEmitter {
         // Any previous queue (the parent's, after fork) is leaked on purpose: see `shared`.
         self.shared
             .store(Arc::into_raw(shared) as *mut Shared, Ordering::Release);
+        self.generation.store(fork::generation(), Ordering::Release);
+    }
+
+    /// True in a forked child until `after_fork_child` restarted the queue: the queue and its
+    /// lock are the parent's (its sender thread may have held the lock at the fork).
+    fn parents_queue(&self) -> bool {
+        self.generation.load(Ordering::Acquire) != fork::generation()
     }
 
     fn shared(&self) -> &Shared {
@@ -99,6 +110,9 @@ impl BackgroundEmitter {
 
     /// Datagrams waiting in the queue now.
     pub fn queued(&self) -> usize {
+        if self.parents_queue() {
+            return 0;
+        }
         lock(&self.shared().state).queue.len()
     }
 }
@@ -160,6 +174,11 @@ fn recycle(st: &mut State, batch: Vec<Vec<u8>>) {
 
 impl Emitter for BackgroundEmitter {
     fn emit(&self, datagram: Vec<u8>) {
+        if self.parents_queue() {
+            // Only the parent's open entities, freed in the child before its after-fork hooks
+            // run, get here: their documents are the parent's to send.
+            return;
+        }
         let shared = self.shared();
         let mut st = lock(&shared.state);
         if st.queue.len() >= self.capacity {
@@ -183,6 +202,9 @@ impl Emitter for BackgroundEmitter {
     }
 
     fn take_buffer(&self) -> Vec<u8> {
+        if self.parents_queue() {
+            return Vec::with_capacity(512);
+        }
         lock(&self.shared().state)
             .spare
             .pop()
@@ -190,6 +212,9 @@ impl Emitter for BackgroundEmitter {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
+        if self.parents_queue() {
+            return true; // nothing of this process is in the parent's queue
+        }
         let shared = self.shared();
         let deadline = Instant::now() + timeout;
         let mut st = lock(&shared.state);
@@ -214,6 +239,9 @@ impl Emitter for BackgroundEmitter {
     }
 
     fn flush_on_caller(&self, timeout: Duration) -> bool {
+        if self.parents_queue() {
+            return true;
+        }
         let shared = self.shared();
         let batch: Vec<Vec<u8>> = lock(&shared.state).queue.drain(..).collect();
         let n = batch.len() as u64;
@@ -240,6 +268,9 @@ impl Drop for BackgroundEmitter {
     /// Lets the sender thread send what is queued and exit, then gives up this emitter's
     /// reference to the queue (the sender thread holds the other one).
     fn drop(&mut self) {
+        if self.parents_queue() {
+            return; // the parent's queue: leaked, like after a restart
+        }
         let shared = self.shared();
         lock(&shared.state).shutdown = true;
         shared.work.notify_one();
@@ -313,6 +344,57 @@ mod tests {
         assert!(reused.is_empty());
         assert_eq!(reused.capacity(), capacity);
         assert_eq!(memory.take_datagrams(), vec![vec![7u8; 1000]]);
+    }
+
+    /// A fork while another thread holds the queue's lock: in the child, emitting (the
+    /// parent's entities freed before the after-fork hooks) and flushing must not wait on it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_forked_child_never_waits_on_the_parents_queue() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = Arc::new(BackgroundEmitter::new(memory, 100, counters));
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let bg = Arc::clone(&bg);
+            std::thread::spawn(move || {
+                let _guard = lock(&bg.shared().state);
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+        };
+        locked_rx.recv().unwrap();
+        // SAFETY: the child only calls the emitter under test and then _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            bg.emit(vec![1]);
+            let ok = bg.flush(Duration::from_secs(1)) && bg.queued() == 0;
+            bg.after_fork_child();
+            bg.emit(vec![2]);
+            let ok = ok && bg.flush(Duration::from_secs(30));
+            unsafe { libc::_exit(if ok { 0 } else { 3 }) };
+        }
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        // Hang guard only: a child stuck on the parent's lock never exits.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut status = 0;
+        loop {
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("the forked child hung on the parent's queue lock");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "status {status}"
+        );
     }
 
     #[test]

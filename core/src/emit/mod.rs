@@ -7,6 +7,7 @@
 //! Every emitter counts what it sent and dropped in the shared [`Counters`].
 
 pub mod background;
+pub mod fork;
 pub mod memory;
 pub mod udp;
 
