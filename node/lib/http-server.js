@@ -7,9 +7,7 @@
 
 const { beginRequest, answerFailure, segmentName } = require('./request');
 const { startServerMode } = require('./server-mode');
-
-/** @param {unknown} v @returns {v is PromiseLike<unknown>} */
-const isThenable = (v) => v !== null && typeof v === 'object' && typeof (/** @type {any} */ (v).then) === 'function';
+const { isThenable } = require('./capture');
 
 /**
  * @template {import('node:http').IncomingMessage} Req

@@ -52,7 +52,7 @@ function loadRules(rules) {
     const refused = /** @type {import('./native').Native} */ (nativeLoader.recorder()).setSamplingRules(text);
     if (refused) throw new Error(refused);
   }
-  // Kept for a recorder made later (a worker thread's, or this one's if not started yet).
+  // Kept for this thread's recorder if it starts later (or is made again).
   nativeLoader.pendingSampling.rules = text;
 }
 
