@@ -15,8 +15,10 @@ const MAX_FRAMES = 100;
 /** Longest message kept (characters): a longer one is cut, so that the exception itself fits. */
 const MAX_MESSAGE = 8192;
 
-/** Error object → the exception recorded for it: its id and the entity that holds it. */
-/** @type {WeakMap<object, { id: string, handle: number }>} */
+/**
+ * Error object → the exception recorded for it: its id and the entity that holds it.
+ * @type {WeakMap<object, { id: string, handle: number }>}
+ */
 const recorded = new WeakMap();
 
 /** Longest stack line parsed (a longer one is a hostile or garbled `stack`: skipped). */
