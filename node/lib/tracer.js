@@ -179,7 +179,8 @@ class Tracer {
   /** The `Root` of the invocation's trace header (not gated by `enabled`). */
   getRootXrayTraceId() {
     const header = context().invocationHeader();
-    if (!header) return undefined;
+    // Server mode: the trace of the request being handled.
+    if (!header) return this._enabled ? (this._n.traceId(context().currentStore()?.h ?? 0) ?? undefined) : undefined;
     if (!header.includes('=')) return header;
     for (const part of header.split(';')) {
       const [k, v] = part.split('=');
@@ -190,7 +191,9 @@ class Tracer {
 
   isTraceSampled() {
     if (!this._enabled) return false;
-    const header = context().invocationHeader() ?? '';
+    const header = context().invocationHeader();
+    // Server mode: the decision of the request being handled.
+    if (header === undefined) return this._n.isSampled(context().currentStore()?.h ?? 0);
     return /(?:^|;)\s*Sampled=1\s*(?:;|$)/.test(header);
   }
 

@@ -90,6 +90,11 @@ async function app(req, res) {
       res.end(body);
       return;
     }
+    case '/whoami':
+      res.setHeader('x-root', String(tracer.getRootXrayTraceId()));
+      res.setHeader('x-sampled', String(tracer.isTraceSampled()));
+      res.end('me');
+      return;
     default:
       res.end('hello');
   }
@@ -146,6 +151,21 @@ test('Sampled=0 is honoured: the handler runs, nothing is sent', async () => {
   assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
   // The call made inside passes the decision on.
   assert.match(seenDownstream.at(-1), new RegExp(`^Root=${t.root};Parent=[0-9a-f]{16};Sampled=0$`));
+  await sink.none();
+});
+
+test('getRootXrayTraceId and isTraceSampled answer for the request being handled', async () => {
+  const sampled = newTraceHeader(1);
+  const a = await request(port, { path: '/whoami', headers: { 'X-Amzn-Trace-Id': sampled.header } });
+  assert.equal(a.headers['x-root'], sampled.root);
+  assert.equal(a.headers['x-sampled'], 'true');
+  await sink.take(1);
+  const unsampled = newTraceHeader(0);
+  const b = await request(port, { path: '/whoami', headers: { 'X-Amzn-Trace-Id': unsampled.header } });
+  assert.equal(b.headers['x-root'], unsampled.root);
+  assert.equal(b.headers['x-sampled'], 'false');
+  assert.equal(tracer.getRootXrayTraceId(), undefined, 'outside any request');
+  assert.equal(tracer.isTraceSampled(), false);
   await sink.none();
 });
 
