@@ -69,8 +69,15 @@ pub fn traced_call(
     let Some(sub) = site.get().begin(py, &parent) else {
         return func.call(args, kwargs).map(Bound::unbind);
     };
-    let sub = Bound::new(py, sub)?;
-    let token = hooks.set.bind(py).call1((&sub,))?;
+    // Tracing must not keep the function from running: if the subsegment cannot be made
+    // current (no memory for it), it is ended at once and the function runs untraced.
+    let Ok(sub) = Bound::new(py, sub) else {
+        return func.call(args, kwargs).map(Bound::unbind);
+    };
+    let Ok(token) = hooks.set.bind(py).call1((&sub,)) else {
+        let _ = sub.get().entity.end();
+        return func.call(args, kwargs).map(Bound::unbind);
+    };
     let outcome = func.call(args, kwargs);
     match outcome {
         Ok(result) => {
