@@ -1,8 +1,8 @@
 'use strict';
 /**
  * `traceHttpServer(tracer, handler, options)`: a `request` listener for `http.createServer`
- * (or `https`, `http2` in compatibility mode) that traces each request as a segment and
- * calls `handler(req, res)` with that segment current. See request.js for what is recorded.
+ * (or `https.createServer`) that traces each request as a segment and calls
+ * `handler(req, res)` with that segment current. See request.js for what is recorded.
  */
 
 const { beginRequest, answerFailure, segmentName } = require('./request');
