@@ -58,11 +58,13 @@ function segmentName(tracer, name) {
 }
 
 /**
- * True when the raw header name `key` is `lower` in any case.
+ * True when the raw header name `key` is `lower` in any case (the usual spellings are
+ * compared first, without making a lower-case copy).
  * @param {string} key
  * @param {string} lower
+ * @param {string} usual e.g. `User-Agent`
  */
-const named = (key, lower) => key === lower || key.toLowerCase() === lower;
+const named = (key, lower, usual) => key === usual || key === lower || key.toLowerCase() === lower;
 
 /**
  * The request headers oxray reads, found in `rawHeaders` (the lazily built `req.headers`
@@ -80,14 +82,14 @@ function readHeaders(raw) {
     const value = raw[i + 1];
     switch (key.length) {
       case 4:
-        if (host === undefined && named(key, 'host')) host = value;
+        if (host === undefined && named(key, 'host', 'Host')) host = value;
         break;
       case 10:
-        if (agent === undefined && named(key, 'user-agent')) agent = value;
+        if (agent === undefined && named(key, 'user-agent', 'User-Agent')) agent = value;
         break;
       case 15:
-        if (named(key, 'x-amzn-trace-id')) trace = trace === undefined ? value : `${trace}, ${value}`;
-        else if (named(key, 'x-forwarded-for')) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        if (named(key, 'x-amzn-trace-id', 'X-Amzn-Trace-Id')) trace = trace === undefined ? value : `${trace}, ${value}`;
+        else if (named(key, 'x-forwarded-for', 'X-Forwarded-For')) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
         break;
       default:
         break;

@@ -132,7 +132,8 @@ test('a request without a trace header starts a new trace: one segment with http
 
 test('an incoming X-Amzn-Trace-Id is continued; X-Forwarded-For gives the client address', async () => {
   const t = newTraceHeader(1);
-  const res = await request(port, { path: '/hello', headers: { 'X-Amzn-Trace-Id': t.header, 'X-Forwarded-For': '203.0.113.7, 10.0.0.1' } });
+  // Header names in any case.
+  const res = await request(port, { path: '/hello', headers: { 'x-amzn-TRACE-id': t.header, 'X-FORWARDED-FOR': '203.0.113.7, 10.0.0.1' } });
   const [seg] = await sink.take(1);
   assert.equal(seg.trace_id, t.root);
   assert.equal(seg.parent_id, t.parent);
