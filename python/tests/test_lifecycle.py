@@ -146,30 +146,20 @@ def test_fork_while_another_thread_flushes_and_another_traces(receiver):
             while not stop.is_set():
                 with xray_recorder.in_segment("life-busy", sampling=1):
                     with xray_recorder.in_subsegment("life-busy-step"):
-                        pass
+                        time.sleep(0.0002)  # open entities at most forks, at a modest volume
 
         threads = [threading.Thread(target=flusher), threading.Thread(target=tracer)]
         for t in threads:
             t.start()
         codes = []
-        for k in range(80):
+        for k in range(100):
             pid = os.fork()
             if pid == 0:
                 xray_recorder.begin_segment("life-forked", sampling=1)
                 xray_recorder.end_segment()
                 os._exit(0 if xray_recorder.flush(10.0) else 3)
-            deadline = time.monotonic() + 30  # hang guard for one child
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    codes.append(os.waitstatus_to_exitcode(status))
-                    break
-                if time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    codes.append("hung")
-                    break
-                time.sleep(0.002)
+            # A hung child hangs this wait: the subprocess timeout is the hang guard.
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         stop.set()
         for t in threads:
             t.join()
@@ -178,11 +168,11 @@ def test_fork_while_another_thread_flushes_and_another_traces(receiver):
         receiver,
     )
     assert proc.returncode == 0, proc.stderr
-    assert report["codes"] == [0] * 80, report["codes"]
-    receiver.settle(report["counters"]["sent"] + 80)
+    assert report["codes"] == [0] * 100, report["codes"]
+    receiver.settle(report["counters"]["sent"] + 100)
     docs = receiver.documents()
     forked = sum(d["name"] == "life-forked" for d in docs)
-    assert forked + (kernel_drops(receiver.port) or 0) >= 80
+    assert forked + (kernel_drops(receiver.port) or 0) >= 100
     assert not any(d.get("in_progress") for d in docs), "the child sent none of the parent's open entities"
 
 
@@ -386,8 +376,8 @@ def test_shutdown_started_from_another_thread(receiver):
                         pass
             os.kill(os.getpid(), signal.SIGINT)  # the worker decides the process is done
 
-        threading.Thread(target=worker).start()
-        try:
+        try:  # before the worker starts: it may finish and signal before wait() is reached
+            threading.Thread(target=worker).start()
             threading.Event().wait()
         except KeyboardInterrupt:
             REPORT["interrupted"] = True
