@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oxray_core::id::{EntityId, TraceId};
 use oxray_core::header::MAX_HEADER_LEN;
+use oxray_core::id::{EntityId, TraceId};
 use oxray_core::TraceHeader;
 
 fuzz_target!(|data: &[u8]| {

@@ -21,7 +21,9 @@ const MAX_ENTITIES: usize = 48;
 fn text(u: &mut Unstructured<'_>) -> Result<String> {
     let base: String = u.arbitrary()?;
     Ok(match u.int_in_range(0u8..=15)? {
-        0 => base.repeat(usize::from(u.int_in_range(1u16..=4000)?).min(200_000 / base.len().max(1))),
+        0 => {
+            base.repeat(usize::from(u.int_in_range(1u16..=4000)?).min(200_000 / base.len().max(1)))
+        }
         1 => "x".repeat(u.int_in_range(900usize..=70_000)?),
         _ => base,
     })
@@ -32,7 +34,14 @@ fn annotation(u: &mut Unstructured<'_>) -> Result<AnnotationValue> {
         0 => AnnotationValue::Str(text(u)?),
         1 => AnnotationValue::Int(u.arbitrary()?),
         2 => AnnotationValue::Float(f64::from_bits(u.arbitrary()?)),
-        3 => AnnotationValue::Float(*u.choose(&[f64::NAN, f64::INFINITY, -f64::INFINITY, f64::MAX, -0.0, f64::MIN_POSITIVE])?),
+        3 => AnnotationValue::Float(*u.choose(&[
+            f64::NAN,
+            f64::INFINITY,
+            -f64::INFINITY,
+            f64::MAX,
+            -0.0,
+            f64::MIN_POSITIVE,
+        ])?),
         _ => AnnotationValue::Bool(u.arbitrary()?),
     })
 }
@@ -59,7 +68,11 @@ fn step(u: &mut Unstructured<'_>, recorder: &Recorder, entities: &mut Vec<Entity
         let header_text: String = u.arbitrary()?;
         let header = TraceHeader::parse(&header_text).ok();
         let name = text(u)?;
-        entities.push(recorder.begin_segment(Some(&name), header.as_ref(), &SamplingRequest::default()));
+        entities.push(recorder.begin_segment(
+            Some(&name),
+            header.as_ref(),
+            &SamplingRequest::default(),
+        ));
         return Ok(());
     }
     let i = u.choose_index(entities.len())?;
@@ -102,7 +115,11 @@ fn step(u: &mut Unstructured<'_>, recorder: &Recorder, entities: &mut Vec<Entity
                 user: u.arbitrary()?,
                 ..Sql::default()
             });
-            let _ = e.set_namespace(*u.choose(&[None, Some(Namespace::Aws), Some(Namespace::Remote)])?);
+            let _ = e.set_namespace(*u.choose(&[
+                None,
+                Some(Namespace::Aws),
+                Some(Namespace::Remote),
+            ])?);
         }
         10 => {
             let _ = e.set_aws(&text(u)?, serde_json::Value::String(text(u)?));

@@ -10,8 +10,9 @@ use oxray_core::sampling::{LocalMatch, LocalRules, LocalSampler, Sampler, Sampli
 
 /// The first rule whose globs all match (an absent or empty attribute matches anything).
 fn naive_first_match(rules: &LocalRules, request: [Option<&str>; 3]) -> LocalMatch {
-    let attr_matches =
-        |pattern: &str, attr: Option<&str>| attr.is_none_or(|a| a.is_empty() || Pattern::new(pattern).matches(a));
+    let attr_matches = |pattern: &str, attr: Option<&str>| {
+        attr.is_none_or(|a| a.is_empty() || Pattern::new(pattern).matches(a))
+    };
     rules
         .rules()
         .iter()
