@@ -3,8 +3,10 @@
  * Outgoing HTTP capture, installed once per process (two Tracers never double a subsegment
  * or a header): `http`/`https` `request`/`get` are wrapped (and ESM named imports synced),
  * `fetch` is observed through undici's diagnostics channels. Each call becomes a `remote`
- * subsegment named after the host, with method, URL (no port, no query), status, flags and an
- * injected `X-Amzn-Trace-Id`. Calls made outside traced code, or already carrying a trace
+ * subsegment named after the host, with method, URL (scheme, host, the port when it is not the
+ * scheme's default, path; no query), status, flags and an injected `X-Amzn-Trace-Id`. (The X-Ray
+ * Node SDK drops the port; Python's and Go's keep it, as do oxray's server-mode segments: without
+ * it two services on one host are one URL.) Calls made outside traced code, or already carrying a trace
  * header (AWS SDK clients traced by captureAWSv3Client), are left alone.
  *
  * Subsegments end when the response headers arrive (or on error), for http and fetch alike.
@@ -72,7 +74,7 @@ function instrumentClientRequest(req) {
   if (req.getHeader(HEADER) !== undefined) return;
   const path = String(req.path ?? '/').split('?')[0];
   const host = String(req.host ?? '');
-  const p = beginRemote(host, String(req.method ?? 'GET'), `${req.protocol ?? 'http:'}//${host}${path}`);
+  const p = beginRemote(host, String(req.method ?? 'GET'), `${req.protocol ?? 'http:'}//${authority(req, host)}${path}`);
   if (p === null) return;
   httpPending.set(req, p);
   if (!req.headersSent && !req._header) {
@@ -92,6 +94,18 @@ function instrumentClientRequest(req) {
     httpPending.delete(req);
     endRemote(pending, undefined, undefined);
   }));
+}
+
+/**
+ * The request's authority as the server sees it: the Host header Node composed (bracketed IPv6,
+ * `:port` only when not the agent's default port), or one the caller set; the bare host when
+ * there is none (`setHost: false`).
+ * @param {any} req
+ * @param {string} host
+ */
+function authority(req, host) {
+  const header = req.getHeader('host');
+  return typeof header === 'string' && header !== '' ? header : host;
 }
 
 /** @param {any} message */
@@ -149,7 +163,8 @@ function onFetchCreate({ request }) {
     if (hasTraceHeader(request.headers)) return;
     const origin = new URL(String(request.origin));
     const path = String(request.path ?? '/').split('?')[0];
-    const p = beginRemote(origin.hostname, String(request.method), `${origin.protocol}//${origin.hostname}${path}`);
+    // `origin.host` carries the port when it is not the scheme's default.
+    const p = beginRemote(origin.hostname, String(request.method), `${origin.protocol}//${origin.host}${path}`);
     if (p === null) return;
     fetchPending.set(request, p);
     const native = /** @type {import('./native').Native} */ (nativeLoader.recorder());

@@ -81,7 +81,7 @@ test('http: remote subsegments named after the host, status flags, header inject
     assert.equal(r.namespace, 'remote');
   }
   const [ok, missing, failed, down] = remotes.sort((x, y) => x.start_time - y.start_time);
-  assert.deepEqual(ok.http.request, { method: 'GET', url: 'http://127.0.0.1/ok', traced: true });
+  assert.deepEqual(ok.http.request, { method: 'GET', url: `http://127.0.0.1:${port}/ok`, traced: true });
   assert.deepEqual(ok.http.response, { status: 200, content_length: 5 });
   assert.equal(ok.error, undefined);
   assert.equal(missing.error, true);
@@ -129,7 +129,7 @@ test('fetch: subsegments via undici channels, flags, header injected once with t
   const [ok, notFound, fault, throttled, down] = direct;
   assert.equal(ok.http.response.status, 200);
   assert.equal(ok.http.response.content_length, 5);
-  assert.equal(ok.http.request.url, 'http://127.0.0.1/f');
+  assert.equal(ok.http.request.url, `http://127.0.0.1:${port}/f`);
   assert.equal(notFound.error, true);
   assert.equal(fault.fault, true);
   assert.equal(throttled.throttle, true);
