@@ -92,6 +92,9 @@ static double random_double(rc_rng *r) {
 
 void rc_op_annotation(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_text key = rc_string(&w->in);
     rc_mask hard = e.misuse | rc_required(key.kind);
     rc_mask soft = rc_state_refusals(w, e.state) | (key.kind == RC_EMPTY ? RC_BIT(OXRAY_INVALID_ARGUMENT) : 0);
@@ -140,6 +143,9 @@ static rc_mask json_misuse(rc_json_kind kind, rc_mask *soft, bool json_is_soft) 
 
 void rc_op_metadata(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_text ns = rc_string(&w->in);
     if (rc_one_in(&w->rng, 12)) {
         ns = (rc_text){rc_one_in(&w->rng, 2) ? "AWS.reserved" : "AWS.", RC_GOOD};
@@ -176,6 +182,9 @@ void rc_op_flags(rc_world *w) {
 
 void rc_op_http(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_mask soft = rc_state_refusals(w, e.state);
     if (rc_one_in(&w->rng, 2)) {
         static const int32_t statuses[] = {200, 201, 404, 429, 500, 503, 100, 999, OXRAY_HTTP_STATUS_NONE, 99, 1000,
@@ -200,6 +209,9 @@ void rc_op_http(rc_world *w) {
 
 void rc_op_aws(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_text key = rc_string(&w->in);
     rc_json value = rc_json_text(&w->in);
     rc_mask soft = rc_state_refusals(w, e.state), ignored = 0;
@@ -219,6 +231,9 @@ void rc_op_sql(rc_world *w) {
                                            "", "pg://h/?x=1", "pg://h/d\nx"};
     static const char *const preparations[] = {"call", "statement", "CALL", "", "prepared"};
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_mask hard = e.misuse;
     oxray_sql sql;
     memset(&sql, 0, sizeof sql);
@@ -258,6 +273,9 @@ void rc_op_sql(rc_world *w) {
 
 void rc_op_exception(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
+    if (!rc_may_write(w, &e)) {
+        return;
+    }
     rc_text type = rc_string(&w->in), message = rc_string(&w->in), wd = rc_string(&w->in);
     rc_mask hard = e.misuse | rc_optional(type.kind) | rc_optional(message.kind) | rc_optional(wd.kind);
     oxray_stack_frame frames[64];

@@ -125,6 +125,14 @@ rc_recorder_arg rc_pick_recorder(rc_world *w) {
     return (rc_recorder_arg){(oxray_recorder *)(void *)e, -1, RC_BIT(OXRAY_INVALID_HANDLE)};
 }
 
+bool rc_may_write(rc_world *w, const rc_entity_arg *e) {
+    if (e->state < 0) {
+        return true; /* misuses write nothing */
+    }
+    rc_state *st = &w->states[e->state];
+    return st->writes++ < (st->shared ? 12 : 120);
+}
+
 rc_mask rc_required(rc_kind kind) {
     return kind == RC_NULL ? RC_BIT(OXRAY_NULL_ARGUMENT) : kind == RC_BAD_UTF8 ? RC_BIT(OXRAY_INVALID_UTF8) : 0;
 }

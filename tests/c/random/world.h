@@ -30,6 +30,7 @@ typedef struct rc_state {
     bool ended;
     bool shared;   /* made by main, written by every thread, ended only after they finish */
     int depth;
+    int writes; /* values written so far (see rc_may_write) */
 } rc_state;
 
 typedef struct rc_handle {
@@ -89,6 +90,12 @@ typedef struct rc_recorder_arg {
 } rc_recorder_arg;
 
 rc_recorder_arg rc_pick_recorder(rc_world *w);
+
+/* Whether the harness may write one more value to the entity behind `e`. Writes to one
+ * entity are capped: ending an entity that holds many values over the size bound costs time
+ * quadratic in their number (json::fit re-serializes after each cut; about 1 s for 400
+ * values of 40 KB in release), which would make run times depend on the seed. */
+bool rc_may_write(rc_world *w, const rc_entity_arg *e);
 
 /* Statuses the header documents for a string argument: required (NULL is a misuse) or not. */
 rc_mask rc_required(rc_kind kind);
