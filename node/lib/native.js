@@ -19,10 +19,13 @@ const VERSION = require('./version');
  * generated `binding.d.ts` does not list them.
  * @typedef {object} FastPath
  * @property {(parent: number, nameId: number) => number} beginNamed begins a subsegment named by an `internName` id; 0 if none
+ * @property {(header: string | null, nameId: number, coldStart: boolean, serviceId: number) => number} beginInvocationNamed beginInvocation with the handler and service names interned; 0 if not begun
  * @property {(handle: number) => boolean} endFast ends the entity now
  * @property {(handle: number, namespaceId: number, keyId: number, json: string) => boolean} endWithMetadata records one metadata value (interned namespace and key; namespace 0 is `default`), then ends the entity
  * @property {(handle: number, key: string, value: string | number | boolean) => boolean} annotateFast adds an annotation
  * @property {(handle: number, namespace: string | null, key: string, json: string) => boolean} metadataFast adds a metadata value (JSON text from serialize.js); a null namespace is `default`
+ * @property {(handle: number, keyId: number, value: string | number | boolean) => boolean} annotateNamed annotateFast with the key interned (`internName`)
+ * @property {(handle: number, namespaceId: number, keyId: number, json: string) => boolean} metadataNamed metadataFast with the namespace and key interned (namespace 0 is `default`)
  * @property {(name?: string, traceHeader?: string, host?: string, method?: string, path?: string, scheme?: string, userAgent?: string, remoteAddr?: string, forwardedFor?: string) => number} beginRequest begins the segment of an incoming request (server mode); 0 when tracing is off
  * @property {(handle: number) => string | null} responseHeader the `X-Amzn-Trace-Id` to answer a request with
  * @property {(handle: number, status: number, contentLength?: number) => boolean} endRequest records the response (status 0: unknown) and ends the request's segment
@@ -57,7 +60,7 @@ function recorder() {
   if (state === 'failed') return null;
   try {
     const b = /** @type {Native} */ (loadAddon());
-    if (typeof b.beginNamed !== 'function' || typeof b.metadataFast !== 'function') {
+    if (typeof b.beginNamed !== 'function' || typeof b.metadataNamed !== 'function') {
       throw new Error('the native addon does not match this version of oxray (rebuild it)');
     }
     b.installDiagnostics((level, message) => logger.log(level, message), logger.levelName());

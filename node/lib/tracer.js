@@ -48,6 +48,11 @@ class Tracer {
     this._serviceNameInterned = '';
     /** @private */
     this._provider = null;
+    /**
+     * @private see _invocationNames
+     * @type {{ handler: string | undefined, service: string, name: string, nameId: number, serviceId: number } | null}
+     */
+    this._names = null;
     if (config.tracingEnabled) this._enable();
     else if (config.offOutsideLambdaOnly) {
       const mode = require('./mode');
@@ -346,10 +351,16 @@ class Tracer {
    */
   _beginInvocation(handlerName) {
     let h = 0;
-    const name = `## ${handlerName}`;
+    let name = '';
     try {
       lazy.instrument?.wrapLoadedHttp();
-      h = this._n.beginInvocation(context().nativeHeader(), name, this.getColdStart(), String(this.serviceName));
+      const names = this._invocationNames(handlerName);
+      name = names.name;
+      const header = context().nativeHeader();
+      h =
+        names.nameId !== 0 && names.serviceId !== 0
+          ? this._n.beginInvocationNamed(header, names.nameId, this.getColdStart(), names.serviceId)
+          : this._n.beginInvocation(header, names.name, this.getColdStart(), names.service);
     } catch (err) {
       this._internalError(err);
     }
@@ -358,6 +369,23 @@ class Tracer {
     const store = context().newStore(h, name);
     handlerHandles.set(store, h);
     return store;
+  }
+
+  /**
+   * The handler subsegment's name and the service name, interned (worked out again only when
+   * `_HANDLER` or the service name changes).
+   * @private
+   * @param {string | undefined} handlerName
+   */
+  _invocationNames(handlerName) {
+    const service = String(this.serviceName);
+    let names = this._names;
+    if (names === null || names.handler !== handlerName || names.service !== service) {
+      const name = `## ${handlerName}`;
+      names = { handler: handlerName, service, name, nameId: this._n.internName(name), serviceId: this._n.internName(service) };
+      this._names = names;
+    }
+    return names;
   }
 
   /**

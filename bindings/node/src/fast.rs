@@ -210,16 +210,14 @@ unsafe extern "C" fn end_with_metadata(
     unsafe { boolean(env, ok) }
 }
 
-/// `annotateFast(handle, key, value) -> bool`: a string, number or boolean annotation (other
-/// values are refused: the JavaScript layer checks them first and explains why).
-unsafe extern "C" fn annotate_fast(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
-    let [h, key, value] = unsafe { args::<3>(env, info) };
-    let h = unsafe { handle(env, h) };
-    let value = unsafe {
+/// An annotation value: a string, number or boolean; None for anything else (the JavaScript
+/// layer checks values first and explains a refusal).
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn annotation_value(env: sys::napi_env, value: sys::napi_value) -> Option<AnnotationValue> {
+    // SAFETY: as required of our caller.
+    unsafe {
         match type_of(env, value) {
             sys::ValueType::napi_string => string(env, value).map(AnnotationValue::Str),
             sys::ValueType::napi_number => {
@@ -234,10 +232,81 @@ unsafe extern "C" fn annotate_fast(
             }
             _ => None,
         }
-    };
-    let ok = match value {
+    }
+}
+
+/// `beginInvocationNamed(header, nameId, coldStart, serviceId) -> handle`: the raw
+/// `beginInvocation` (see `invocation.rs`), once per Lambda invocation, with the handler name
+/// and service name interned and the header read without allocating. A header that is not a
+/// string means `_X_AMZN_TRACE_ID`; 0 if a name id is unknown or before `init`.
+unsafe extern "C" fn begin_invocation_named(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [header, name, cold_start, service] = unsafe { args::<4>(env, info) };
+    let (name, service) = unsafe { (handle(env, name), handle(env, service)) };
+    let mut cold = false;
+    // SAFETY: a non-boolean leaves `cold` false.
+    unsafe { sys::napi_get_value_bool(env, cold_start, &mut cold) };
+    let mut buf = [0u8; ROOM];
+    // SAFETY: as above.
+    let header = unsafe { read_into(env, header, &mut buf) };
+    let h = names::with_pair(name, service, |name, service| {
+        name.map_or(0, |name| {
+            crate::invocation::begin(header.as_deref(), name, cold, service)
+        })
+    })
+    .unwrap_or(0);
+    unsafe { uint(env, h) }
+}
+
+/// `annotateFast(handle, key, value) -> bool`: a string, number or boolean annotation.
+unsafe extern "C" fn annotate_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [h, key, value] = unsafe { args::<3>(env, info) };
+    let h = unsafe { handle(env, h) };
+    let ok = match unsafe { annotation_value(env, value) } {
         Some(value) => unsafe { with_str(env, key, |key| crate::entity::annotate(h, key, value)) }
             .unwrap_or(false),
+        None => false,
+    };
+    unsafe { boolean(env, ok) }
+}
+
+/// `annotateNamed(handle, keyId, value) -> bool`: [`annotate_fast`] with the key interned
+/// (`internName`): the usual constant keys cross as small integers, not as text.
+unsafe extern "C" fn annotate_named(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [h, key, value] = unsafe { args::<3>(env, info) };
+    let (h, key) = unsafe { (handle(env, h), handle(env, key)) };
+    let ok = match unsafe { annotation_value(env, value) } {
+        Some(value) => {
+            names::with_name(key, |key| crate::entity::annotate(h, key, value)).unwrap_or(false)
+        }
+        None => false,
+    };
+    unsafe { boolean(env, ok) }
+}
+
+/// `metadataNamed(handle, namespaceId, keyId, json) -> bool`: [`metadata_fast`] with the
+/// namespace and key interned (namespace 0 is `default`).
+unsafe extern "C" fn metadata_named(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
+    let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
+    let h = unsafe { handle(env, h) };
+    let (namespace, key) = unsafe { (handle(env, namespace), handle(env, key)) };
+    let ok = match unsafe { string(env, json) } {
+        Some(json) => crate::entity::metadata_named(h, namespace, key, json),
         None => false,
     };
     unsafe { boolean(env, ok) }
@@ -413,10 +482,13 @@ type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> 
 
 const FAST: &[(&str, Callback)] = &[
     ("beginNamed\0", begin_named),
+    ("beginInvocationNamed\0", begin_invocation_named),
     ("endFast\0", end_fast),
     ("endWithMetadata\0", end_with_metadata),
     ("annotateFast\0", annotate_fast),
+    ("annotateNamed\0", annotate_named),
     ("metadataFast\0", metadata_fast),
+    ("metadataNamed\0", metadata_named),
     ("beginRequest\0", begin_request),
     ("responseHeader\0", response_header),
     ("endRequest\0", end_request),

@@ -19,13 +19,18 @@ pub fn begin_invocation(
     cold_start: bool,
     service: String,
 ) -> u32 {
-    let Some(facade) = state::with(|s| s.recorder.lambda_facade(header.as_deref())) else {
+    begin(header.as_deref(), &name, cold_start, &service)
+}
+
+/// [`begin_invocation`] for Rust callers (the raw `beginInvocationNamed` of `fast.rs`).
+pub fn begin(header: Option<&str>, name: &str, cold_start: bool, service: &str) -> u32 {
+    let Some(facade) = state::with(|s| s.recorder.lambda_facade(header)) else {
         return 0;
     };
-    let handler = facade.begin_subsegment(&name);
+    let handler = facade.begin_subsegment(name);
     // Both keys are valid and the values are short: these cannot be refused.
     let _ = handler.put_annotation("ColdStart", AnnotationValue::Bool(cold_start));
-    let _ = handler.put_annotation("Service", AnnotationValue::Str(service));
+    let _ = handler.put_annotation("Service", AnnotationValue::Str(service.to_owned()));
     state::insert(handler)
 }
 

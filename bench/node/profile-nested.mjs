@@ -1,0 +1,59 @@
+// One process running the bench's nested-10 invocation (a handler, 10 nested captureMethod
+// calls each doing putAnnotation + putMetadata) INVOCATIONS times under a simulated Lambda
+// environment, documents going to a UDP sink in this process. For profilers that count
+// instructions (the per-invocation cost is the difference of two runs with different counts):
+//   valgrind --tool=callgrind node profile-nested.mjs 200   (and 1200)
+//   node --cpu-prof profile-nested.mjs 20000
+// TRACER_MODULE picks the tracer (default: this repository's oxray).
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+
+const require = createRequire(import.meta.url);
+const INVOCATIONS = Number(process.argv[2] ?? 1000);
+const sink = dgram.createSocket('udp4');
+let received = 0;
+sink.on('message', () => received++);
+await new Promise((resolve) => sink.bind(0, '127.0.0.1', resolve));
+Object.assign(process.env, {
+  LAMBDA_TASK_ROOT: '/var/task',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+  _HANDLER: 'index.handler',
+  POWERTOOLS_SERVICE_NAME: 'bench',
+  AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`,
+});
+const { Tracer } = require(process.env.TRACER_MODULE ?? new URL('../../node/lib/index.js', import.meta.url).pathname);
+const tracer = new Tracer();
+
+/** Applies a legacy method decorator as TypeScript's __decorate does. */
+function decorate(cls, name, decorator) {
+  const d = Object.getOwnPropertyDescriptor(cls.prototype, name);
+  Object.defineProperty(cls.prototype, name, decorator(cls.prototype, name, d) || d);
+}
+
+class Chain {
+  async handler() {
+    return this.m1();
+  }
+}
+for (let i = 1; i <= 10; i++) {
+  Chain.prototype[`m${i}`] = async function step() {
+    tracer.putAnnotation(`k${i}`, i);
+    tracer.putMetadata(`m${i}`, { i, s: 'value' });
+    return i < 10 ? this[`m${i + 1}`]() : i;
+  };
+  decorate(Chain, `m${i}`, tracer.captureMethod());
+}
+decorate(Chain, 'handler', tracer.captureLambdaHandler());
+const chain = new Chain();
+const header = () => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`;
+const headers = Array.from({ length: INVOCATIONS }, header);
+for (let k = 0; k < INVOCATIONS; k++) {
+  process.env._X_AMZN_TRACE_ID = headers[k];
+  await chain.handler({}, {});
+}
+await new Promise((resolve) => setTimeout(resolve, 200));
+sink.close();
+process.stdout.write(`${JSON.stringify({ invocations: INVOCATIONS, datagrams: received })}\n`);
