@@ -24,9 +24,13 @@ const INVOCATIONS = arg('invocations', 500);
 
 // OXRAY_NODE_DIR: another built copy of the node/ package (e.g. an older commit), to compare.
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
+// OXRAY_BASELINE_DIR: a second built copy measured in the same run (per-call, nested and await
+// rows; not cold start), right after the others, for before/after tables of one run.
+const baselineDir = process.env.OXRAY_BASELINE_DIR ? path.resolve(process.env.OXRAY_BASELINE_DIR) : null;
 const IMPLS = {
   powertools: { cjs: require.resolve('@aws-lambda-powertools/tracer'), esm: '@aws-lambda-powertools/tracer' },
   oxray: { cjs: path.join(oxrayDir, 'lib/index.js'), esm: path.join(oxrayDir, 'lib/index.mjs') },
+  ...(baselineDir ? { baseline: { cjs: path.join(baselineDir, 'lib/index.js'), esm: path.join(baselineDir, 'lib/index.mjs') } } : {}),
 };
 
 const sink = dgram.createSocket('udp4');
@@ -94,7 +98,7 @@ for (let i = 0; i < COLD_RUNS; i++) {
 }
 results.cold = Object.fromEntries(Object.entries(cold).map(([k, rows]) => [k, { wallMs: med(rows, 'wallMs'), readyMs: rows[0].readyMs === undefined ? undefined : med(rows, 'readyMs'), rssMiB: rows[0].rssMiB === undefined ? undefined : med(rows, 'rssMiB') }]));
 
-for (const impl of ['powertools', 'oxray']) {
+for (const impl of Object.keys(IMPLS)) {
   const module = IMPLS[impl].cjs;
   const r = (results[impl] = {});
   for (const [label, env] of [['sampled', {}], ['unsampled', { SAMPLED: '0' }], ['disabled', { POWERTOOLS_TRACE_ENABLED: 'false' }]]) {
@@ -170,4 +174,27 @@ console.log('|---|---|---|---|');
 for (const [name, p, o] of rows) console.log(`| ${name} | ${f(p)} | ${f(o)} | ${o > 0 ? f(p / o, 1) + '×' : '-'} |`);
 const tax = (x) => f(x / results.bareAwaitUs, 1);
 console.log(`\nplain await, tracer loaded / not loaded: Powertools ${tax(P.await.awaitUs)}×, oxray ${tax(O.await.awaitUs)}× (same turn as the invocation: Powertools ${tax(P.await.awaitSameTurnUs)}×, oxray ${tax(O.await.awaitSameTurnUs)}×; inside a traced handler: Powertools ${tax(P.await.awaitInHandlerUs)}×, oxray ${tax(O.await.awaitInHandlerUs)}×)`);
+if (results.baseline) {
+  // The same rows for the baseline copy, measured in this run.
+  const B = results.baseline;
+  const same = [
+    ['sampled captureMethod call, added µs (traced − plain, wall)', (r) => r.sampled.tracedUs - r.sampled.plainUs],
+    ['sampled captureMethod call, added µs of main-thread CPU', (r) => r.sampled.tracedCpuUs - r.sampled.plainCpuUs],
+    ['sampled captureMethod call, added µs of process CPU (all threads)', (r) => r.sampled.tracedProcessCpuUs - r.sampled.plainProcessCpuUs],
+    ['unsampled call µs', (r) => r.unsampled.tracedUs],
+    ['disabled call µs', (r) => r.disabled.tracedUs],
+    ['nested-10 invocation, median µs', (r) => r.nested.medianUs],
+    ['nested-10 invocation, p99 µs', (r) => r.nested.p99Us],
+    ['nested-10 invocation, mean µs of main-thread CPU (traced − plain)', (r) => r.nested.cpuUs - r.nested.plainCpuUs],
+    ['nested-10 invocation, mean µs of process CPU (traced − plain)', (r) => r.nested.processCpuUs - r.nested.plainProcessCpuUs],
+    ['plain await µs, inside a traced handler', (r) => r.await.awaitInHandlerUs],
+  ];
+  console.log(`\nSame run, baseline copy (${path.basename(baselineDir)}) vs this copy:\n`);
+  console.log('| metric | Powertools | oxray baseline | oxray | Powertools / baseline | Powertools / oxray |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [name, get] of same) {
+    const [p, b, o] = [get(P), get(B), get(O)];
+    console.log(`| ${name} | ${f(p)} | ${f(b)} | ${f(o)} | ${b > 0 ? f(p / b, 1) + '×' : '-'} | ${o > 0 ? f(p / o, 1) + '×' : '-'} |`);
+  }
+}
 console.log(`datagrams received by the sink: Powertools sampled ${P.sampled.datagrams}, nested ${P.nested.datagrams}; oxray sampled ${O.sampled.datagrams} (the tracer counted ${O.sampled.sentByTracer} sent, ${O.sampled.droppedByTracer} dropped), nested ${O.nested.datagrams} (${O.nested.sentByTracer} sent)`);
