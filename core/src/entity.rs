@@ -19,7 +19,7 @@
 //! that completed is lost. The reassembled trace is the same as if every subsegment had been
 //! sent on close.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::emit::Counters;
 use crate::header::TraceHeader;
@@ -32,6 +32,17 @@ use crate::model::{
 use crate::recorder::Shared;
 use crate::sanitize;
 use crate::TraceError;
+
+/// Where a closing entity's document goes (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Into its open parent's document.
+    Embed,
+    /// On its own because its open parent already holds its fill of children.
+    Streamed,
+    /// On its own: a segment, a child of a facade, or of a parent that has ended.
+    OnItsOwn,
+}
 
 /// What an entity is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +76,10 @@ pub(crate) struct Inner {
     upstream_parent: Option<EntityId>,
     /// The trace's incoming header, for Lineage and extra keys on propagation.
     incoming: Option<Arc<TraceHeader>>,
-    /// A facade's children are all sent on their own with the same opening (frame header,
-    /// type, trace id, parent id): written once here instead of once per child.
-    child_prefix: Option<Box<[u8]>>,
+    /// The opening of a child's standalone document (frame header, type, trace id, this
+    /// entity as parent id): written once, on first use, instead of once per child sent on its
+    /// own (every child of a facade; streamed children of other entities).
+    child_prefix: OnceLock<Box<[u8]>>,
     state: Mutex<State>,
 }
 
@@ -106,11 +118,6 @@ pub(crate) struct NewEntity {
 
 impl Entity {
     pub(crate) fn create(shared: Arc<Shared>, n: NewEntity) -> Entity {
-        let child_prefix = (n.kind == EntityKind::Facade && n.sampled).then(|| {
-            let mut prefix = Vec::with_capacity(128);
-            json::write_standalone_prefix(&mut prefix, n.trace_id, n.id);
-            prefix.into_boxed_slice()
-        });
         Entity {
             inner: Arc::new(Inner {
                 shared,
@@ -121,7 +128,7 @@ impl Entity {
                 parent: n.parent,
                 upstream_parent: n.upstream_parent,
                 incoming: n.incoming,
-                child_prefix,
+                child_prefix: OnceLock::new(),
                 state: Mutex::new(State {
                     data: n.data,
                     ended: false,
@@ -583,15 +590,13 @@ impl Entity {
         Ok(())
     }
 
-    /// Serializes within the bound and hands the result on. When the entity will be sent
-    /// directly (a segment, or a child of a facade) it is written straight into its datagram.
+    /// Serializes within the bound and hands the result on. When the entity will be sent on
+    /// its own (a segment, a child of a facade, of an ended parent or of one already holding
+    /// its fill of children) it is written straight into its datagram, not copied into one.
     fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
-        let direct = match &self.inner.parent {
-            None => true,
-            Some(p) => p.inner.kind == EntityKind::Facade,
-        };
+        let route = self.route();
         let mut buf = self.inner.shared.emitter.take_buffer();
-        if direct {
+        if route != Route::Embed {
             self.write_prefix(&mut buf);
         }
         let report = json::fit(self.inner.id, data, children, &mut buf);
@@ -607,28 +612,52 @@ impl Entity {
             ));
         }
         self.stream_children(report.streamed);
-        if direct {
-            self.inner.shared.emitter.emit(buf);
-        } else {
-            self.deliver(buf);
+        match route {
+            Route::Embed => self.deliver(buf),
+            Route::Streamed => {
+                Counters::bump(&self.inner.shared.counters.streamed);
+                self.inner.shared.emitter.emit(buf);
+            }
+            Route::OnItsOwn => self.inner.shared.emitter.emit(buf),
         }
+    }
+
+    /// Where this entity's document goes, decided before it is serialized. Embedding is
+    /// confirmed (or, rarely, turned into streaming) by [`Entity::deliver`] once the size is
+    /// known.
+    fn route(&self) -> Route {
+        let Some(parent) = &self.inner.parent else {
+            return Route::OnItsOwn;
+        };
+        if parent.inner.kind == EntityKind::Facade {
+            return Route::OnItsOwn;
+        }
+        let config = &self.inner.shared.config;
+        let st = lock(&parent.inner.state);
+        if st.ended {
+            Route::OnItsOwn
+        } else if st.children.len() >= config.max_embedded_children
+            || st.children_bytes >= config.max_embedded_bytes
+        {
+            Route::Streamed
+        } else {
+            Route::Embed
+        }
+    }
+
+    /// The opening of a standalone document for a child of this entity (see `child_prefix`).
+    fn child_prefix(&self) -> &[u8] {
+        self.inner.child_prefix.get_or_init(|| {
+            let mut prefix = Vec::with_capacity(128);
+            json::write_standalone_prefix(&mut prefix, self.inner.trace_id, self.inner.id);
+            prefix.into_boxed_slice()
+        })
     }
 
     /// Writes the frame header and document opening for this entity sent on its own.
     fn write_prefix(&self, out: &mut Vec<u8>) {
-        if let Some(prefix) = self
-            .inner
-            .parent
-            .as_ref()
-            .and_then(|p| p.inner.child_prefix.as_deref())
-        {
-            out.extend_from_slice(prefix);
-            return;
-        }
         match (&self.inner.kind, &self.inner.parent) {
-            (EntityKind::Subsegment, Some(parent)) => {
-                json::write_standalone_prefix(out, self.inner.trace_id, parent.id())
-            }
+            (EntityKind::Subsegment, Some(parent)) => out.extend_from_slice(parent.child_prefix()),
             _ => json::write_root_prefix(out, self.inner.trace_id, self.inner.upstream_parent),
         }
     }
@@ -638,20 +667,24 @@ impl Entity {
         let shared = &self.inner.shared;
         for child in children {
             Counters::bump(&shared.counters.streamed);
-            shared.emitter.emit(json::standalone_subsegment(
-                self.inner.trace_id,
-                self.inner.id,
-                &child,
-            ));
+            shared.emitter.emit(self.child_datagram(&child));
         }
+    }
+
+    /// A datagram for a closed child's fragment sent on its own, in a recycled buffer.
+    fn child_datagram(&self, fragment: &[u8]) -> Vec<u8> {
+        let prefix = self.child_prefix();
+        let mut out = self.inner.shared.emitter.take_buffer();
+        out.reserve(prefix.len() + fragment.len());
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&fragment[1..]);
+        out
     }
 
     /// The datagram for this entity's own fragment sent as a document.
     fn datagram(&self, fragment: &[u8]) -> Vec<u8> {
         match (&self.inner.kind, &self.inner.parent) {
-            (EntityKind::Subsegment, Some(parent)) => {
-                json::standalone_subsegment(self.inner.trace_id, parent.id(), fragment)
-            }
+            (EntityKind::Subsegment, Some(parent)) => parent.child_datagram(fragment),
             _ => json::root_segment(self.inner.trace_id, self.inner.upstream_parent, fragment),
         }
     }
