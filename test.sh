@@ -21,6 +21,9 @@ for part in bindings/c cli python node; do
   fi
 done
 
+section "fuzz: every fuzz target for a bounded time (fuzz/run.sh; OXRAY_FUZZ_SECONDS per target)"
+fuzz/run.sh "${OXRAY_FUZZ_SECONDS:-15}"
+
 section "tests/e2e: ./demo.sh end to end (Python and Node examples against oxray collect)"; tests/e2e/demo_test.sh
 
 section "tests/soak: Python, Node and C tracing at once to one listener for ${OXRAY_SOAK_SECONDS:-60} s (tests/soak/run.sh)"
