@@ -149,9 +149,7 @@ fn sender_loop(shared: &Shared, inner: Arc<dyn Emitter>) {
             st.queue.drain(..).collect()
         };
         let n = batch.len() as u64;
-        for datagram in &batch {
-            inner.emit_borrowed(datagram);
-        }
+        inner.emit_batch_borrowed(&batch);
         let mut st = lock(&shared.state);
         st.finished += n;
         recycle(&mut st, batch);
@@ -245,9 +243,7 @@ impl Emitter for BackgroundEmitter {
         let shared = self.shared();
         let batch: Vec<Vec<u8>> = lock(&shared.state).queue.drain(..).collect();
         let n = batch.len() as u64;
-        for datagram in &batch {
-            self.inner.emit_borrowed(datagram);
-        }
+        self.inner.emit_batch_borrowed(&batch);
         if n > 0 {
             let mut st = lock(&shared.state);
             st.finished += n;

@@ -24,6 +24,14 @@ pub trait Emitter: Send + Sync {
         self.emit(datagram.to_vec())
     }
 
+    /// Sends several datagrams the caller keeps. [`udp::UdpEmitter`] hands them to the kernel
+    /// in as few system calls as it can (`sendmmsg`); others send them one by one.
+    fn emit_batch_borrowed(&self, datagrams: &[Vec<u8>]) {
+        for datagram in datagrams {
+            self.emit_borrowed(datagram);
+        }
+    }
+
     /// An empty buffer to serialize the next datagram into. The background sender hands back
     /// buffers it has sent, so the producing thread does not allocate what another thread
     /// frees (glibc's allocator serializes such pairs on an arena lock).
