@@ -16,11 +16,16 @@
 # (OXRAY_SHARED_DIR, default ../shared beside the repository), and whatever earlier runs left
 # in fuzz/corpus/<target>/ (not committed). A crashing input is saved in fuzz/artifacts/.
 set -euo pipefail
+# The shared spec, resolved before leaving the caller's directory (a relative
+# OXRAY_SHARED_DIR is relative to it); by default ../shared beside the repository.
+shared="$(cd "${OXRAY_SHARED_DIR:-$(dirname "$0")/../../shared}" 2>/dev/null && pwd || true)"
+if [ -z "$shared" ]; then
+  echo "fuzz: the shared spec is not there; running without its sample documents"
+fi
 cd "$(dirname "$0")"
 
 seconds="${1:-15}"
 sanitizer="${OXRAY_FUZZ_SANITIZER:-none}"
-shared="${OXRAY_SHARED_DIR:-../../shared}"
 # Debug assertions on: overflow checks and debug_assert! catch more.
 flags=(--sanitizer "$sanitizer" --release --debug-assertions)
 if [ "$sanitizer" != none ]; then
@@ -33,6 +38,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
   echo "fuzz: cargo-fuzz installed in $(($(date +%s) - start)) s"
 fi
+
+# The fuzz crate is outside the workspace, so the root's `cargo fmt --all` does not see it.
+cargo fmt --check
 
 start=$(date +%s)
 cargo fuzz build "${flags[@]}"
