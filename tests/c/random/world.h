@@ -93,7 +93,7 @@ rc_recorder_arg rc_pick_recorder(rc_world *w);
 
 /* Whether the harness may write one more value to the entity behind `e`. Writes to one
  * entity are capped: ending an entity that holds many values over the size bound costs time
- * quadratic in their number (json::fit re-serializes after each cut; about 1 s for 400
+ * quadratic in their number and size (json::fit re-serializes after each cut; about 1 s for 400
  * values of 40 KB in release), which would make run times depend on the seed. */
 bool rc_may_write(rc_world *w, const rc_entity_arg *e);
 
