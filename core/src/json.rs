@@ -470,6 +470,8 @@ pub struct FitReport {
     pub streamed: Vec<Vec<u8>>,
     /// Values truncated (0 when the entity fit as it was).
     pub truncations: usize,
+    /// Times the entity was written out (1 when it fit as it was).
+    pub serializations: usize,
 }
 
 /// A replacement for a value that was too big: a prefix of its JSON text and the marker.
@@ -481,8 +483,12 @@ fn truncated_marker(original: &str, keep_bytes: usize) -> JsonText {
     )))
 }
 
+/// Whether `v` is a marker left by [`truncated_marker`]. Checks the ends first: this runs for
+/// every large value on every round of [`fit`], and a full scan of each would make ending an
+/// entity with many large values quadratic in their bytes.
 fn is_marker(v: &JsonText) -> bool {
-    v.as_str().starts_with('"') && v.as_str().contains(TRUNCATED_MARK)
+    let s = v.as_str();
+    s.starts_with('"') && s.ends_with(" bytes)\"") && s.contains(TRUNCATED_MARK)
 }
 
 /// The largest thing in `data` that can still be made smaller.
@@ -556,11 +562,15 @@ fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
     best.map(|(_, s)| s)
 }
 
-fn shrink(data: &mut EntityData, what: Shrinkable) {
+/// Makes `what` smaller. Returns how many bytes the serialized entity lost when that is
+/// known exactly (a metadata value is written as its own text), else None.
+fn shrink(data: &mut EntityData, what: Shrinkable) -> Option<usize> {
     match what {
         Shrinkable::Metadata(i) => {
             let v = &mut data.metadata[i].value;
+            let before = v.as_str().len();
             *v = truncated_marker(v.as_str(), 256);
+            return before.checked_sub(v.as_str().len());
         }
         Shrinkable::Namespace(ns) => {
             let in_ns = |e: &crate::model::MetadataEntry| e.namespace == ns.as_str();
@@ -618,6 +628,7 @@ fn shrink(data: &mut EntityData, what: Shrinkable) {
             );
         }
     }
+    None
 }
 
 /// Serializes `data` with `children` so the fragment is at most [`FRAGMENT_BUDGET`] bytes.
@@ -633,7 +644,9 @@ pub fn fit(
     out: &mut Vec<u8>,
 ) -> FitReport {
     let prefix_len = out.len();
+    let serializations = std::cell::Cell::new(0);
     let write = |out: &mut Vec<u8>, data: &EntityData, children: &[Vec<u8>]| {
+        serializations.set(serializations.get() + 1);
         out.truncate(prefix_len);
         if prefix_len == 0 {
             write_fragment(out, id, data, children);
@@ -645,6 +658,7 @@ pub fn fit(
     let mut report = FitReport::default();
     let mut size = write(out, data, &children);
     if size <= FRAGMENT_BUDGET {
+        report.serializations = serializations.get();
         return report;
     }
     // 1. Stream the largest children until the rest fits.
@@ -655,15 +669,36 @@ pub fn fit(
         report.streamed.push(child);
     }
     size = write(out, data, &children);
-    // 2. Shrink the entity's own largest values.
-    while size > FRAGMENT_BUDGET {
+    // 2. Shrink the entity's own largest values. A cut metadata value changes the size by a
+    //    known amount, so many cuts need one serialization, not one each (which made ending an
+    //    entity with hundreds of oversized values quadratic).
+    let mut estimate = size;
+    let mut written = true; // `out` holds `data` as it is now
+    while estimate > FRAGMENT_BUDGET {
         let Some(what) = largest_shrinkable(data) else {
             break;
         };
-        shrink(data, what);
         report.truncations += 1;
-        size = write(out, data, &children);
+        match shrink(data, what) {
+            Some(saved) => {
+                estimate = estimate.saturating_sub(saved);
+                written = false;
+            }
+            None => {
+                estimate = write(out, data, &children);
+                written = true;
+            }
+        }
+        if estimate <= FRAGMENT_BUDGET && !written {
+            // The cuts should be enough: write, and go on if they were not.
+            estimate = write(out, data, &children);
+            written = true;
+        }
     }
+    if !written {
+        estimate = write(out, data, &children);
+    }
+    size = estimate;
     // 3. Last resort: keep identity, timing, flags and a note; never drop the entity.
     if size > FRAGMENT_BUDGET {
         let mut minimal = EntityData {
@@ -687,12 +722,45 @@ pub fn fit(
         report.truncations += 1;
         write(out, data, &children);
     }
+    report.serializations = serializations.get();
     report
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_oversized_values_cost_a_few_serializations_not_one_each() {
+        let mut data = EntityData {
+            name: "many".into(),
+            start_micros: 1,
+            end_micros: Some(2),
+            ..Default::default()
+        };
+        let value = format!("\"{}\"", "v".repeat(40_000));
+        // Cut to their ~300-byte markers, 150 values fit the bound together.
+        for i in 0..150 {
+            data.set_metadata("default", format!("k{i}"), JsonText(value.clone()));
+        }
+        let mut out = Vec::new();
+        let report = fit(EntityId::generate(), &mut data, Vec::new(), &mut out);
+        assert!(out.len() <= FRAGMENT_BUDGET, "{} bytes", out.len());
+        assert_eq!(report.truncations, 150, "{report:?}");
+        // Cutting each value changes the size by a known amount: the entity is written once
+        // as it was, once after the cuts, and perhaps once more to confirm.
+        assert!(
+            report.serializations <= 4,
+            "{} serializations",
+            report.serializations
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        let values = parsed["metadata"]["default"].as_object().unwrap();
+        assert_eq!(values.len(), 150);
+        assert!(values
+            .values()
+            .all(|v| v.as_str().unwrap().contains(TRUNCATED_MARK)));
+    }
 
     #[test]
     fn escapes_round_trip_at_every_position() {
