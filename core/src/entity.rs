@@ -10,7 +10,8 @@
 //!   (`type`, `trace_id`, `parent_id`);
 //! - otherwise it is embedded in its open parent, which sends it inside its own document —
 //!   unless the parent already holds `max_embedded_children` children or `max_embedded_bytes`
-//!   bytes of them, in which case this child is streamed on its own at once.
+//!   bytes of them, or the child is a multiple of `MAX_EMBEDDED_DEPTH` levels deep, in which
+//!   case this child is streamed on its own at once.
 //!
 //! When the parent ends, [`crate::json::fit`] keeps its document ≤ 64,000 bytes: it streams the
 //! largest children first and only then truncates the parent's own largest values, with a
@@ -32,6 +33,10 @@ use crate::model::{
 use crate::recorder::Shared;
 use crate::sanitize;
 use crate::TraceError;
+
+/// Subsegments nested in one document at most; every `MAX_EMBEDDED_DEPTH`-th level of a chain
+/// is sent on its own with its own embedded descendants (each level adds two levels of JSON).
+const MAX_EMBEDDED_DEPTH: u32 = 24;
 
 /// Where a closing entity's document goes (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,8 @@ pub(crate) struct Inner {
     id: EntityId,
     trace_id: TraceId,
     kind: EntityKind,
+    /// Subsegments between this entity and its segment or facade (0 for those).
+    depth: u32,
     sampled: bool,
     parent: Option<Entity>,
     /// A segment's upstream parent (from the incoming header).
@@ -124,6 +131,10 @@ impl Entity {
                 id: n.id,
                 trace_id: n.trace_id,
                 kind: n.kind,
+                depth: n
+                    .parent
+                    .as_ref()
+                    .map_or(0, |p| p.inner.depth.saturating_add(1)),
                 sampled: n.sampled,
                 parent: n.parent,
                 upstream_parent: n.upstream_parent,
@@ -631,6 +642,11 @@ impl Entity {
         };
         if parent.inner.kind == EntityKind::Facade {
             return Route::OnItsOwn;
+        }
+        // Deep chains are cut into several documents: receivers (and serde_json's default
+        // recursion limit of 128) refuse JSON nested much deeper than this.
+        if self.inner.depth % MAX_EMBEDDED_DEPTH == 0 {
+            return Route::Streamed;
         }
         let config = &self.inner.shared.config;
         let st = lock(&parent.inner.state);

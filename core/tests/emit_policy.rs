@@ -51,6 +51,54 @@ fn children_beyond_the_count_bound_are_streamed() {
     assert!(tree.is_empty());
 }
 
+/// Levels of `subsegments` nesting below `doc`.
+fn nesting(doc: &Value) -> usize {
+    doc["subsegments"]
+        .as_array()
+        .map_or(0, |subs| 1 + subs.iter().map(nesting).max().unwrap_or(0))
+}
+
+#[test]
+fn a_deep_chain_is_cut_into_documents_receivers_can_parse() {
+    let r = recorder_with(|_| {});
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    let mut chain = vec![seg.clone()];
+    for i in 0..100 {
+        let child = chain
+            .last()
+            .unwrap()
+            .begin_subsegment(&format!("level {i}"));
+        chain.push(child);
+    }
+    while let Some(entity) = chain.pop() {
+        entity.end().unwrap();
+    }
+    // validate_document parses with serde_json's default recursion limit (128), as the
+    // collector does.
+    let docs = validated(&r);
+    assert!(docs.len() > 1, "a 100-deep chain needs several documents");
+    assert!(
+        docs.iter().all(|d| nesting(d) <= 24),
+        "{:?}",
+        docs.iter().map(nesting).collect::<Vec<_>>()
+    );
+    let mut names = Vec::new();
+    fn collect(doc: &Value, names: &mut Vec<String>) {
+        names.push(doc["name"].as_str().unwrap().to_string());
+        for sub in doc["subsegments"].as_array().into_iter().flatten() {
+            collect(sub, names);
+        }
+    }
+    for d in &docs {
+        collect(d, &mut names);
+    }
+    names.sort();
+    let mut expected: Vec<String> = (0..100).map(|i| format!("level {i}")).collect();
+    expected.push("svc".into());
+    expected.sort();
+    assert_eq!(names, expected, "every entity exactly once");
+}
+
 #[test]
 fn big_children_are_streamed_by_size_and_nothing_exceeds_the_bound() {
     let r = Recorder::in_memory();
