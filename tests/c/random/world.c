@@ -130,7 +130,7 @@ bool rc_may_write(rc_world *w, const rc_entity_arg *e) {
         return true; /* misuses write nothing */
     }
     rc_state *st = &w->states[e->state];
-    return st->writes++ < (st->shared ? 6 : 40);
+    return st->writes++ < (st->shared ? 2 : 40);
 }
 
 rc_mask rc_required(rc_kind kind) {
