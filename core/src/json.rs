@@ -543,23 +543,28 @@ fn largest_shrinkable(data: &EntityData) -> Option<Shrinkable> {
             consider(q.len(), Shrinkable::SqlQuery);
         }
     }
-    if !data.annotations.is_empty() {
-        let size: usize = data
-            .annotations
-            .iter()
-            .map(|(k, v)| {
-                k.len()
-                    + match v {
-                        AnnotationValue::Str(s) => s.len(),
-                        _ => 8,
-                    }
-            })
-            .sum();
-        if size > 1024 {
-            consider(size, Shrinkable::Annotations);
-        }
+    // Only when cutting them drops something: annotations already within their quarter of
+    // the budget would be picked again and again while something that cannot be shrunk (a
+    // large `aws` or `service` value) keeps the entity too big, and `end()` never returned.
+    let size: usize = data
+        .annotations
+        .iter()
+        .map(|(k, v)| annotation_cost(k, v))
+        .sum();
+    if size > FRAGMENT_BUDGET / 4 {
+        consider(size, Shrinkable::Annotations);
     }
     best.map(|(_, s)| s)
+}
+
+/// About how many bytes an annotation takes in the document (key, value, quotes, separators).
+fn annotation_cost(key: &str, value: &AnnotationValue) -> usize {
+    key.len()
+        + 4
+        + match value {
+            AnnotationValue::Str(s) => s.len() + 2,
+            _ => 24,
+        }
 }
 
 /// Makes `what` smaller. Returns how many bytes the serialized entity lost when that is
@@ -610,12 +615,7 @@ fn shrink(data: &mut EntityData, what: Shrinkable) -> Option<usize> {
             let mut used = 0;
             let original = data.annotations.len();
             data.annotations.retain(|(k, v)| {
-                used += k.len()
-                    + 4
-                    + match v {
-                        AnnotationValue::Str(s) => s.len() + 2,
-                        _ => 24,
-                    };
+                used += annotation_cost(k, v);
                 used <= FRAGMENT_BUDGET / 4
             });
             let dropped = original - data.annotations.len();
@@ -794,6 +794,27 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\nd\\u0001é\""
         );
+    }
+
+    #[test]
+    fn an_unshrinkable_field_beside_small_annotations_ends_instead_of_looping() {
+        // Found by the model fuzz target: a 100 KB `aws` value (which fit cannot cut) and a few
+        // KB of annotations made fit pick the annotations forever; end() never returned.
+        let mut data = EntityData {
+            name: "big".into(),
+            start_micros: 1,
+            end_micros: Some(2),
+            ..Default::default()
+        };
+        data.aws.insert("blob".into(), "a".repeat(100_000).into());
+        for i in 0..10 {
+            data.set_annotation(format!("k{i}"), AnnotationValue::Str("v".repeat(500)));
+        }
+        let mut out = Vec::new();
+        fit(EntityId(1), &mut data, Vec::new(), &mut out);
+        assert!(out.len() <= FRAGMENT_BUDGET, "{}", out.len());
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["name"], "big");
     }
 
     #[test]
