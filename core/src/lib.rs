@@ -19,6 +19,7 @@ pub mod model;
 mod name_charset;
 mod record_pool;
 pub mod recorder;
+pub mod request_headers;
 pub mod sampling;
 pub mod sanitize;
 pub mod time;

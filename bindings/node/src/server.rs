@@ -13,6 +13,7 @@ use std::cell::Cell;
 
 use oxray_core::entity::EntityKind;
 use oxray_core::header::HeaderError;
+use oxray_core::request_headers::{first_forwarded, host_name};
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
 
@@ -43,23 +44,6 @@ pub struct RequestDetails {
     pub remote_addr: Option<String>,
     /// The `X-Forwarded-For` header.
     pub forwarded_for: Option<String>,
-}
-
-/// The host name without its port (`example.com:8080` → `example.com`, `[::1]:80` → `::1`).
-pub fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
-/// The first address of an `X-Forwarded-For` list.
-pub fn first_forwarded(value: &str) -> Option<&str> {
-    let first = value.split(',').next()?.trim();
-    (!first.is_empty()).then_some(first)
 }
 
 /// Begins the request's segment and returns its handle; 0 when tracing is disabled or
@@ -171,27 +155,4 @@ pub fn end_request(handle: u32, status: Option<u16>, content_length: Option<i64>
             && (!known || !e.is_sampled() || e.set_http_response(status, content_length).is_ok())
     });
     recorded == Some(true) && crate::entity::end(handle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_names_lose_their_port() {
-        assert_eq!(host_name("example.com:8080"), "example.com");
-        assert_eq!(host_name("example.com"), "example.com");
-        assert_eq!(host_name("[::1]:80"), "::1");
-        assert_eq!(host_name("weird:port"), "weird:port");
-    }
-
-    #[test]
-    fn the_first_forwarded_address_is_the_client() {
-        assert_eq!(
-            first_forwarded(" 203.0.113.7, 10.0.0.1"),
-            Some("203.0.113.7")
-        );
-        assert_eq!(first_forwarded(" , 10.0.0.1"), None);
-        assert_eq!(first_forwarded(""), None);
-    }
 }

@@ -29,7 +29,8 @@ pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
 use crate::diag;
 use crate::entity::PyEntity;
-use request::{first_forwarded, host_name, RequestDetails, RequestKey};
+use oxray_core::request_headers::{first_forwarded, host_name};
+use request::{RequestDetails, RequestKey};
 use text::Text;
 
 /// Begins the segment for a request: a subsegment of `parent` when one is current, of the

@@ -36,23 +36,6 @@ pub trait RequestSource<'py> {
     fn details(&self) -> RequestDetails<'py>;
 }
 
-/// The host name without its port (`example.com:8080` → `example.com`, `[::1]:80` → `::1`).
-pub fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
-/// The first address of an `X-Forwarded-For` list.
-pub fn first_forwarded(value: &str) -> Option<&str> {
-    let first = value.split(',').next()?.trim();
-    (!first.is_empty()).then_some(first)
-}
-
 /// WSGI gives header values and paths as "bytes as latin-1" strings: non-ASCII text is turned
 /// back into the UTF-8 the client sent. None when the text needs no change.
 fn from_latin1(text: &str) -> Option<String> {
@@ -250,22 +233,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_names() {
-        assert_eq!(host_name("example.com:8080"), "example.com");
-        assert_eq!(host_name("example.com"), "example.com");
-        assert_eq!(host_name("[::1]:80"), "::1");
-        assert_eq!(host_name("[::1]"), "::1");
-        assert_eq!(host_name("a:b"), "a:b");
-        assert_eq!(host_name(""), "");
-    }
-
-    #[test]
-    fn forwarded_and_text() {
-        assert_eq!(
-            first_forwarded(" 203.0.113.7 , 10.0.0.1"),
-            Some("203.0.113.7")
-        );
-        assert_eq!(first_forwarded(" ,x"), None);
+    fn wsgi_text_and_ports() {
         // "café" as UTF-8 bytes read as latin-1 by a WSGI server.
         let mangled: String = "café".bytes().map(char::from).collect();
         assert_eq!(from_latin1(&mangled).as_deref(), Some("café"));
