@@ -1,5 +1,6 @@
 //! [`Recorder`]: configuration + sampler + emitter, and where traces begin.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     parents_with_children: PerProcess<Vec<Weak<Inner>>>,
     /// The last facade made, by header text: one parse per invocation.
     last_facade: Mutex<Option<(String, Weak<Inner>)>>,
+    /// Unusable incoming trace headers seen (server mode), for rate-limited logging.
+    bad_incoming_headers: AtomicU64,
 }
 
 impl Shared {
@@ -108,6 +111,7 @@ impl Recorder {
                 centralized: Mutex::new(sampling.centralized),
                 parents_with_children: PerProcess::new(),
                 last_facade: Mutex::new(None),
+                bad_incoming_headers: AtomicU64::new(0),
             }),
         }
     }
@@ -227,6 +231,22 @@ impl Recorder {
     /// Reports a tracing problem found by a binding (logged and counted as a warning).
     pub fn warn(&self, message: &str) {
         self.shared.warn(message);
+    }
+
+    /// Logs (and counts as a warning) an unusable incoming `X-Amzn-Trace-Id`: the first 10,
+    /// then every 1000th. Clients choose what they send, so a stream of bad headers must not
+    /// flood the log. For every server-mode binding.
+    pub fn report_bad_incoming_header(&self, error: &crate::header::HeaderError) {
+        let seen = self
+            .shared
+            .bad_incoming_headers
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if crate::emit::worth_logging(seen) {
+            self.warn(&format!(
+                "incoming X-Amzn-Trace-Id ignored ({seen} so far; logged the first 10 times, then every 1000th): {error}"
+            ));
+        }
     }
 
     /// The documents sent so far, in memory mode (empty otherwise).

@@ -498,3 +498,17 @@ def test_the_server_gets_the_file_wrapper_itself(memory, tmp_path):
     assert type(result) is FileWrapper
     result.close()
     assert memory.segment()["http"]["response"] == {"status": 200}
+
+
+def test_a_stream_of_malformed_headers_is_logged_ten_times_then_every_thousandth(memory, caplog):
+    # Clients choose what they send: 1,005 bad headers must not become 1,005 log lines.
+    server = Server()
+    app = XRayWSGIMiddleware(ok_app)
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        for i in range(1005):
+            app(environ(HTTP_X_AMZN_TRACE_ID=f"Parent={i}"), server.start_response)
+    lines = [r.getMessage() for r in caplog.records if "X-Amzn-Trace-Id ignored" in r.getMessage()]
+    assert len(lines) == 11
+    assert "(10 so far;" in lines[9] and "(1000 so far;" in lines[10]
+    assert memory.rec.counters()["warnings"] == 11
+    assert len(memory.documents()) == 1005

@@ -9,10 +9,7 @@
 //! [`end_request`] records the response and ends the segment. Nothing here fails on what a
 //! client sends: an unusable trace header is logged, counted and ignored.
 
-use std::cell::Cell;
-
 use oxray_core::entity::EntityKind;
-use oxray_core::header::HeaderError;
 use oxray_core::request_headers::{first_forwarded, host_name};
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
@@ -78,7 +75,7 @@ fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
     let incoming = match key.trace_header.map(TraceHeader::parse) {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
-            report_bad_header(recorder, &e);
+            recorder.report_bad_incoming_header(&e);
             None
         }
         None => None,
@@ -90,25 +87,6 @@ fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
         ..SamplingRequest::default()
     };
     Some(recorder.begin_segment(name, incoming.as_ref(), &sampling))
-}
-
-thread_local! {
-    /// Unusable incoming trace headers seen by this thread.
-    static BAD_HEADERS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Logs and counts an unusable incoming header: the first 10, then every 1000th (clients
-/// choose what they send: a stream of bad headers must not flood the log).
-fn report_bad_header(recorder: &Recorder, error: &HeaderError) {
-    let seen = BAD_HEADERS.with(|n| {
-        n.set(n.get() + 1);
-        n.get()
-    });
-    if seen <= 10 || seen % 1000 == 0 {
-        recorder.warn(&format!(
-            "incoming X-Amzn-Trace-Id ignored ({seen} so far in this thread; logged the first 10 times, then every 1000th): {error}"
-        ));
-    }
 }
 
 /// `http.request` of a sampled request: method, full URL (no query), user agent, and the

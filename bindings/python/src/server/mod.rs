@@ -57,7 +57,7 @@ pub fn begin<'py>(
     {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
-            rec.warn(&format!("incoming X-Amzn-Trace-Id ignored: {e}"));
+            rec.report_bad_incoming_header(&e);
             None
         }
         None => None,
