@@ -13,30 +13,9 @@ use oxray_core::emit::{Counters, Emitter};
 use oxray_core::model::JsonText;
 use oxray_core::{AnnotationValue, Recorder};
 
-/// Throws datagrams away but, like the background sender, hands their buffers back for
-/// reuse: measures everything but the send.
-#[derive(Default)]
-struct Discard {
-    spare: std::sync::Mutex<Vec<Vec<u8>>>,
-}
-
-impl Emitter for Discard {
-    fn emit(&self, mut datagram: Vec<u8>) {
-        std::hint::black_box(&datagram);
-        datagram.clear();
-        if let Ok(mut spare) = self.spare.lock() {
-            spare.push(datagram);
-        }
-    }
-
-    fn take_buffer(&self) -> Vec<u8> {
-        self.spare
-            .lock()
-            .ok()
-            .and_then(|mut s| s.pop())
-            .unwrap_or_else(|| Vec::with_capacity(512))
-    }
-}
+#[path = "support/discard.rs"]
+mod discard;
+use discard::Discard;
 
 const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 

@@ -4,34 +4,12 @@
 use std::sync::Arc;
 
 use oxray_core::config::Config;
-use oxray_core::emit::Emitter;
 use oxray_core::model::JsonText;
 use oxray_core::{AnnotationValue, Recorder};
 
-/// Throws datagrams away but, like the background sender, hands their buffers back for
-/// reuse: measures everything but the send.
-#[derive(Default)]
-struct Discard {
-    spare: std::sync::Mutex<Vec<Vec<u8>>>,
-}
-
-impl Emitter for Discard {
-    fn emit(&self, mut datagram: Vec<u8>) {
-        std::hint::black_box(&datagram);
-        datagram.clear();
-        if let Ok(mut spare) = self.spare.lock() {
-            spare.push(datagram);
-        }
-    }
-
-    fn take_buffer(&self) -> Vec<u8> {
-        self.spare
-            .lock()
-            .ok()
-            .and_then(|mut s| s.pop())
-            .unwrap_or_else(|| Vec::with_capacity(512))
-    }
-}
+#[path = "../benches/support/discard.rs"]
+mod discard;
+use discard::Discard;
 
 fn main() {
     let n: usize = std::env::args()

@@ -230,3 +230,21 @@ def traces():
     for doc in captured.documents:
         check_document(doc)
     reset_oxray()
+
+
+#: Environment variables that would put a test out of server mode (Lambda, disabled tracing,
+#: sampling or naming settings): cleared by the server-mode and fault tests.
+SERVER_MODE_ENV = (
+    "LAMBDA_TASK_ROOT",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "_X_AMZN_TRACE_ID",
+    "AWS_XRAY_TRACING_NAME",
+    "AWS_XRAY_SDK_ENABLED",
+    "AWS_XRAY_SAMPLING_RULES",
+    "AWS_XRAY_CENTRALIZED_SAMPLING",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_TRACE_DISABLED",
+    "AWS_SAM_LOCAL",
+    "AWS_CHALICE_CLI_MODE",
+)

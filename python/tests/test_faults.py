@@ -21,25 +21,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
-from conftest import FRAME, check_document, reset_oxray
+from conftest import FRAME, SERVER_MODE_ENV, check_document, reset_oxray
 from oxray import _core, _runtime, xray_recorder
 from oxray.middleware import XRayWSGIMiddleware
 
 #: Hang guard for waits on background activity (never a performance bound).
 GUARD_SECONDS = 60.0
-
-SERVER_ENV_CLEARED = (
-    "LAMBDA_TASK_ROOT",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "_X_AMZN_TRACE_ID",
-    "AWS_XRAY_TRACING_NAME",
-    "AWS_XRAY_SDK_ENABLED",
-    "AWS_XRAY_SAMPLING_RULES",
-    "AWS_XRAY_CENTRALIZED_SAMPLING",
-    "AWS_XRAY_CONTEXT_MISSING",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_TRACE_DISABLED",
-)
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -125,7 +112,7 @@ class Receiver:
 @pytest.fixture
 def server_env(monkeypatch):
     """Outside Lambda, no configuration but what each test sets."""
-    for key in SERVER_ENV_CLEARED:
+    for key in SERVER_MODE_ENV:
         monkeypatch.delenv(key, raising=False)
     reset_oxray()
     yield monkeypatch

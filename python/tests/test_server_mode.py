@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 import webapps
-from conftest import FACADE_ID, HEADER, TRACE_ID, Daemon, reset_oxray
+from conftest import FACADE_ID, HEADER, SERVER_MODE_ENV, TRACE_ID, Daemon, reset_oxray
 from oxray import Tracer, _core, _errors, _runtime, xray_recorder
 from oxray.testing import Node, assemble
 from servers import LocalServer
@@ -21,21 +21,6 @@ from servers import LocalServer
 T = "1-6740c2a1-5f1e2d3c4b5a69788796a5b4"
 P = "53995c3f42cd8ad8"
 NEW_ROOT = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
-
-CLEARED = (
-    "LAMBDA_TASK_ROOT",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "_X_AMZN_TRACE_ID",
-    "AWS_XRAY_TRACING_NAME",
-    "AWS_XRAY_SDK_ENABLED",
-    "AWS_XRAY_SAMPLING_RULES",
-    "AWS_XRAY_CENTRALIZED_SAMPLING",
-    "AWS_XRAY_CONTEXT_MISSING",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_TRACE_DISABLED",
-    "AWS_SAM_LOCAL",
-    "AWS_CHALICE_CLI_MODE",
-)
 
 
 class ServerEnv:
@@ -56,7 +41,7 @@ class ServerEnv:
 @pytest.fixture
 def server_env(monkeypatch, daemon, tmp_path):
     """Outside Lambda, sending to the test daemon; rules: everything sampled but /health."""
-    for key in CLEARED:
+    for key in SERVER_MODE_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
     reset_oxray()
