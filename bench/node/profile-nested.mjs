@@ -7,7 +7,8 @@
 // steady-state cost of one invocation, start-up and warm-up cancelled out)
 //   node --cpu-prof profile-nested.mjs 20000
 // TRACER_MODULE picks the tracer (default: this repository's oxray); PLAIN=1 runs the same
-// chain undecorated and without tracer calls (the floor the tracer's cost adds to).
+// chain undecorated and without tracer calls (the floor the tracer's cost adds to); SAMPLED=0
+// makes every invocation unsampled (`Sampled=0` headers: nothing is recorded or sent).
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
@@ -54,7 +55,7 @@ for (let i = 1; i <= 10; i++) {
 }
 if (!plain) decorate(Chain, 'handler', tracer.captureLambdaHandler());
 const chain = new Chain();
-const header = () => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`;
+const header = () => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=${process.env.SAMPLED === '0' ? 0 : 1}`;
 const headers = Array.from({ length: INVOCATIONS }, header);
 for (let k = 0; k < INVOCATIONS; k++) {
   process.env._X_AMZN_TRACE_ID = headers[k];

@@ -8,7 +8,8 @@
  * subsegment ends. The handler flushes everything before its promise settles.
  *
  * Cost per traced call: two native calls (begin with an interned name, end — with the result
- * as metadata when there is one), one store object and, for async methods, one `then`.
+ * as metadata when there is one), one store object and, for async methods, one `then`. Under
+ * an unsampled trace: none of these (the method is called as it is).
  */
 
 const context = require('./context');
@@ -107,7 +108,14 @@ function finish(tracer, h, site, failed, outcome) {
 function runMethod(tracer, method, thisArg, args, site) {
   const native = /** @type {Native} */ (tracer._native);
   const parent = context.currentStore();
-  const parentHandle = parent !== null ? parent.h : context.ambientFacade(native);
+  let parentHandle;
+  if (parent !== null) {
+    if (parent.unsampled) return Reflect.apply(method, thisArg, args);
+    parentHandle = parent.h;
+  } else {
+    parentHandle = context.ambientFacade(native);
+    if (context.ambientUnsampled()) return Reflect.apply(method, thisArg, args);
+  }
   if (!site.interned) site.intern(native);
   const h = site.nameId !== 0 ? native.beginNamed(parentHandle, site.nameId) : native.begin(parentHandle, site.name);
   if (h === 0) return Reflect.apply(method, thisArg, args);

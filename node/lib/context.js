@@ -3,9 +3,11 @@
  * Which entity is current: AsyncLocalStorage only (no async_hooks.createHook, no cls-hooked).
  *
  * The storage is created on the first traced call, so a process whose tracing is disabled
- * installs nothing. A store is `{ h, seg, name, done }`: the current entity's native handle
- * and, once asked for, its user-facing wrapper. Each traced call runs in a new store, so
- * `Promise.all` siblings and overlapping invocations never share one.
+ * installs nothing. A store is `{ h, seg, name, done, unsampled }`: the current entity's
+ * native handle and, once asked for, its user-facing wrapper. Each traced call runs in a new
+ * store, so `Promise.all` siblings and overlapping invocations never share one. Under a store
+ * known to be unsampled, traced calls make no store and no subsegment at all (nothing would
+ * be recorded): they cost about what a disabled tracer's do.
  *
  * The await tax. On Node 20 an enabled AsyncLocalStorage runs promise hooks on every promise
  * of the process, traced or not (plain `await` about 2× slower). So the storage is enabled
@@ -24,9 +26,10 @@
  */
 
 /**
- * @typedef {{ h: number, seg: object | undefined, name: string | undefined, done: boolean }} Store
+ * @typedef {{ h: number, seg: object | undefined, name: string | undefined, done: boolean, unsampled: boolean }} Store
  * `done` marks a store entered with enterWith (middy) after its invocation ended: it may
- * linger in the caller's async flow and must not be used any more.
+ * linger in the caller's async flow and must not be used any more. `unsampled` is true only
+ * when the entity is known not to be sampled (false: sampled, or not asked).
  */
 
 /** @type {import('node:async_hooks').AsyncLocalStorage<Store> | null} */
@@ -39,7 +42,7 @@ let heldForGood = false;
 let idleCheckQueued = false;
 /** @type {Store | null} set by setSegment() outside any traced call */
 let rootStore = null;
-/** @type {{ header: string | undefined, handle: number } | null} */
+/** @type {{ header: string | undefined, handle: number, unsampled: boolean } | null} */
 let ambient = null;
 
 /**
@@ -65,10 +68,11 @@ function als() {
  * @param {number} h
  * @param {string} [name]
  * @param {object} [seg]
+ * @param {boolean} [unsampled] true only when `h` is known not to be sampled
  * @returns {Store}
  */
-function newStore(h, name, seg) {
-  return { h, seg, name, done: false };
+function newStore(h, name, seg, unsampled = false) {
+  return { h, seg, name, done: false, unsampled };
 }
 
 /** Keeps the storage enabled until the matching {@link release}. */
@@ -160,8 +164,17 @@ function ambientFacade(native) {
   const header = invocationHeader();
   if (ambient !== null && ambient.header === header && ambient.handle !== 0) return ambient.handle;
   if (ambient !== null) native.release(ambient.handle);
-  ambient = { header, handle: native.facade(header ?? NO_HEADER) };
-  return ambient.handle;
+  const handle = native.facade(header ?? NO_HEADER);
+  ambient = { header, handle, unsampled: !native.sampledFast(handle) };
+  return handle;
+}
+
+/**
+ * True when the facade {@link ambientFacade} last returned is known not to be sampled (no
+ * header, `Sampled=0`, an unusable header).
+ */
+function ambientUnsampled() {
+  return ambient !== null && ambient.unsampled;
 }
 
 /**
@@ -181,4 +194,4 @@ function nativeHeader() {
   return invocationHeader() ?? NO_HEADER;
 }
 
-module.exports = { als, run, enter, newStore, hold, release, holdForGood, currentStore, setRootStore, invocationHeader, nativeHeader, ambientFacade, currentHandle };
+module.exports = { als, run, enter, newStore, hold, release, holdForGood, currentStore, setRootStore, invocationHeader, nativeHeader, ambientFacade, ambientUnsampled, currentHandle };

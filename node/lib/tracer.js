@@ -117,13 +117,16 @@ class Tracer {
     if (store !== null) {
       store.h = handle;
       store.seg = segment;
+      // Not known any more (the segment may belong to another trace).
+      store.unsampled = false;
     } else {
       context().setRootStore(context().newStore(handle, undefined, segment));
     }
   }
 
   /**
-   * The current subsegment's handle, or 0 (with the Powertools warning) at the facade.
+   * The current subsegment's handle, or 0: at the facade (with the Powertools warning), and
+   * in an unsampled trace (nothing would be recorded: the value is not even serialized).
    * @private
    * @param {string} refusal
    */
@@ -133,7 +136,7 @@ class Tracer {
       this._warn(refusal);
       return 0;
     }
-    return store.h;
+    return store.unsampled ? 0 : store.h;
   }
 
   /** @param {string} key @param {string | number | boolean} value */
@@ -366,7 +369,7 @@ class Tracer {
     }
     if (h === 0) return null;
     context().hold();
-    const store = context().newStore(h, name);
+    const store = context().newStore(h, name, undefined, !this._n.sampledFast(h));
     handlerHandles.set(store, h);
     return store;
   }

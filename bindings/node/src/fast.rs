@@ -181,6 +181,19 @@ unsafe extern "C" fn begin_named(
     unsafe { uint(env, h) }
 }
 
+/// `sampledFast(handle) -> bool`: whether the entity's trace is recorded (false for a stale
+/// handle). Asked once per root of traced work (an invocation, a facade), so that traced calls
+/// under an unsampled one can skip everything.
+unsafe extern "C" fn sampled_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h] = unsafe { args::<1>(env, info) };
+    let sampled = crate::entity::is_sampled(unsafe { handle(env, h) });
+    unsafe { boolean(env, sampled) }
+}
+
 /// `endFast(handle) -> bool`: ends the entity now.
 unsafe extern "C" fn end_fast(
     env: sys::napi_env,
@@ -483,6 +496,7 @@ type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> 
 const FAST: &[(&str, Callback)] = &[
     ("beginNamed\0", begin_named),
     ("beginInvocationNamed\0", begin_invocation_named),
+    ("sampledFast\0", sampled_fast),
     ("endFast\0", end_fast),
     ("endWithMetadata\0", end_with_metadata),
     ("annotateFast\0", annotate_fast),
