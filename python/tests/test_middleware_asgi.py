@@ -140,6 +140,17 @@ def test_request_and_response_fields(rec):
     assert start["headers"] is app_headers and len(app_headers) == 2
 
 
+@pytest.mark.parametrize("name", [None, "named"])
+def test_request_fields_when_the_incoming_header_decided(rec, name):
+    # With Sampled=1 the sampler reads nothing; the fields are read for the record all the same.
+    headers = [(b"x-amzn-trace-id", f"Root={T};Sampled=1".encode())]
+    run(XRayASGIMiddleware(responder(), name=name), scope(method="put", headers=headers))
+    [seg] = documents(rec)
+    assert seg["trace_id"] == T
+    assert seg["name"] == (name or "10.0.0.2")  # no Host header: the server's address
+    assert seg["http"]["request"] == {"method": "PUT", "url": "http://10.0.0.2:8080/items", "client_ip": "192.0.2.10"}
+
+
 def test_a_streamed_body_ends_the_segment_at_its_last_chunk(rec):
     marks: List[str] = []
 

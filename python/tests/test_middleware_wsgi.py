@@ -330,6 +330,20 @@ def test_request_fields(memory):
     }
 
 
+@pytest.mark.parametrize("name", [None, "named"])
+def test_request_fields_when_the_incoming_header_decided(memory, name):
+    # With Sampled=1 the sampler reads nothing; the fields are read for the record all the same.
+    env = environ(REQUEST_METHOD="put", SCRIPT_NAME="/api", HTTP_X_AMZN_TRACE_ID=f"Root={T};Sampled=1")
+    XRayWSGIMiddleware(ok_app, name=name)(env, Server().start_response)
+    seg = memory.segment()
+    assert seg["name"] == (name or "shop.example.org")
+    assert seg["http"]["request"] == {
+        "method": "PUT",
+        "url": "http://shop.example.org:8080/api/items",
+        "client_ip": "192.0.2.10",
+    }
+
+
 def test_host_from_server_name_and_non_ascii_paths(memory):
     path = "/café".encode().decode("latin-1")  # as PEP 3333 servers pass it
     env = environ(PATH_INFO=path, wsgi_url_scheme="https")

@@ -12,7 +12,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::headers::{self, AsgiStart};
+use super::headers::{self, AsgiStart, ResponseHeader};
 use crate::diag;
 use crate::entity::PyEntity;
 
@@ -26,9 +26,8 @@ pub enum Interface {
 #[pyclass(frozen, name = "Exchange", module = "oxray._core")]
 pub struct Exchange {
     segment: Py<PyEntity>,
-    /// The `X-Amzn-Trace-Id` value returned on the response (as text, for ASGI's bytes).
-    header: Py<PyString>,
-    header_text: String,
+    /// The `X-Amzn-Trace-Id` value returned on the response.
+    header: ResponseHeader,
     interface: Interface,
     /// The server's `start_response` (WSGI) or `send` (ASGI); dropped when the request ends.
     server: Mutex<Option<Py<PyAny>>>,
@@ -48,17 +47,15 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn new(
-        py: Python<'_>,
         segment: Py<PyEntity>,
-        header: String,
+        header: ResponseHeader,
         interface: Interface,
         server: Py<PyAny>,
         lambda: bool,
     ) -> Exchange {
         Exchange {
             segment,
-            header: PyString::new(py, &header).unbind(),
-            header_text: header,
+            header,
             interface,
             server: Mutex::new(Some(server)),
             lambda,
@@ -104,8 +101,8 @@ impl Exchange {
         };
         self.set_status(headers::status_code(&status));
         let mut length = None;
-        let Some(ours) = headers::wsgi_headers(&app_headers, self.header.bind(py), &mut length)
-        else {
+        let value = self.header.py_str(py);
+        let Some(ours) = headers::wsgi_headers(&app_headers, &value, &mut length) else {
             return args.clone();
         };
         self.set_length(length);
@@ -148,7 +145,7 @@ impl Exchange {
             }
         } else if is(intern!(py, "http.response.start")) {
             let mut start = AsgiStart::default();
-            let copy = headers::asgi_start(dict, self.header_text.as_bytes(), &mut start);
+            let copy = headers::asgi_start(dict, self.header.as_bytes(), &mut start);
             self.set_status(start.status);
             self.set_length(start.content_length);
             self.trailers.store(start.trailers, Ordering::Relaxed);
@@ -180,8 +177,8 @@ impl Exchange {
 
     /// The `X-Amzn-Trace-Id` value returned on the response.
     #[getter]
-    fn header(&self, py: Python<'_>) -> Py<PyString> {
-        self.header.clone_ref(py)
+    fn header<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        self.header.py_str(py)
     }
 
     /// True in Lambda: what the request traced is sent when it ends.

@@ -1,16 +1,65 @@
-//! The response side: `X-Amzn-Trace-Id` added to WSGI header lists and ASGI
-//! `http.response.start` messages (one the application set itself is replaced), and the
-//! Content-Length read on the way. The application's own list and message are never changed:
+//! The response side: the `X-Amzn-Trace-Id` value ([`ResponseHeader`]), added to WSGI header
+//! lists and ASGI `http.response.start` messages (one the application set itself is
+//! replaced), and the Content-Length read on the way. The application's own list and message are never changed:
 //! new ones are made. What cannot be read is reported as None, and the caller passes the
 //! application's original on, for the server to judge.
 
+use oxray_core::TraceId;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use super::text;
+
 pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
 const HEADER_NAME_LOWER: &[u8] = b"x-amzn-trace-id";
 const CONTENT_LENGTH: &[u8] = b"content-length";
+
+const ROOT: &[u8] = b"Root=";
+const SAMPLED: &[u8] = b";Sampled=";
+/// `Root=` + a trace id + `;Sampled=` + one digit.
+const RESPONSE_MAX: usize = ROOT.len() + 35 + SAMPLED.len() + 1;
+
+/// The `X-Amzn-Trace-Id` value answered on a response: `Root=<trace id>`, plus `;Sampled=0|1`
+/// when the caller asked with `Sampled=?` (the same text as the core's
+/// `TraceHeader::response`). Written into a fixed buffer, without formatting machinery or an
+/// allocation: every traced request makes one.
+#[derive(Clone, Copy)]
+pub struct ResponseHeader {
+    bytes: [u8; RESPONSE_MAX],
+    len: usize,
+}
+
+impl ResponseHeader {
+    /// `answer`: the sampling decision, when the caller asked for it.
+    pub fn new(trace_id: TraceId, answer: Option<bool>) -> ResponseHeader {
+        let mut header = ResponseHeader {
+            bytes: [0; RESPONSE_MAX],
+            len: 0,
+        };
+        header.push(ROOT);
+        header.push(&trace_id.to_bytes());
+        if let Some(sampled) = answer {
+            header.push(SAMPLED);
+            header.push(if sampled { b"1" } else { b"0" });
+        }
+        header
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        self.bytes[self.len..self.len + part.len()].copy_from_slice(part);
+        self.len += part.len();
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    pub fn py_str<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        // ASCII by construction (a trace id's to_bytes is hex digits and dashes).
+        PyString::new(py, std::str::from_utf8(self.as_bytes()).unwrap_or_default())
+    }
+}
 
 /// Item `index` of a header pair: tuples (what servers and frameworks use) read directly,
 /// any other sequence through the generic protocol.
@@ -78,11 +127,11 @@ pub fn status_code(status: &Bound<'_, PyAny>) -> Option<u16> {
     Some(code)
 }
 
-/// Only names of the right length are read (most headers are not).
+/// Only names of the right length are read (most headers are not), and not copied.
 fn classify_str(name: &Bound<'_, PyString>) -> Name {
     match name.len() {
         Ok(n) if n == HEADER_NAME_LOWER.len() || n == CONTENT_LENGTH.len() => {
-            classify(super::text::string_of(name).as_bytes())
+            text::utf8(name).map_or(Name::Other, |s| classify(s.as_bytes()))
         }
         _ => Name::Other,
     }
@@ -109,7 +158,7 @@ pub fn wsgi_headers<'py>(
             Some(Name::ContentLength) => {
                 let v = pair_item(&item, 1);
                 if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
-                    *content_length = parse_length(super::text::string_of(s).as_bytes());
+                    *content_length = text::utf8(s).and_then(|s| parse_length(s.as_bytes()));
                 }
             }
             _ => {}
@@ -177,6 +226,21 @@ pub fn asgi_start<'py>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_header_as_the_core_writes_it() {
+        let id = TraceId::parse("1-6740c2a1-5f1e2d3c4b5a69788796a5b4").unwrap();
+        let requested = oxray_core::TraceHeader::parse("Sampled=?").unwrap();
+        for (incoming, answer) in [(None, None), (Some(&requested), Some(true))] {
+            let ours = ResponseHeader::new(id, answer);
+            let core = oxray_core::TraceHeader::response(incoming, id, true);
+            assert_eq!(ours.as_bytes(), core.as_bytes());
+        }
+        let ours = ResponseHeader::new(id, Some(false));
+        let core = oxray_core::TraceHeader::response(Some(&requested), id, false);
+        assert_eq!(ours.as_bytes(), core.as_bytes());
+        assert_eq!(ours.as_bytes().len(), RESPONSE_MAX);
+    }
 
     #[test]
     fn lengths_and_names() {

@@ -20,7 +20,7 @@ mod text;
 use std::sync::Arc;
 
 use oxray_core::sampling::SamplingRequest;
-use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
+use oxray_core::{Entity, HttpRequest, Recorder, Sampled, TraceHeader};
 use pyo3::prelude::*;
 
 pub use body::Body;
@@ -29,8 +29,9 @@ pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
 use crate::diag;
 use crate::entity::PyEntity;
+use headers::ResponseHeader;
 use oxray_core::request_headers::{first_forwarded, host_name};
-use request::{RequestDetails, RequestKey};
+use request::RequestDetails;
 use text::Text;
 
 /// Begins the segment for a request: a subsegment of `parent` when one is current, of the
@@ -49,10 +50,8 @@ pub fn begin<'py>(
     if !config.enabled {
         return None;
     }
-    let key = source.key();
-    let incoming = match key
-        .trace_header
-        .as_ref()
+    let incoming = match source
+        .trace_header()
         .map(|h| TraceHeader::parse(h.as_str()))
     {
         Some(Ok(h)) => Some(h),
@@ -62,12 +61,22 @@ pub fn begin<'py>(
         }
         None => None,
     };
-    let hostname = key
-        .host
+    let requested = incoming.as_ref().and_then(|h| h.sampled);
+    // The sampler decides a new segment unless the caller's header did.
+    let sampler_decides = parent.is_none()
+        && !config.lambda
+        && !matches!(requested, Some(Sampled::Yes | Sampled::No));
+    let name = name.filter(|n| !n.is_empty());
+    // The Host names a segment that has no name; the method and path are read only for the
+    // sampler here, and for a sampled request's record below.
+    let host = (name.is_none() || sampler_decides)
+        .then(|| source.host())
+        .flatten();
+    let hostname = host
         .as_ref()
         .map(|h| host_name(h.as_str()))
         .filter(|h| !h.is_empty());
-    let name = name.filter(|n| !n.is_empty()).or(hostname);
+    let name = name.or(hostname);
     let shown: Arc<str> = Arc::from(
         config
             .tracing_name
@@ -76,6 +85,7 @@ pub fn begin<'py>(
             .or(config.function_name.as_deref())
             .unwrap_or("unnamed"),
     );
+    let (mut method, mut path) = (None, None);
     let segment = match parent {
         // Inside a traced context (a Lambda handler traced with capture_lambda_handler, an
         // application mounted inside another traced one): a subsegment of what is current.
@@ -87,10 +97,14 @@ pub fn begin<'py>(
             Arc::clone(&shown),
         ),
         None => {
+            if sampler_decides {
+                method = source.method();
+                path = source.path();
+            }
             let request = SamplingRequest {
                 host: hostname,
-                method: key.method.as_ref().map(Text::as_str),
-                url_path: key.path.as_ref().map(Text::as_str),
+                method: method.as_ref().map(Text::as_str),
+                url_path: path.as_ref().map(Text::as_str),
                 ..SamplingRequest::default()
             };
             let segment = rec.begin_segment(name, incoming.as_ref(), &request);
@@ -98,26 +112,33 @@ pub fn begin<'py>(
         }
     };
     let entity = &segment.entity;
-    // `Root=…`, plus the decision when the caller asked with `Sampled=?`.
-    let header = TraceHeader::response(incoming.as_ref(), entity.trace_id(), entity.is_sampled());
+    let answer = (requested == Some(Sampled::Requested)).then_some(entity.is_sampled());
+    let header = ResponseHeader::new(entity.trace_id(), answer);
     if entity.is_sampled() {
-        record_request(entity, key, source.details());
+        let host = host.or_else(|| source.host());
+        let method = method.or_else(|| source.method());
+        let path = path.or_else(|| source.path());
+        record_request(entity, host, method, path, source.details());
     }
     let lambda = config.lambda;
     let segment = Py::new(py, segment).ok()?;
     diag::drain(py);
-    Some(Exchange::new(
-        py, segment, header, interface, server, lambda,
-    ))
+    Some(Exchange::new(segment, header, interface, server, lambda))
 }
 
-fn record_request(entity: &Entity, key: RequestKey<'_>, details: RequestDetails<'_>) {
-    let url = key.host.as_ref().map(|host| {
+fn record_request(
+    entity: &Entity,
+    host: Option<Text<'_>>,
+    method: Option<Text<'_>>,
+    path: Option<Text<'_>>,
+    details: RequestDetails<'_>,
+) {
+    let url = host.as_ref().map(|host| {
         format!(
             "{}://{}{}",
             details.scheme.as_ref().map_or("http", Text::as_str),
             host.as_str(),
-            key.path.as_ref().map_or("/", Text::as_str)
+            path.as_ref().map_or("/", Text::as_str)
         )
     });
     let forwarded = details
@@ -129,7 +150,7 @@ fn record_request(entity: &Entity, key: RequestKey<'_>, details: RequestDetails<
         None => (details.remote_addr.map(Text::into_string), false),
     };
     let _ = entity.set_http_request(HttpRequest {
-        method: key.method.map(|m| m.as_str().to_ascii_uppercase()),
+        method: method.map(|m| m.as_str().to_ascii_uppercase()),
         url,
         user_agent: details.user_agent.map(Text::into_string),
         client_ip,

@@ -1,8 +1,11 @@
 //! Reading an incoming request from a WSGI environ or an ASGI scope.
 //!
-//! In two steps: the [`RequestKey`] (what sampling and naming need) for every request, the
-//! [`RequestDetails`] (what is recorded in `http.request`) only for sampled ones. Values are
-//! borrowed from their Python objects ([`Text`]) and copied only to be recorded.
+//! Each value is read only when it is needed: the trace header for every request; the Host
+//! for a segment named after it, for the sampler and for a sampled request's URL; the method
+//! and the path for the sampler and a sampled request; the [`RequestDetails`] (what is
+//! recorded in `http.request`) only for sampled ones. So a request whose incoming header
+//! decided, in a named application, reads one value. Values are borrowed from their Python
+//! objects ([`Text`]) and copied only to be recorded.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -11,17 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use super::headers::pair_item;
 use super::text::Text;
 
-/// What every request needs read: the trace header, and what sampling rules match on.
-#[derive(Default)]
-pub struct RequestKey<'py> {
-    pub trace_header: Option<Text<'py>>,
-    /// The Host header as sent (with its port).
-    pub host: Option<Text<'py>>,
-    pub method: Option<Text<'py>>,
-    pub path: Option<Text<'py>>,
-}
-
-/// What a sampled request records besides its key.
+/// What a sampled request records besides its Host, method and path.
 #[derive(Default)]
 pub struct RequestDetails<'py> {
     pub scheme: Option<Text<'py>>,
@@ -32,7 +25,12 @@ pub struct RequestDetails<'py> {
 
 /// A request as a server interface presents it.
 pub trait RequestSource<'py> {
-    fn key(&self) -> RequestKey<'py>;
+    /// The incoming `X-Amzn-Trace-Id`.
+    fn trace_header(&self) -> Option<Text<'py>>;
+    /// The Host header as sent (with its port), else the server's own address.
+    fn host(&self) -> Option<Text<'py>>;
+    fn method(&self) -> Option<Text<'py>>;
+    fn path(&self) -> Option<Text<'py>>;
     fn details(&self) -> RequestDetails<'py>;
 }
 
@@ -88,15 +86,13 @@ impl<'py> WsgiRequest<'_, 'py> {
 }
 
 impl<'py> RequestSource<'py> for WsgiRequest<'_, 'py> {
-    fn key(&self) -> RequestKey<'py> {
+    fn trace_header(&self) -> Option<Text<'py>> {
+        self.get(intern!(self.environ.py(), "HTTP_X_AMZN_TRACE_ID"))
+    }
+
+    fn host(&self) -> Option<Text<'py>> {
         let py = self.environ.py();
-        let script = self.get(intern!(py, "SCRIPT_NAME"));
-        let path_info = self.get(intern!(py, "PATH_INFO"));
-        let path = match (script, path_info) {
-            (Some(s), Some(p)) => Some(Text::Owned(format!("{}{}", s.as_str(), p.as_str()))),
-            (s, p) => p.or(s),
-        };
-        let host = self.get(intern!(py, "HTTP_HOST")).or_else(|| {
+        self.get(intern!(py, "HTTP_HOST")).or_else(|| {
             let name = self.get(intern!(py, "SERVER_NAME"))?;
             let scheme = self.get(intern!(py, "wsgi.url_scheme"));
             let port = self.get(intern!(py, "SERVER_PORT")).map(Text::into_string);
@@ -105,12 +101,20 @@ impl<'py> RequestSource<'py> for WsgiRequest<'_, 'py> {
                 port,
                 scheme.as_ref().map(Text::as_str),
             ))
-        });
-        RequestKey {
-            trace_header: self.get(intern!(py, "HTTP_X_AMZN_TRACE_ID")),
-            host,
-            method: self.get(intern!(py, "REQUEST_METHOD")),
-            path,
+        })
+    }
+
+    fn method(&self) -> Option<Text<'py>> {
+        self.get(intern!(self.environ.py(), "REQUEST_METHOD"))
+    }
+
+    fn path(&self) -> Option<Text<'py>> {
+        let py = self.environ.py();
+        let script = self.get(intern!(py, "SCRIPT_NAME"));
+        let path_info = self.get(intern!(py, "PATH_INFO"));
+        match (script, path_info) {
+            (Some(s), Some(p)) => Some(Text::Owned(format!("{}{}", s.as_str(), p.as_str()))),
+            (s, p) => p.or(s),
         }
     }
 
@@ -198,9 +202,13 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
 }
 
 impl<'py> RequestSource<'py> for AsgiRequest<'_, 'py> {
-    fn key(&self) -> RequestKey<'py> {
+    fn trace_header(&self) -> Option<Text<'py>> {
+        Self::header(&self.trace_header)
+    }
+
+    fn host(&self) -> Option<Text<'py>> {
         let py = self.scope.py();
-        let host = Self::header(&self.host).or_else(|| {
+        Self::header(&self.host).or_else(|| {
             let (host, port) = self.address(intern!(py, "server"))?;
             let scheme = self.text(intern!(py, "scheme"));
             Some(host_with_port(
@@ -208,13 +216,15 @@ impl<'py> RequestSource<'py> for AsgiRequest<'_, 'py> {
                 port,
                 scheme.as_ref().map(Text::as_str),
             ))
-        });
-        RequestKey {
-            trace_header: Self::header(&self.trace_header),
-            host,
-            method: self.text(intern!(py, "method")),
-            path: self.text(intern!(py, "path")),
-        }
+        })
+    }
+
+    fn method(&self) -> Option<Text<'py>> {
+        self.text(intern!(self.scope.py(), "method"))
+    }
+
+    fn path(&self) -> Option<Text<'py>> {
+        self.text(intern!(self.scope.py(), "path"))
     }
 
     fn details(&self) -> RequestDetails<'py> {

@@ -19,7 +19,7 @@ extern "C" {
 }
 
 /// The UTF-8 text of `s`, borrowed from it; None if it has none (lone surrogates).
-fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
+pub fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
     let mut size: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a live str (the GIL is held through the Bound). The returned buffer
     // belongs to the str object and stays valid and unchanged while it lives (strs are
@@ -86,13 +86,5 @@ impl<'py> Text<'py> {
             Text::Owned(s) => s,
             other => other.as_str().to_string(),
         }
-    }
-}
-
-/// The text of any str (lone surrogates replaced), copied.
-pub fn string_of(s: &Bound<'_, PyString>) -> String {
-    match utf8(s) {
-        Some(text) => text.to_string(),
-        None => s.to_string_lossy().into_owned(),
     }
 }
