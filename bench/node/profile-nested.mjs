@@ -4,7 +4,10 @@
 // instructions (the per-invocation cost is the difference of two runs with different counts):
 //   valgrind --tool=callgrind --separate-threads=yes node profile-nested.mjs 1200   (and 2200)
 // (the `-01` output file is the JavaScript thread; the difference of the two runs / 1000 is the
-// steady-state cost of one invocation, start-up and warm-up cancelled out)
+// steady-state cost of one invocation, start-up and warm-up cancelled out). Two runs of the same
+// code differ by up to ±10k instructions per invocation (when background compilation lands);
+// `node --predictable` (compilation on the main thread, in a fixed order) makes them agree
+// within a few instructions, which resolves changes of 1k: use it for before/after comparisons.
 //   node --cpu-prof profile-nested.mjs 20000
 // TRACER_MODULE picks the tracer (default: this repository's oxray); PLAIN=1 runs the same
 // chain undecorated and without tracer calls (the floor the tracer's cost adds to); SAMPLED=0

@@ -62,9 +62,6 @@ function isThenable(v) {
   }
 }
 
-/** @param {Function} fn @param {unknown} thisArg @param {unknown[]} args */
-const apply = (fn, thisArg, args) => Reflect.apply(fn, thisArg, args);
-
 /**
  * Ends a traced call's subsegment after recording its outcome. Never throws.
  * @param {Tracer} tracer
@@ -75,6 +72,7 @@ const apply = (fn, thisArg, args) => Reflect.apply(fn, thisArg, args);
  */
 function finish(tracer, h, site, failed, outcome) {
   const native = /** @type {Native} */ (tracer._native);
+  let namespaceId = 0;
   try {
     if (failed) {
       try {
@@ -85,8 +83,8 @@ function finish(tracer, h, site, failed, outcome) {
       }
     } else if (outcome === undefined || site.responseKey === null || !tracer._config.captureResponse) {
       native.endFast(h);
-    } else if (site.responseKeyId !== 0 && tracer._namespaceId() !== 0) {
-      native.endWithMetadata(h, tracer._namespaceId(), site.responseKeyId, toJson(outcome));
+    } else if (site.responseKeyId !== 0 && (namespaceId = tracer._namespaceId()) !== 0) {
+      native.endWithMetadata(h, namespaceId, site.responseKeyId, toJson(outcome));
     } else {
       // The addon's name table is full: the slower way, with the names as strings.
       tracer._recordResponse(h, outcome, site.responseKey);
@@ -124,7 +122,7 @@ function runMethod(tracer, method, thisArg, args, site) {
   if (holds) context.hold();
   let result;
   try {
-    result = context.als().run(context.newStore(h, site.name), apply, method, thisArg, args);
+    result = context.als().run(context.newStore(h, site.name), Reflect.apply, method, thisArg, args);
   } catch (err) {
     finish(tracer, h, site, true, err);
     if (holds) context.release();
