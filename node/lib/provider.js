@@ -31,7 +31,9 @@ class ProviderService {
     const h = native.begin(parent !== null ? parent.h : context.ambientFacade(native), text);
     const sub = new Subsegment(native, h, text);
     releaseWhenCollected(native, sub, h);
-    const store = context.newStore(h, text, sub);
+    // The child of an unsampled entity is unsampled: traced calls inside it can skip everything.
+    const unsampled = parent !== null ? parent.unsampled : context.ambientUnsampled();
+    const store = context.newStore(h, text, sub, unsampled);
     let result;
     try {
       result = context.run(store, () => fcn(sub));

@@ -94,3 +94,29 @@ test('outside any invocation the header in effect decides, call by call', async 
   assert.deepEqual(doc.annotations, { item: 3 });
   assert.equal(doc.subsegments[0].name, '### tax');
 });
+
+test('provider subsegments of an unsampled trace: the callback gets a working subsegment, nothing sent', async () => {
+  const { result } = await invoke(
+    () =>
+      tracer.provider.captureAsyncFunc('## manual', async (sub) => {
+        assert.equal(sub.notTraced, true);
+        sub.addAnnotation('manual', true);
+        tracer.putAnnotation('inside', 1);
+        const price = await orders.price(7);
+        sub.close();
+        return price;
+      }),
+    0,
+  );
+  assert.equal(result, 71);
+  await sink.none();
+  const { root } = await invoke(() => tracer.provider.captureAsyncFunc('## manual', async (sub) => {
+    const price = await orders.price(8);
+    sub.close();
+    return price;
+  }));
+  const [doc] = await sink.take(1);
+  assert.equal(doc.trace_id, root);
+  assert.equal(doc.name, '## manual');
+  assert.equal(doc.subsegments[0].name, '### price');
+});
