@@ -228,7 +228,7 @@ fn parse_entity(obj: &Map<String, Value>, path: &str) -> Result<ParsedEntity, Do
                 )
             })?;
             for (k, v) in e {
-                data.set_metadata(ns, k.clone(), JsonText::from_value(v));
+                data.set_metadata(ns, k, JsonText::from_value(v));
             }
         }
     }

@@ -70,24 +70,77 @@ pub(crate) struct State {
     listed: bool,
 }
 
+/// What every entity of a trace needs from its root: the recorder and the trace's incoming
+/// header.
+#[derive(Clone)]
+struct TraceLinks {
+    shared: Arc<Shared>,
+    incoming: Option<Arc<TraceHeader>>,
+}
+
+/// Where an entity hangs.
+enum Up {
+    /// A segment or facade: it holds the trace's links.
+    Root(TraceLinks),
+    /// A subsegment: its parent. The links are found through the parents (cloning two `Arc`s
+    /// for every subsegment, four atomic operations with the drops, cost more than the short
+    /// walk); every `MAX_EMBEDDED_DEPTH`-th level keeps a copy, so the walk stays short in
+    /// deep chains.
+    Child {
+        parent: Entity,
+        links: Option<TraceLinks>,
+    },
+}
+
 pub(crate) struct Inner {
-    pub(crate) shared: Arc<Shared>,
     id: EntityId,
     trace_id: TraceId,
     kind: EntityKind,
     /// Subsegments between this entity and its segment or facade (0 for those).
     depth: u32,
     sampled: bool,
-    parent: Option<Entity>,
+    up: Up,
     /// A segment's upstream parent (from the incoming header).
     upstream_parent: Option<EntityId>,
-    /// The trace's incoming header, for Lineage and extra keys on propagation.
-    incoming: Option<Arc<TraceHeader>>,
     /// The opening of a child's standalone document (frame header, type, trace id, this
     /// entity as parent id): written once, on first use, instead of once per child sent on its
     /// own (every child of a facade; streamed children of other entities).
     child_prefix: OnceLock<Box<[u8]>>,
     state: Mutex<State>,
+}
+
+impl Inner {
+    fn parent(&self) -> Option<&Entity> {
+        match &self.up {
+            Up::Root(_) => None,
+            Up::Child { parent, .. } => Some(parent),
+        }
+    }
+
+    fn links(&self) -> &TraceLinks {
+        let mut up = &self.up;
+        loop {
+            match up {
+                Up::Root(links)
+                | Up::Child {
+                    links: Some(links), ..
+                } => return links,
+                Up::Child {
+                    parent,
+                    links: None,
+                } => up = &parent.inner.up,
+            }
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.links().shared
+    }
+
+    /// The trace's incoming header, for Lineage and extra keys on propagation.
+    fn incoming(&self) -> Option<&Arc<TraceHeader>> {
+        self.links().incoming.as_ref()
+    }
 }
 
 /// A handle on a segment, subsegment or facade. Cheap to clone; all clones are the same entity.
@@ -111,42 +164,44 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Parameters for creating an entity (used by the recorder).
+/// Parameters for creating a segment or facade (used by the recorder).
 pub(crate) struct NewEntity {
     pub kind: EntityKind,
     pub id: EntityId,
     pub trace_id: TraceId,
     pub sampled: bool,
-    pub parent: Option<Entity>,
     pub upstream_parent: Option<EntityId>,
     pub incoming: Option<Arc<TraceHeader>>,
     pub data: Option<Box<EntityData>>,
 }
 
+fn new_state(data: Option<Box<EntityData>>) -> Mutex<State> {
+    Mutex::new(State {
+        data,
+        ended: false,
+        children: Vec::new(),
+        children_bytes: 0,
+        listed: false,
+    })
+}
+
 impl Entity {
+    /// A segment or facade: the root of its trace's entities in this process.
     pub(crate) fn create(shared: Arc<Shared>, n: NewEntity) -> Entity {
         Entity {
             inner: Arc::new(Inner {
-                shared,
                 id: n.id,
                 trace_id: n.trace_id,
                 kind: n.kind,
-                depth: n
-                    .parent
-                    .as_ref()
-                    .map_or(0, |p| p.inner.depth.saturating_add(1)),
+                depth: 0,
                 sampled: n.sampled,
-                parent: n.parent,
-                upstream_parent: n.upstream_parent,
-                incoming: n.incoming,
-                child_prefix: OnceLock::new(),
-                state: Mutex::new(State {
-                    data: n.data,
-                    ended: false,
-                    children: Vec::new(),
-                    children_bytes: 0,
-                    listed: false,
+                up: Up::Root(TraceLinks {
+                    shared,
+                    incoming: n.incoming,
                 }),
+                upstream_parent: n.upstream_parent,
+                child_prefix: OnceLock::new(),
+                state: new_state(n.data),
             }),
         }
     }
@@ -171,7 +226,7 @@ impl Entity {
 
     /// The id of the parent entity (a subsegment's parent, or a segment's upstream parent).
     pub fn parent_id(&self) -> Option<EntityId> {
-        match &self.inner.parent {
+        match self.inner.parent() {
             Some(p) => Some(p.id()),
             None => self.inner.upstream_parent,
         }
@@ -179,7 +234,7 @@ impl Entity {
 
     /// The parent entity handle, for subsegments.
     pub fn parent(&self) -> Option<&Entity> {
-        self.inner.parent.as_ref()
+        self.inner.parent()
     }
 
     pub fn is_ended(&self) -> bool {
@@ -206,31 +261,35 @@ impl Entity {
 
     /// [`Entity::begin_subsegment`] with an explicit start time in epoch microseconds.
     pub fn begin_subsegment_at(&self, name: &str, start_micros: u64) -> Entity {
-        let data = self
-            .inner
-            .sampled
-            .then(|| crate::record_pool::take(&clean_name(&self.inner.shared, name), start_micros));
-        Entity::create(
-            Arc::clone(&self.inner.shared),
-            NewEntity {
-                kind: EntityKind::Subsegment,
+        let data = self.inner.sampled.then(|| {
+            crate::record_pool::take(&clean_name(self.inner.shared(), name), start_micros)
+        });
+        let depth = self.inner.depth.saturating_add(1);
+        let links = (depth % MAX_EMBEDDED_DEPTH == 0).then(|| self.inner.links().clone());
+        Entity {
+            inner: Arc::new(Inner {
                 id: EntityId::generate(),
                 trace_id: self.inner.trace_id,
+                kind: EntityKind::Subsegment,
+                depth,
                 sampled: self.inner.sampled,
-                parent: Some(self.clone()),
+                up: Up::Child {
+                    parent: self.clone(),
+                    links,
+                },
                 upstream_parent: None,
-                incoming: self.inner.incoming.clone(),
-                data,
-            },
-        )
+                child_prefix: OnceLock::new(),
+                state: new_state(data),
+            }),
+        }
     }
 
     pub(crate) fn clean_name(&self, name: &str) -> String {
-        clean_name(&self.inner.shared, name).into_owned()
+        clean_name(self.inner.shared(), name).into_owned()
     }
 
     fn warn(&self, message: &str) {
-        self.inner.shared.warn(message);
+        self.inner.shared().warn(message);
     }
 
     /// Reports a problem a binding found with input for this entity: logged and counted as a
@@ -315,8 +374,7 @@ impl Entity {
             }
             other => other,
         };
-        let key = clean_key.into_owned();
-        self.with_data(|d| d.set_annotation(key, value))
+        self.with_data(|d| d.set_annotation(&clean_key, value))
     }
 
     /// Adds or replaces a metadata value under `namespace` (default `default`). Namespaces
@@ -337,7 +395,6 @@ impl Entity {
             ));
             return Err(TraceError::ReservedNamespace(namespace.to_string()));
         }
-        let key = key.to_string();
         self.with_data(|d| d.set_metadata(namespace, key, value))
     }
 
@@ -528,7 +585,7 @@ impl Entity {
     /// `Root=<trace>;Parent=<this id>;Sampled=<0|1>` plus Lineage and extra keys of the
     /// incoming header, without `Self`.
     pub fn outgoing_header(&self) -> TraceHeader {
-        match &self.inner.incoming {
+        match self.inner.incoming() {
             Some(h) => h.propagate(self.inner.trace_id, self.inner.id, self.inner.sampled),
             None => TraceHeader::default().propagate(
                 self.inner.trace_id,
@@ -540,7 +597,7 @@ impl Entity {
 
     /// The incoming header of this entity's trace, if any.
     pub fn incoming_header(&self) -> Option<&TraceHeader> {
-        self.inner.incoming.as_deref()
+        self.inner.incoming().map(|h| &**h)
     }
 
     /// Ends the entity now. See the module docs for where it goes.
@@ -595,9 +652,9 @@ impl Entity {
         let mut buf = Vec::new();
         let report = json::fit(self.inner.id, &mut data, Vec::new(), &mut buf);
         if report.truncations > 0 {
-            Counters::bump(&self.inner.shared.counters.truncated);
+            Counters::bump(&self.inner.shared().counters.truncated);
         }
-        self.inner.shared.emitter.emit(self.datagram(&buf));
+        self.inner.shared().emitter.emit(self.datagram(&buf));
         Ok(())
     }
 
@@ -606,13 +663,13 @@ impl Entity {
     /// its fill of children) it is written straight into its datagram, not copied into one.
     fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
         let route = self.route();
-        let mut buf = self.inner.shared.emitter.take_buffer();
+        let mut buf = self.inner.shared().emitter.take_buffer();
         if route != Route::Embed {
             self.write_prefix(&mut buf);
         }
         let report = json::fit(self.inner.id, data, children, &mut buf);
         if report.truncations > 0 {
-            Counters::bump(&self.inner.shared.counters.truncated);
+            Counters::bump(&self.inner.shared().counters.truncated);
             self.warn(&format!(
                 "{} {:?} was larger than {} bytes: {} value(s) truncated with a \"{}\" marker",
                 self.describe(),
@@ -626,10 +683,10 @@ impl Entity {
         match route {
             Route::Embed => self.deliver(buf),
             Route::Streamed => {
-                Counters::bump(&self.inner.shared.counters.streamed);
-                self.inner.shared.emitter.emit(buf);
+                Counters::bump(&self.inner.shared().counters.streamed);
+                self.inner.shared().emitter.emit(buf);
             }
-            Route::OnItsOwn => self.inner.shared.emitter.emit(buf),
+            Route::OnItsOwn => self.inner.shared().emitter.emit(buf),
         }
     }
 
@@ -637,7 +694,7 @@ impl Entity {
     /// confirmed (or, rarely, turned into streaming) by [`Entity::deliver`] once the size is
     /// known.
     fn route(&self) -> Route {
-        let Some(parent) = &self.inner.parent else {
+        let Some(parent) = self.inner.parent() else {
             return Route::OnItsOwn;
         };
         if parent.inner.kind == EntityKind::Facade {
@@ -648,7 +705,7 @@ impl Entity {
         if self.inner.depth % MAX_EMBEDDED_DEPTH == 0 {
             return Route::Streamed;
         }
-        let config = &self.inner.shared.config;
+        let config = &self.inner.shared().config;
         let st = lock(&parent.inner.state);
         if st.ended {
             Route::OnItsOwn
@@ -672,7 +729,7 @@ impl Entity {
 
     /// Writes the frame header and document opening for this entity sent on its own.
     fn write_prefix(&self, out: &mut Vec<u8>) {
-        match (&self.inner.kind, &self.inner.parent) {
+        match (&self.inner.kind, self.inner.parent()) {
             (EntityKind::Subsegment, Some(parent)) => out.extend_from_slice(parent.child_prefix()),
             _ => json::write_root_prefix(out, self.inner.trace_id, self.inner.upstream_parent),
         }
@@ -680,7 +737,7 @@ impl Entity {
 
     /// Sends children fragments on their own, with this entity as their parent.
     fn stream_children(&self, children: Vec<Vec<u8>>) {
-        let shared = &self.inner.shared;
+        let shared = &self.inner.shared();
         for child in children {
             Counters::bump(&shared.counters.streamed);
             shared.emitter.emit(self.child_datagram(&child));
@@ -690,7 +747,7 @@ impl Entity {
     /// A datagram for a closed child's fragment sent on its own, in a recycled buffer.
     fn child_datagram(&self, fragment: &[u8]) -> Vec<u8> {
         let prefix = self.child_prefix();
-        let mut out = self.inner.shared.emitter.take_buffer();
+        let mut out = self.inner.shared().emitter.take_buffer();
         out.reserve(prefix.len() + fragment.len());
         out.extend_from_slice(prefix);
         out.extend_from_slice(&fragment[1..]);
@@ -699,7 +756,7 @@ impl Entity {
 
     /// The datagram for this entity's own fragment sent as a document.
     fn datagram(&self, fragment: &[u8]) -> Vec<u8> {
-        match (&self.inner.kind, &self.inner.parent) {
+        match (&self.inner.kind, self.inner.parent()) {
             (EntityKind::Subsegment, Some(parent)) => parent.child_datagram(fragment),
             _ => json::root_segment(self.inner.trace_id, self.inner.upstream_parent, fragment),
         }
@@ -707,8 +764,8 @@ impl Entity {
 
     /// Embeds the closed fragment in its open parent, or sends it (see module docs).
     fn deliver(&self, fragment: Vec<u8>) {
-        let shared = &self.inner.shared;
-        let Some(parent) = &self.inner.parent else {
+        let shared = &self.inner.shared();
+        let Some(parent) = self.inner.parent() else {
             shared.emitter.emit(self.datagram(&fragment));
             return;
         };
@@ -767,8 +824,8 @@ impl Drop for Inner {
             return;
         }
         for child in &children {
-            Counters::bump(&self.shared.counters.streamed);
-            self.shared
+            Counters::bump(&self.shared().counters.streamed);
+            self.shared()
                 .emitter
                 .emit(json::standalone_subsegment(self.trace_id, self.id, child));
         }
@@ -776,13 +833,13 @@ impl Drop for Inner {
             data.end_micros = None;
             let mut buf = Vec::new();
             json::fit(self.id, &mut data, Vec::new(), &mut buf);
-            let datagram = match (&self.kind, &self.parent) {
+            let datagram = match (&self.kind, self.parent()) {
                 (EntityKind::Subsegment, Some(parent)) => {
                     json::standalone_subsegment(self.trace_id, parent.id(), &buf)
                 }
                 _ => json::root_segment(self.trace_id, self.upstream_parent, &buf),
             };
-            self.shared.emitter.emit(datagram);
+            self.shared().emitter.emit(datagram);
         }
     }
 }

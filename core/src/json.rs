@@ -33,35 +33,51 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
-/// Index of the first byte of `bytes` that needs escaping, eight bytes at a time: most
-/// strings (names, keys, ids) need none and are copied in one go.
-fn first_escape(bytes: &[u8]) -> Option<usize> {
+/// True when some byte of `word` is below 0x20, `"` or `\\` (bytes ≥ 0x80, UTF-8, never are).
+#[inline]
+fn word_needs_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Sets the high bit of every byte of `x` that is zero (exact when no byte of `x` has
     // its high bit set before the subtraction borrows into it, which the `!x` term handles).
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = zero_bytes(word ^ (ONES * b'"' as u64));
+    let backslash = zero_bytes(word ^ (ONES * b'\\' as u64));
+    control | quote | backslash != 0
+}
+
+/// Index of the first byte of `bytes` that needs escaping, eight bytes at a time: most
+/// strings (names, keys, ids) need none and are copied in one go. The last partial word is
+/// checked as the (overlapping) last word.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    let find = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|b| NEEDS_ESCAPE[*b as usize])
+            .map(|i| from + i)
+    };
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        // Bytes below 0x20, equal to '"' or equal to '\\'. Bytes ≥ 0x80 (UTF-8) never match.
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-        let quote = zero_bytes(word ^ (ONES * b'"' as u64));
-        let backslash = zero_bytes(word ^ (ONES * b'\\' as u64));
-        if control | quote | backslash != 0 {
-            return chunk
-                .iter()
-                .position(|b| NEEDS_ESCAPE[*b as usize])
-                .map(|i| offset + i);
+        if word_needs_escape(word) {
+            return find(offset);
         }
         offset += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|b| NEEDS_ESCAPE[*b as usize])
-        .map(|i| offset + i)
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return None;
+    }
+    if bytes.len() >= 8 {
+        // The last eight bytes, overlapping the words already checked.
+        let tail = &bytes[bytes.len() - 8..];
+        if !word_needs_escape(u64::from_le_bytes(tail.try_into().unwrap_or([0; 8]))) {
+            return None;
+        }
+    }
+    find(offset)
 }
 
 /// Appends `s` as a JSON string literal. Runs of plain bytes are copied in one go.
@@ -589,7 +605,7 @@ fn shrink(data: &mut EntityData, what: Shrinkable) -> Option<usize> {
             data.metadata.retain(|e| !in_ns(e));
             data.set_metadata(
                 &ns,
-                TRUNCATED_MARK.to_string(),
+                TRUNCATED_MARK,
                 JsonText::from_value(&serde_json::Value::String(format!(
                     "{count} keys (original {original} bytes)"
                 ))),
@@ -621,7 +637,7 @@ fn shrink(data: &mut EntityData, what: Shrinkable) -> Option<usize> {
             let dropped = original - data.annotations.len();
             data.set_metadata(
                 "oxray",
-                "annotations".to_string(),
+                "annotations",
                 JsonText::from_value(&serde_json::Value::String(format!(
                     "{dropped} annotations{TRUNCATED_MARK}"
                 ))),
@@ -713,7 +729,7 @@ pub fn fit(
         };
         minimal.set_metadata(
             "oxray",
-            "entity".to_string(),
+            "entity",
             JsonText::from_value(&serde_json::Value::String(format!(
                 "fields{TRUNCATED_MARK} (original {size} bytes)"
             ))),
@@ -741,7 +757,7 @@ mod tests {
         let value = format!("\"{}\"", "v".repeat(40_000));
         // Cut to their ~300-byte markers, 150 values fit the bound together.
         for i in 0..150 {
-            data.set_metadata("default", format!("k{i}"), JsonText(value.clone()));
+            data.set_metadata("default", &format!("k{i}"), JsonText(value.clone()));
         }
         let mut out = Vec::new();
         let report = fit(EntityId::generate(), &mut data, Vec::new(), &mut out);
@@ -808,7 +824,7 @@ mod tests {
         };
         data.aws.insert("blob".into(), "a".repeat(100_000).into());
         for i in 0..10 {
-            data.set_annotation(format!("k{i}"), AnnotationValue::Str("v".repeat(500)));
+            data.set_annotation(&format!("k{i}"), AnnotationValue::Str("v".repeat(500)));
         }
         let mut out = Vec::new();
         fit(EntityId(1), &mut data, Vec::new(), &mut out);
@@ -826,7 +842,7 @@ mod tests {
             ..Default::default()
         };
         let big = format!("\"{}\"", "x".repeat(200_000));
-        data.set_metadata("default", "blob".into(), JsonText(big));
+        data.set_metadata("default", "blob", JsonText(big));
         let mut out = Vec::new();
         let report = fit(EntityId(1), &mut data, Vec::new(), &mut out);
         assert!(out.len() <= FRAGMENT_BUDGET);

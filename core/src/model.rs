@@ -225,6 +225,23 @@ pub struct EntityData {
     /// vector, and the usual `default` namespace costs no allocation.
     pub metadata: Vec<MetadataEntry>,
     pub precursor_ids: Vec<EntityId>,
+    /// Emptied string buffers from this record's earlier use (the keys and values it held),
+    /// reused for the keys of the next entity recorded in it: with a recycled record, the
+    /// usual annotation or metadata key costs no allocation. Never serialized.
+    pub spare_text: Vec<String>,
+}
+
+/// Spare string buffers a record keeps at most, and the sizes it keeps: big enough for a usual
+/// key without growing, small enough not to pin memory.
+const MAX_SPARE_TEXTS: usize = 8;
+const SPARE_TEXT_BYTES: std::ops::RangeInclusive<usize> = 24..=256;
+
+/// Keeps `text`'s buffer in `spare` (emptied) when there is room and it is of ordinary size.
+fn keep_spare(spare: &mut Vec<String>, mut text: String) {
+    if spare.len() < MAX_SPARE_TEXTS && SPARE_TEXT_BYTES.contains(&text.capacity()) {
+        text.clear();
+        spare.push(text);
+    }
 }
 
 impl EntityData {
@@ -252,6 +269,7 @@ impl EntityData {
             annotations,
             metadata,
             precursor_ids,
+            spare_text,
         } = self;
         name.clear();
         *start_micros = 0;
@@ -269,8 +287,16 @@ impl EntityData {
         *throttle = false;
         *fault = false;
         *cause = None;
-        annotations.clear();
-        metadata.clear();
+        for (key, value) in annotations.drain(..) {
+            keep_spare(spare_text, key);
+            if let AnnotationValue::Str(text) = value {
+                keep_spare(spare_text, text);
+            }
+        }
+        for entry in metadata.drain(..) {
+            keep_spare(spare_text, entry.key);
+            keep_spare(spare_text, entry.value.0);
+        }
         precursor_ids.clear();
     }
 
@@ -287,27 +313,44 @@ impl EntityData {
         }
     }
 
+    /// `text` in a string of its own, in a spare buffer when the record has one that fits.
+    /// New buffers get room for a usual key, so that they can be kept and reused.
+    fn owned_text(&mut self, text: &str) -> String {
+        let mut buffer = match self.spare_text.pop() {
+            Some(spare) if spare.capacity() >= text.len() => spare,
+            _ => String::with_capacity(text.len().max(*SPARE_TEXT_BYTES.start())),
+        };
+        buffer.push_str(text);
+        buffer
+    }
+
     /// Inserts or replaces an annotation.
-    pub fn set_annotation(&mut self, key: String, value: AnnotationValue) {
-        match self.annotations.iter_mut().find(|(k, _)| *k == key) {
+    pub fn set_annotation(&mut self, key: &str, value: AnnotationValue) {
+        match self.annotations.iter_mut().find(|(k, _)| k == key) {
             Some(slot) => slot.1 = value,
-            None => self.annotations.push((key, value)),
+            None => {
+                let key = self.owned_text(key);
+                self.annotations.push((key, value))
+            }
         }
     }
 
     /// Inserts or replaces a metadata value.
-    pub fn set_metadata(&mut self, namespace: &str, key: String, value: JsonText) {
+    pub fn set_metadata(&mut self, namespace: &str, key: &str, value: JsonText) {
         match self
             .metadata
             .iter_mut()
             .find(|e| e.namespace == namespace && e.key == key)
         {
             Some(entry) => entry.value = value,
-            None => self.metadata.push(MetadataEntry {
-                namespace: MetadataEntry::namespace_text(namespace),
-                key,
-                value,
-            }),
+            None => {
+                let key = self.owned_text(key);
+                self.metadata.push(MetadataEntry {
+                    namespace: MetadataEntry::namespace_text(namespace),
+                    key,
+                    value,
+                })
+            }
         }
     }
 

@@ -83,11 +83,15 @@ mod tests {
         let mut used = take("first", 1);
         used.end_micros = Some(2);
         used.error = true;
-        used.set_annotation("k".into(), AnnotationValue::Int(1));
-        used.set_metadata("ns", "k".into(), JsonText::parse("1").unwrap());
+        used.set_annotation("k", AnnotationValue::Str("annotation text".into()));
+        used.set_metadata("ns", "k", JsonText::parse("1").unwrap());
         used.origin = Some("AWS::Lambda".into());
         give_back(used);
-        let fresh = take("second", 5);
+        let mut fresh = take("second", 5);
+        // The key and value buffers are kept, emptied, for the next keys.
+        assert!(fresh.spare_text.iter().all(String::is_empty));
+        assert!(!fresh.spare_text.is_empty());
+        fresh.spare_text.clear();
         let expected = EntityData {
             name: "second".into(),
             start_micros: 5,

@@ -45,6 +45,17 @@ const NAME_BYTES: [bool; 256] = {
     table
 };
 
+/// Bytes of an annotation key X-Ray indexes: `[A-Za-z0-9_]`.
+const KEY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = (i as u8).is_ascii_alphanumeric() || i as u8 == b'_';
+        i += 1;
+    }
+    table
+};
+
 /// True for characters the documented name charset allows: Unicode letters and digits,
 /// the space separator, and `_ . : / % & # = + - @`, as the published schema's pattern spells
 /// them out (see [`crate::name_charset`]). (The docs also list `\`, but the schema rejects
@@ -63,7 +74,9 @@ pub fn entity_name(raw: &str) -> (Cow<'_, str>, bool) {
     // Fast path: short ASCII names made only of allowed characters (the common case).
     let bytes = raw.as_bytes();
     if bytes.len() <= MAX_NAME_CHARS
-        && bytes.iter().all(|b| NAME_BYTES[*b as usize])
+        && bytes
+            .iter()
+            .fold(true, |ok, b| ok & NAME_BYTES[*b as usize])
         && bytes.iter().any(|b| *b != b' ')
     {
         return (Cow::Borrowed(raw), false);
@@ -91,7 +104,7 @@ pub fn annotation_key(raw: &str) -> Option<(Cow<'_, str>, bool)> {
     }
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if raw.len() <= MAX_ANNOTATION_KEY_CHARS
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && raw.bytes().fold(true, |ok, b| ok & KEY_BYTES[b as usize])
     {
         return Some((Cow::Borrowed(raw), false));
     }

@@ -296,6 +296,21 @@ fn outgoing_headers_propagate_lineage_and_drop_self() {
         TraceHeader::response(Some(&incoming), seg.trace_id(), true),
         "Root=1-5759e988-bd862e3fe1be46a994272793"
     );
+    // Subsegments reach the trace's header through their parents (and the copy kept every
+    // 24 levels): at every depth of a long chain they still propagate it, and report it.
+    let mut deepest = child.clone();
+    for depth in 2..=60 {
+        deepest = deepest.begin_subsegment(&format!("level {depth}"));
+        assert_eq!(
+            deepest.outgoing_header().to_string(),
+            format!(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent={};Sampled=1;Lineage=a87bd80c:1;App=x",
+                deepest.id()
+            ),
+            "at depth {depth}"
+        );
+        assert_eq!(deepest.incoming_header(), Some(&incoming));
+    }
     let asked = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?").unwrap();
     assert_eq!(
         TraceHeader::response(Some(&asked), seg.trace_id(), false),

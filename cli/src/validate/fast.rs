@@ -391,7 +391,7 @@ fn build(
                 return None;
             };
             for (k, v) in entries {
-                data.set_metadata(&ns, k, JsonText::from_value(&v));
+                data.set_metadata(&ns, &k, JsonText::from_value(&v));
             }
         }
     }
