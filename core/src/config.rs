@@ -255,11 +255,19 @@ fn is_truthy(v: &str) -> bool {
     )
 }
 
+/// An environment variable as text, non-UTF-8 bytes replaced by U+FFFD.
+fn env_text(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 impl Config {
     /// Reads the process environment (see the module table). Bad values are logged and the
-    /// defaults kept: configuration never fails.
+    /// defaults kept: configuration never fails. A value that is not UTF-8 is read with
+    /// replacement characters, so it is refused and logged like any other bad value (or, for
+    /// a presence check such as `LAMBDA_TASK_ROOT`, still counts as set) rather than being
+    /// taken for an unset variable.
     pub fn from_env() -> Config {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_lookup(env_text)
     }
 
     /// Like [`Config::from_env`], reading variables through `lookup` (for tests).
@@ -481,5 +489,20 @@ mod tests {
             _ => None,
         });
         assert_eq!(bad.sampling_rules, None);
+    }
+
+    #[test]
+    fn a_non_utf8_variable_is_read_lossily_not_ignored() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = "OXRAY_TEST_NON_UTF8_VARIABLE";
+        std::env::set_var(name, std::ffi::OsStr::from_bytes(b"\xff:2000"));
+        assert_eq!(env_text(name).as_deref(), Some("\u{fffd}:2000"));
+        std::env::remove_var(name);
+        assert_eq!(env_text(name), None);
+        // Such an address is refused like any other bad one: the default stays.
+        let c = Config::from_lookup(|k| {
+            (k == "AWS_XRAY_DAEMON_ADDRESS").then(|| "\u{fffd}:2000".into())
+        });
+        assert_eq!(c.daemon, Config::default().daemon);
     }
 }
