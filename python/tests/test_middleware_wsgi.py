@@ -141,6 +141,39 @@ def test_a_list_body_ends_the_segment_at_once_and_is_returned_as_is(memory):
     assert memory.segment()["http"]["response"] == {"status": 201, "content_length": 3}
 
 
+def test_an_iterator_class_ending_with_stop_iteration_is_made_and_closed_in_the_segment(memory):
+    # A framework's response iterable (like werkzeug's ClosingIterator): __next__ in Python,
+    # ending with StopIteration, and a close() callback.
+    seen: List[str] = []
+
+    class Closing:
+        def __init__(self) -> None:
+            self.chunks = [b"ab", b"cde"]
+
+        def __iter__(self) -> Any:
+            return self
+
+        def __next__(self) -> bytes:
+            seen.append(f"next under {_current.get().name}")
+            if not self.chunks:
+                raise StopIteration
+            return self.chunks.pop(0)
+
+        def close(self) -> None:
+            seen.append(f"close under {_current.get().name}")
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+        return Closing()
+
+    result = XRayWSGIMiddleware(app, name="closing")(environ(), Server().start_response)
+    assert list(result) == [b"ab", b"cde"]
+    assert memory.documents() == [], "not over before close()"
+    result.close()
+    assert seen == ["next under closing"] * 3 + ["close under closing"]
+    assert memory.segment()["http"]["response"] == {"status": 200, "content_length": 5}
+
+
 def test_content_length_header_wins_over_the_bytes_seen(memory):
     def app(env, start_response):
         start_response("200 OK", [("content-length", "3")])

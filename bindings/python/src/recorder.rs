@@ -153,8 +153,8 @@ impl PyRecorder {
     /// [`crate::server`]) and returns the exchange to give the application as its
     /// `start_response`. `name` is the segment name unless `AWS_XRAY_TRACING_NAME` is set;
     /// without one, the Host. `parent`: the entity current when the request arrived (the
-    /// request is then its subsegment). None when tracing is disabled.
-    #[pyo3(signature = (name, environ, start_response, parent = None))]
+    /// request is then its subsegment). `hooks`: the middleware's (`ServerHooks`). None when
+    /// tracing is disabled.
     fn begin_wsgi(
         &self,
         py: Python<'_>,
@@ -162,22 +162,16 @@ impl PyRecorder {
         environ: &Bound<'_, PyDict>,
         start_response: Py<PyAny>,
         parent: Option<&Bound<'_, PyEntity>>,
+        hooks: Py<server::Hooks>,
     ) -> Option<server::Exchange> {
         let source = server::WsgiRequest { environ };
-        server::begin(
-            py,
-            &self.rec,
-            name,
-            parent,
-            &source,
-            server::Interface::Wsgi,
-            start_response,
-        )
+        server::begin(py, &self.rec, name, parent, &source).map(|begun| {
+            server::Exchange::new(begun, server::Interface::Wsgi, start_response, hooks)
+        })
     }
 
     /// Server mode, ASGI: as `begin_wsgi`, for an HTTP `scope`; the exchange stands in for
     /// `send`.
-    #[pyo3(signature = (name, scope, send, parent = None))]
     fn begin_asgi(
         &self,
         py: Python<'_>,
@@ -185,17 +179,11 @@ impl PyRecorder {
         scope: &Bound<'_, PyDict>,
         send: Py<PyAny>,
         parent: Option<&Bound<'_, PyEntity>>,
+        hooks: Py<server::Hooks>,
     ) -> Option<server::Exchange> {
         let source = server::AsgiRequest::new(scope);
-        server::begin(
-            py,
-            &self.rec,
-            name,
-            parent,
-            &source,
-            server::Interface::Asgi,
-            send,
-        )
+        server::begin(py, &self.rec, name, parent, &source)
+            .map(|begun| server::Exchange::new(begun, server::Interface::Asgi, send, hooks))
     }
 
     /// Sends everything completed so far and waits until it left, at most `timeout` seconds.

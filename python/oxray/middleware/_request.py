@@ -1,22 +1,22 @@
-"""What the WSGI and ASGI middleware share: set-up, the segment name, and the end of a request.
+"""What the WSGI and ASGI middleware share: set-up, the segment name, and the rare ends of a
+request (an exception, Lambda, remembered exceptions), as hooks for the native side.
 
 The request itself (reading the environ/scope, sampling, the segment, the response header,
-the status and length) is one ``oxray._core.Exchange``; see bindings/python/src/server/.
+the status and length, the end) is one ``oxray._core.Exchange``; see
+bindings/python/src/server/.
 """
 
 from __future__ import annotations
 
 import os
 
-from .. import _env, _errors, _runtime
+from .. import _core, _env, _errors, _runtime
 from .._log import warn
 from ..tracer import Tracer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Optional
-
-    from .. import _core
 
 
 def setup(sampling_rules: Any) -> None:
@@ -45,17 +45,7 @@ def begin_failed(problem: BaseException) -> None:
     warn(f"request not traced: {problem!r}")
 
 
-def end(exchange: _core.Exchange, sent: int = 0) -> None:
-    """The request is over: the response is recorded and the segment ended (once); its
-    exceptions are forgotten; in Lambda, what it traced is sent now (the process may be
-    frozen next). ``sent``: body bytes counted by the caller."""
-    if exchange.finish(False, sent):
-        _runtime.flush(on_caller=True)
-    if _errors._recorded:
-        _errors.release_trace(exchange.segment.trace_id)
-
-
-def fail(exchange: _core.Exchange, exc: BaseException, sent: int = 0) -> None:
+def fail(exchange: _core.Exchange, exc: BaseException) -> None:
     """The application raised ``exc``: an Exception is recorded as the fault and its cause
     (a 500 if no response started); anything else (cancellation, exit) just ends the segment.
     Never raises."""
@@ -63,9 +53,23 @@ def fail(exchange: _core.Exchange, exc: BaseException, sent: int = 0) -> None:
         failed = isinstance(exc, Exception)
         if failed:
             _errors.record(exchange.segment, exc)
-        if exchange.finish(failed, sent):
+        exchange.finish(failed)
+    except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
+        warn(f"could not record the request's exception: {problem!r}")
+
+
+def after(exchange: _core.Exchange) -> None:
+    """Called by the exchange once the request ended, only in Lambda (what it traced is sent
+    now: the process may be frozen next) or while exceptions are remembered (the request's
+    are forgotten). Never raises."""
+    try:
+        if exchange.lambda_mode:
             _runtime.flush(on_caller=True)
         if _errors._recorded:
             _errors.release_trace(exchange.segment.trace_id)
-    except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
-        warn(f"could not record the request's exception: {problem!r}")
+    except Exception as problem:  # noqa: BLE001 - called from native code, at the end of a request
+        warn(f"could not end the request: {problem!r}")
+
+
+#: Given to every exchange: the common end of a request runs no Python code.
+HOOKS = _core.ServerHooks(fail, after, _errors._recorded)

@@ -8,7 +8,7 @@ recorded.
 
 from __future__ import annotations
 
-from .. import _capture, _errors, _runtime
+from .. import _capture, _runtime
 from ..context import _current
 from ..recorder import xray_recorder
 from ..tracer import Tracer
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
 
 _set = _current.set
 _reset = _current.reset
+_HOOKS = _request.HOOKS
 
 
 class XRayASGIMiddleware:
@@ -41,7 +42,7 @@ class XRayASGIMiddleware:
         try:
             rec = _runtime._recorder or _runtime.recorder()
             name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
-            exchange = rec.begin_asgi(name, scope, send, _current.get())
+            exchange = rec.begin_asgi(name, scope, send, _current.get(), _HOOKS)
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None
@@ -58,7 +59,4 @@ class XRayASGIMiddleware:
             raise
         finally:
             _reset(token)
-        if exchange.finish():
-            _runtime.flush(on_caller=True)
-        if _errors._recorded:
-            _errors.release_trace(exchange.segment.trace_id)
+        exchange.finish()

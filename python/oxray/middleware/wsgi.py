@@ -10,9 +10,7 @@ server can still send the file its own fast way.
 
 from __future__ import annotations
 
-import contextvars
-
-from .. import _capture, _core, _errors, _runtime
+from .. import _capture, _runtime
 from ..context import _current
 from ..recorder import xray_recorder
 from ..tracer import Tracer
@@ -24,12 +22,13 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
 
 _set = _current.set
 _reset = _current.reset
+_HOOKS = _request.HOOKS
 
 
 class XRayWSGIMiddleware:
     """``XRayWSGIMiddleware(app, name=None, sampling_rules=None)`` traces every request of the
     WSGI application ``app``. ``name``: the segment name (default: see
-    :class:`oxray.middleware._request.Naming`); ``sampling_rules``: a local rule file (dict,
+    :func:`oxray.middleware._request.env_name`); ``sampling_rules``: a local rule file (dict,
     JSON text or path) loaded for the process (:func:`oxray.sampling.load_rules`)."""
 
     def __init__(self, app: Callable[..., Any], name: Optional[str] = None, sampling_rules: Any = None) -> None:
@@ -43,7 +42,7 @@ class XRayWSGIMiddleware:
         try:
             rec = _runtime._recorder or _runtime.recorder()
             name = self._name or xray_recorder.service or Tracer._config["service"] or self._env_name
-            exchange = rec.begin_wsgi(name, environ, start_response, _current.get())
+            exchange = rec.begin_wsgi(name, environ, start_response, _current.get(), _HOOKS)
         except Exception as problem:  # noqa: BLE001 - tracing must never raise into the app
             _request.begin_failed(problem)
             exchange = None
@@ -51,24 +50,12 @@ class XRayWSGIMiddleware:
             return self.app(environ, start_response)
         token = _set(exchange.segment)
         try:
-            # The exchange is the app's start_response: it adds our header and calls the server's.
-            result = self.app(environ, exchange)
-            # A list body is complete: the segment ends now. So for a wsgi.file_wrapper body,
-            # left as it is so that the server can still send the file its fast way. Other
-            # bodies are made later, item by item as the server asks, in a copy of this
-            # context (the segment current).
-            complete = type(result) is list or type(result) is environ.get("wsgi.file_wrapper")
-            context = None if complete else contextvars.copy_context()
+            # The exchange is the app's start_response: it adds our header and calls the
+            # server's. respond() ends the request now for a list or file_wrapper body, else
+            # wraps the body to make its items in a copy of this context (the segment current).
+            return exchange.respond(self.app(environ, exchange), environ)
         except BaseException as exc:
             _request.fail(exchange, exc)
             raise
         finally:
             _reset(token)
-        if context is None:
-            if exchange.finish(False, 0, result if type(result) is list else None):
-                _runtime.flush(on_caller=True)
-            if _errors._recorded:
-                _errors.release_trace(exchange.segment.trace_id)
-            return result
-        # Passes the items through, each made in `context`; its close() ends the request.
-        return _core.Body(result, exchange, context.run, _request.fail, _request.end)

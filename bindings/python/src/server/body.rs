@@ -1,30 +1,36 @@
-//! [`Body`]: a WSGI response body the server reads item by item, passed through.
+//! [`Body`]: a streamed WSGI response body the server reads item by item, passed through.
 //!
 //! Each item is made in the request's context (its segment current), through that context's
-//! `run`, only when the server asks for it. The bytes are counted; `close()` closes the
-//! application's iterable and ends the request. An exception is handed to the middleware's
-//! `fail` hook (which records it) and raised on unchanged; the end goes through its `end` hook.
+//! `run`, only when the server asks for it. The bytes are counted on the exchange; `close()`
+//! closes the application's iterable and ends the request. An exception is handed to the
+//! middleware's `fail` hook (which records it and ends the request) and raised on unchanged.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyStopIteration;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::exchange::Exchange;
 
-static BUILTINS: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+/// Python's `iter` and `next`, and a private object `next` returns at the end of an
+/// iterator (`next(it, end)`: no StopIteration to raise and catch per body).
+struct Builtins {
+    iter: Py<PyAny>,
+    next: Py<PyAny>,
+    end: Py<PyAny>,
+}
 
-/// Python's `iter` and `next`, to give to `Context.run`.
-fn iter_and_next(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+static BUILTINS: PyOnceLock<Builtins> = PyOnceLock::new();
+
+fn builtins(py: Python<'_>) -> PyResult<&Builtins> {
     BUILTINS.get_or_try_init(py, || {
         let builtins = py.import(intern!(py, "builtins"))?;
-        Ok((
-            builtins.getattr(intern!(py, "iter"))?.unbind(),
-            builtins.getattr(intern!(py, "next"))?.unbind(),
-        ))
+        Ok(Builtins {
+            iter: builtins.getattr(intern!(py, "iter"))?.unbind(),
+            next: builtins.getattr(intern!(py, "next"))?.unbind(),
+            end: builtins.getattr(intern!(py, "object"))?.call0()?.unbind(),
+        })
     })
 }
 
@@ -36,19 +42,33 @@ pub struct Body {
     exchange: Py<Exchange>,
     /// `Context.run` of the request's context.
     run: Py<PyAny>,
-    /// `fail(exchange, exc, sent)` and `end(exchange, sent)` of the middleware.
-    fail: Py<PyAny>,
-    end: Py<PyAny>,
-    sent: AtomicI64,
 }
 
 impl Body {
+    /// `iterable` wrapped; `run`: the `Context.run` of a copy of the request's context.
+    pub fn wrap<'py>(
+        py: Python<'py>,
+        iterable: Py<PyAny>,
+        exchange: Py<Exchange>,
+        run: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Body>> {
+        let body = Body {
+            iterable,
+            iterator: Mutex::new(None),
+            exchange,
+            run: run.unbind(),
+        };
+        Bound::new(py, body)
+    }
+
     fn failed(&self, py: Python<'_>, error: PyErr) -> PyErr {
-        let sent = self.sent.load(Ordering::Relaxed);
+        let exchange = self.exchange.bind(py);
         // The hook never raises; if it did, the application's exception still wins.
-        let _ = self
+        let _ = exchange
+            .get()
+            .hooks()
             .fail
-            .call1(py, (self.exchange.clone_ref(py), error.value(py), sent));
+            .call1(py, (exchange, error.value(py)));
         error
     }
 
@@ -61,8 +81,7 @@ impl Body {
         {
             return Ok(it.clone_ref(py));
         }
-        let (iter, _) = iter_and_next(py)?;
-        let it = self.run.call1(py, (iter, &self.iterable))?;
+        let it = self.run.call1(py, (&builtins(py)?.iter, &self.iterable))?;
         *self.iterator.lock().unwrap_or_else(|e| e.into_inner()) = Some(it.clone_ref(py));
         Ok(it)
     }
@@ -70,40 +89,21 @@ impl Body {
 
 #[pymethods]
 impl Body {
-    #[new]
-    fn new(
-        iterable: Py<PyAny>,
-        exchange: Py<Exchange>,
-        run: Py<PyAny>,
-        fail: Py<PyAny>,
-        end: Py<PyAny>,
-    ) -> Body {
-        Body {
-            iterable,
-            iterator: Mutex::new(None),
-            exchange,
-            run,
-            fail,
-            end,
-            sent: AtomicI64::new(0),
-        }
-    }
-
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let iterator = self.iterator(py).map_err(|e| self.failed(py, e))?;
-        let (_, next) = iter_and_next(py)?;
-        match self.run.call1(py, (next, iterator)) {
+        let b = builtins(py)?;
+        match self.run.call1(py, (&b.next, iterator, &b.end)) {
+            Ok(item) if item.is(&b.end) => Ok(None),
             Ok(item) => {
                 if let Ok(n) = item.bind(py).len() {
-                    self.sent.fetch_add(n as i64, Ordering::Relaxed);
+                    self.exchange.get().count(n);
                 }
                 Ok(Some(item))
             }
-            Err(e) if e.is_instance_of::<PyStopIteration>(py) => Ok(None),
             Err(e) => Err(self.failed(py, e)),
         }
     }
@@ -115,9 +115,7 @@ impl Body {
                 return Err(self.failed(py, e));
             }
         }
-        let sent = self.sent.load(Ordering::Relaxed);
-        self.end
-            .call1(py, (self.exchange.clone_ref(py), sent))
-            .map(|_| ())
+        Exchange::end(self.exchange.bind(py), false, 0);
+        Ok(())
     }
 }

@@ -3,18 +3,39 @@
 //! The middleware hands the exchange to the application in place of the server's callable:
 //! for WSGI it *is* `start_response`, for ASGI it *is* `send` (it returns the server's
 //! awaitable), so no Python wrapper runs per call. It records the status, the length and the
-//! end of the response, and ends the segment once.
+//! end of the response, and ends the segment once. For WSGI it also decides what the server
+//! gets back ([`Exchange::respond`]).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use super::body::Body;
 use super::headers::{self, AsgiStart, ResponseHeader};
+use super::hooks::Hooks;
+use super::Begun;
 use crate::diag;
 use crate::entity::PyEntity;
+
+static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A copy of the current context (`contextvars.copy_context()`).
+fn copy_context<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    COPY_CONTEXT
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import(intern!(py, "contextvars"))?
+                    .getattr(intern!(py, "copy_context"))?
+                    .unbind(),
+            )
+        })?
+        .bind(py)
+        .call0()
+}
 
 /// Which server interface the exchange stands in for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,12 +52,13 @@ pub struct Exchange {
     interface: Interface,
     /// The server's `start_response` (WSGI) or `send` (ASGI); dropped when the request ends.
     server: Mutex<Option<Py<PyAny>>>,
+    hooks: Py<Hooks>,
     lambda: bool,
     /// 0: no response started yet.
     status: AtomicU32,
     /// -1: the response had no Content-Length.
     content_length: AtomicI64,
-    /// Body bytes seen (ASGI messages, or counted by the WSGI wrapper).
+    /// Body bytes seen (ASGI messages, or the items of a streamed WSGI body).
     sent: AtomicI64,
     /// The ASGI response announced trailers: it ends with the last trailers message.
     trailers: AtomicBool,
@@ -46,19 +68,20 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// `server`: the server's `start_response` or `send`, which the exchange stands in for.
     pub fn new(
-        segment: Py<PyEntity>,
-        header: ResponseHeader,
+        begun: Begun,
         interface: Interface,
         server: Py<PyAny>,
-        lambda: bool,
+        hooks: Py<Hooks>,
     ) -> Exchange {
         Exchange {
-            segment,
-            header,
+            segment: begun.segment,
+            header: begun.header,
             interface,
             server: Mutex::new(Some(server)),
-            lambda,
+            hooks,
+            lambda: begun.lambda,
             status: AtomicU32::new(0),
             content_length: AtomicI64::new(-1),
             sent: AtomicI64::new(0),
@@ -66,6 +89,58 @@ impl Exchange {
             end_micros: AtomicU64::new(0),
             finished: AtomicBool::new(false),
         }
+    }
+
+    pub fn hooks(&self) -> &Hooks {
+        self.hooks.get()
+    }
+
+    /// Body bytes sent by a streamed WSGI body.
+    pub fn count(&self, bytes: usize) {
+        self.sent.fetch_add(bytes as i64, Ordering::Relaxed);
+    }
+
+    /// Ends the request (see `finish`); then, if the request ended in Lambda or exceptions are
+    /// remembered, the `after` hook does the rest. False if it had ended already.
+    pub fn end(slf: &Bound<'_, Exchange>, failed: bool, body_bytes: i64) -> bool {
+        let py = slf.py();
+        let me = slf.get();
+        if !me.end_segment(py, failed, body_bytes) {
+            return false;
+        }
+        let hooks = me.hooks();
+        if hooks.after_needed(py, me.lambda) {
+            // The hook never raises; if it did, the request is over all the same.
+            let _ = hooks.after.call1(py, (slf,));
+        }
+        true
+    }
+
+    /// Records the response and ends the segment, once (see `finish`).
+    fn end_segment(&self, py: Python<'_>, failed: bool, body_bytes: i64) -> bool {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        *self.server.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let segment = &self.segment.get().entity;
+        let status = match self.status.load(Ordering::Relaxed) {
+            0 if failed => Some(500),
+            0 => None,
+            s => u16::try_from(s).ok(),
+        };
+        if let (Some(status), true) = (status, segment.is_sampled()) {
+            let length = match self.content_length.load(Ordering::Relaxed) {
+                -1 => Some(self.sent.load(Ordering::Relaxed) + body_bytes).filter(|n| *n > 0),
+                n => Some(n),
+            };
+            let _ = segment.set_http_response(Some(status), length);
+        }
+        let _ = match self.end_micros.load(Ordering::Relaxed) {
+            0 => segment.end(),
+            t => segment.end_at(t),
+        };
+        diag::drain(py);
+        true
     }
 
     fn server(&self, py: Python<'_>) -> Option<Py<PyAny>> {
@@ -232,48 +307,61 @@ impl Exchange {
     }
 
     /// Records the response (status; Content-Length, else the body bytes seen: the ones
-    /// counted here, plus `sent`, plus the lengths of the items of `body`, a WSGI list body)
-    /// and its error/throttle/fault flags, and ends the segment, once. `failed`: the
-    /// application raised; with no response started, that is a 500. Returns True in Lambda
-    /// (the caller sends now, before the process may be frozen).
-    #[pyo3(signature = (failed = false, sent = 0, body = None))]
-    fn finish(
-        &self,
-        py: Python<'_>,
-        failed: bool,
-        sent: i64,
-        body: Option<&Bound<'_, PyList>>,
-    ) -> bool {
-        if self.finished.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        let sent = sent.max(0)
-            + body.map_or(0, |items| {
-                items
-                    .iter()
-                    .filter_map(|item| item.len().ok())
-                    .map(|n| n as i64)
-                    .sum::<i64>()
-            });
-        *self.server.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let segment = &self.segment.get().entity;
-        let status = match self.status.load(Ordering::Relaxed) {
-            0 if failed => Some(500),
-            0 => None,
-            s => u16::try_from(s).ok(),
-        };
-        if let (Some(status), true) = (status, segment.is_sampled()) {
-            let length = match self.content_length.load(Ordering::Relaxed) {
-                -1 => Some(self.sent.load(Ordering::Relaxed) + sent).filter(|n| *n > 0),
-                n => Some(n),
-            };
-            let _ = segment.set_http_response(Some(status), length);
-        }
-        let _ = match self.end_micros.load(Ordering::Relaxed) {
-            0 => segment.end(),
-            t => segment.end_at(t),
-        };
-        diag::drain(py);
-        self.lambda
+    /// counted here, plus the lengths of the items of `body`, a WSGI list body) and its
+    /// error/throttle/fault flags, and ends the segment, once; then calls the `after` hook if
+    /// the request ran in Lambda or exceptions are remembered. `failed`: the application
+    /// raised; with no response started, that is a 500. False if the request had ended already.
+    #[pyo3(signature = (failed = false, body = None))]
+    fn finish(slf: &Bound<'_, Self>, failed: bool, body: Option<&Bound<'_, PyList>>) -> bool {
+        Exchange::end(slf, failed, body.map_or(0, list_bytes))
     }
+
+    /// WSGI: what the server gets for the application's `result`. A list body is complete:
+    /// the request ends now and the list is returned as it is; so is a `wsgi.file_wrapper`
+    /// body, which the server can then still send its own fast way. Any other body is wrapped
+    /// in a [`Body`] whose items are made, as the server asks, in a copy of the current context:
+    /// called while the request's segment is current. Never raises.
+    fn respond<'py>(
+        slf: &Bound<'py, Self>,
+        result: Bound<'py, PyAny>,
+        environ: &Bound<'py, PyDict>,
+    ) -> Bound<'py, PyAny> {
+        let py = slf.py();
+        if let Ok(list) = result.cast_exact::<PyList>() {
+            Exchange::end(slf, false, list_bytes(list));
+            return result;
+        }
+        let file_wrapper = environ
+            .get_item(intern!(py, "wsgi.file_wrapper"))
+            .ok()
+            .flatten();
+        if file_wrapper.is_some_and(|w| result.get_type().is(&w)) {
+            Exchange::end(slf, false, 0);
+            return result;
+        }
+        let body = copy_context(py)
+            .and_then(|context| context.getattr(intern!(py, "run")))
+            .and_then(|run| Body::wrap(py, result.clone().unbind(), slf.clone().unbind(), run));
+        match body {
+            Ok(body) => body.into_any(),
+            Err(problem) => {
+                // Not expected; the body then goes out unwrapped, outside the segment.
+                let me = slf.get();
+                me.segment
+                    .get()
+                    .warn(py, &format!("streamed body not traced: {problem}"));
+                Exchange::end(slf, false, 0);
+                result
+            }
+        }
+    }
+}
+
+/// The bytes of a list body's items.
+fn list_bytes(items: &Bound<'_, PyList>) -> i64 {
+    items
+        .iter()
+        .filter_map(|item| item.len().ok())
+        .map(|n| n as i64)
+        .sum()
 }

@@ -14,6 +14,7 @@
 mod body;
 mod exchange;
 mod headers;
+mod hooks;
 mod request;
 mod text;
 
@@ -25,6 +26,7 @@ use pyo3::prelude::*;
 
 pub use body::Body;
 pub use exchange::{Exchange, Interface};
+pub use hooks::Hooks;
 pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
 use crate::diag;
@@ -33,6 +35,14 @@ use headers::ResponseHeader;
 use oxray_core::request_headers::{first_forwarded, host_name};
 use request::RequestDetails;
 use text::Text;
+
+/// A request's beginning, for its [`Exchange`].
+pub struct Begun {
+    pub segment: Py<PyEntity>,
+    /// The `X-Amzn-Trace-Id` value to answer with.
+    pub header: ResponseHeader,
+    pub lambda: bool,
+}
 
 /// Begins the segment for a request: a subsegment of `parent` when one is current, of the
 /// Lambda function segment in Lambda, else a segment. None when tracing is disabled (the
@@ -43,9 +53,7 @@ pub fn begin<'py>(
     name: Option<&str>,
     parent: Option<&Bound<'py, PyEntity>>,
     source: &impl RequestSource<'py>,
-    interface: Interface,
-    server: Py<PyAny>,
-) -> Option<Exchange> {
+) -> Option<Begun> {
     let config = rec.config();
     if !config.enabled {
         return None;
@@ -120,10 +128,13 @@ pub fn begin<'py>(
         let path = path.or_else(|| source.path());
         record_request(entity, host, method, path, source.details());
     }
-    let lambda = config.lambda;
     let segment = Py::new(py, segment).ok()?;
     diag::drain(py);
-    Some(Exchange::new(segment, header, interface, server, lambda))
+    Some(Begun {
+        segment,
+        header,
+        lambda: config.lambda,
+    })
 }
 
 fn record_request(
