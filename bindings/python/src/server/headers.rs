@@ -7,6 +7,7 @@
 use oxray_core::TraceId;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::text;
@@ -14,6 +15,9 @@ use super::text;
 pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
 const HEADER_NAME_LOWER: &[u8] = b"x-amzn-trace-id";
 const CONTENT_LENGTH: &[u8] = b"content-length";
+
+/// The header's name as ASGI gives it (bytes, lower case), made once.
+static ASGI_NAME: PyOnceLock<Py<PyBytes>> = PyOnceLock::new();
 
 const ROOT: &[u8] = b"Root=";
 const SAMPLED: &[u8] = b";Sampled=";
@@ -212,11 +216,8 @@ pub fn asgi_start<'py>(
             out.append(pair).ok()?;
         }
     }
-    let ours = PyTuple::new(
-        py,
-        [PyBytes::new(py, HEADER_NAME_LOWER), PyBytes::new(py, value)],
-    )
-    .ok()?;
+    let name = ASGI_NAME.get_or_init(py, || PyBytes::new(py, HEADER_NAME_LOWER).unbind());
+    let ours = PyTuple::new(py, [name.bind(py), &PyBytes::new(py, value)]).ok()?;
     out.append(ours).ok()?;
     let copy = message.copy().ok()?;
     copy.set_item(intern!(py, "headers"), out).ok()?;
