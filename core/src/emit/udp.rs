@@ -138,6 +138,14 @@ impl Emitter for UdpEmitter {
                     self.counters
                         .sent
                         .fetch_add(taken as u64, std::sync::atomic::Ordering::Relaxed);
+                    // A blocking socket takes a whole batch unless a send failed; when that
+                    // happens after the first datagram, sendmmsg returns the short count and
+                    // drops the error (sendmmsg(2), BUGS). On a connected UDP socket that
+                    // error is the refusal of an earlier datagram: count it, or a daemon that
+                    // is down would look healthy whenever the refusal lands mid-batch.
+                    if taken < rest.len().min(SEND_MANY_MAX) {
+                        self.note_refusal();
+                    }
                     rest = &rest[taken..];
                 }
                 // The error of an earlier datagram, consumed by this call: count it and retry.
