@@ -103,8 +103,9 @@ impl TraceHeader {
             return Err(HeaderError::TooLong(text.len()));
         }
         let mut header = TraceHeader::default();
-        let mut saw_part = false;
-        for raw in text.split(';') {
+        let rest = header.take_canonical_start(text);
+        let mut saw_part = rest.len() < text.len();
+        for raw in rest.split(';') {
             let part = raw.trim();
             if part.is_empty() {
                 continue;
@@ -144,6 +145,45 @@ impl TraceHeader {
             return Err(HeaderError::Empty);
         }
         Ok(header)
+    }
+
+    /// Reads `Root=<id>;Parent=<id>;Sampled=<0|1|?>` at the start of `text` when it is exactly
+    /// that (the form every AWS service and SDK sends) and returns what follows; otherwise
+    /// returns `text` whole for the general parse. Byte positions instead of splitting and
+    /// trimming: servers parse a header per request.
+    fn take_canonical_start<'t>(&mut self, text: &'t str) -> &'t str {
+        const ROOT: usize = 5; // "Root="
+        const PARENT: usize = ROOT + 35 + 8; // ";Parent="
+        const SAMPLED: usize = PARENT + 16 + 9; // ";Sampled="
+        const END: usize = SAMPLED + 1;
+        let b = text.as_bytes();
+        if b.len() < END
+            || &b[..ROOT] != b"Root="
+            || &b[ROOT + 35..PARENT] != b";Parent="
+            || &b[PARENT + 16..SAMPLED] != b";Sampled="
+            || (b.len() > END && b[END] != b';')
+        {
+            return text;
+        }
+        let sampled = match b[SAMPLED] {
+            b'1' => Sampled::Yes,
+            b'0' => Sampled::No,
+            b'?' => Sampled::Requested,
+            _ => return text,
+        };
+        // The separators checked above are ASCII, so these ranges are on char boundaries.
+        match (
+            TraceId::parse(&text[ROOT..ROOT + 35]),
+            EntityId::parse(&text[PARENT..PARENT + 16]),
+        ) {
+            (Ok(root), Ok(parent)) => {
+                self.root = Some(root);
+                self.parent = Some(parent);
+                self.sampled = Some(sampled);
+                &text[END..]
+            }
+            _ => text,
+        }
     }
 
     /// The header to send downstream from `parent`: Root, Parent, Sampled, Lineage and the
@@ -246,5 +286,42 @@ mod tests {
         ] {
             let _ = TraceHeader::parse(s);
         }
+    }
+
+    #[test]
+    fn the_canonical_fast_path_agrees_with_the_general_parse() {
+        // A leading space keeps a header off the fast path (which wants exact bytes) without
+        // changing its meaning: both parses must give the same header or the same error.
+        let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
+        let cases = [
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=1"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=0"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=?"),
+            format!("{root};Parent=53995C3F42CD8AD8;Sampled=1"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;App=x"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=1;"),
+            format!(
+                "{root};Parent=53995c3f42cd8ad8;Sampled=1;Root=1-00000000-000000000000000000000000"
+            ),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=2"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=10"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=1x"),
+            format!("{root};Parent=53995c3f42cd8ad8;Sampled=1;garbage"),
+            format!("{root};Parent=53995c3f42cd8adZ;Sampled=1"),
+            "Root=1-5759e988-bd862e3fe1be46a99427279Z;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            "Root=1-5759e988-bd862e3fe1be46a99427279é;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            format!("{root};Parent=53995c3f42cd8ad8"),
+            format!("{root};Sampled=1"),
+        ];
+        for text in &cases {
+            let fast = TraceHeader::parse(text);
+            let general = TraceHeader::parse(&format!(" {text}"));
+            assert_eq!(fast, general, "{text}");
+        }
+        assert_eq!(
+            TraceHeader::parse(&cases[4]).unwrap().lineage.as_deref(),
+            Some("a87bd80c:1")
+        );
     }
 }

@@ -46,12 +46,37 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// [`hex_value`] for every byte, [`NOT_HEX`] for the others.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match i as u8 {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => b - b'a' + 10,
+            b @ b'A'..=b'F' => b - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        i += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0xF0;
+
+/// The value of 1 to 16 hex digits. Branch-free over the digits (a table lookup each, the
+/// bad ones remembered in one accumulator): ids are parsed for every incoming header.
 fn parse_hex_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {
         return None;
     }
-    s.iter()
-        .try_fold(0u64, |acc, &b| Some((acc << 4) | hex_value(b)? as u64))
+    let mut value = 0u64;
+    let mut bad = 0u8;
+    for &b in s {
+        let digit = HEX_VALUES[b as usize];
+        bad |= digit;
+        value = (value << 4) | (digit & 0x0F) as u64;
+    }
+    (bad & NOT_HEX == 0).then_some(value)
 }
 
 /// Why an id failed to parse.
@@ -103,10 +128,12 @@ impl EntityId {
                 found: b.len(),
             });
         }
-        if let Some(offset) = b.iter().position(|c| hex_value(*c).is_none()) {
-            return Err(IdError::NotHex { offset });
+        match parse_hex_u64(b) {
+            Some(value) => Ok(EntityId(value)),
+            None => Err(IdError::NotHex {
+                offset: b.iter().position(|c| hex_value(*c).is_none()).unwrap_or(0),
+            }),
         }
-        Ok(EntityId(parse_hex_u64(b).unwrap_or(0)))
     }
 
     /// The 16 lowercase hex digits.
@@ -169,19 +196,18 @@ impl TraceId {
                 "trace id must look like 1-<8 hex>-<24 hex> (version 1)",
             ));
         }
-        let hex_ok = |range: std::ops::Range<usize>| {
-            for i in range {
-                if hex_value(b[i]).is_none() {
-                    return Err(IdError::NotHex { offset: i });
-                }
-            }
-            Ok(())
+        let (Some(epoch), Some(hi), Some(lo)) = (
+            parse_hex_u64(&b[2..10]),
+            parse_hex_u64(&b[11..19]),
+            parse_hex_u64(&b[19..35]),
+        ) else {
+            let offset = (2..35)
+                .filter(|i| *i != 10)
+                .find(|i| hex_value(b[*i]).is_none())
+                .unwrap_or(0);
+            return Err(IdError::NotHex { offset });
         };
-        hex_ok(2..10)?;
-        hex_ok(11..35)?;
-        let epoch = parse_hex_u64(&b[2..10]).unwrap_or(0) as u32;
-        let hi = parse_hex_u64(&b[11..19]).unwrap_or(0) as u128;
-        let lo = parse_hex_u64(&b[19..35]).unwrap_or(0) as u128;
+        let (epoch, hi, lo) = (epoch as u32, hi as u128, lo as u128);
         Ok(TraceId {
             epoch,
             random: (hi << 64) | lo,
