@@ -1,5 +1,5 @@
 //! The benchmark's hot path as a plain loop, for instruction counts that do not drift with
-//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000`.
+//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000 [owned]`.
 
 use std::sync::Arc;
 
@@ -22,10 +22,18 @@ fn main() {
     ));
     let metadata = JsonText::parse(r#"{"order":"o-123","items":3}"#).expect("valid JSON");
     let start = std::time::Instant::now();
+    // `owned` as the second argument: values handed over as owned strings (an allocation each
+    // on the caller's side) instead of lent.
+    let owned = std::env::args().nth(2).as_deref() == Some("owned");
     for _ in 0..n {
         let sub = facade.begin_subsegment("### process_order");
-        let _ = sub.put_annotation("order_id", AnnotationValue::Str("o-123".into()));
-        let _ = sub.put_metadata(None, "order", metadata.clone());
+        if owned {
+            let _ = sub.put_annotation("order_id", AnnotationValue::Str("o-123".into()));
+            let _ = sub.put_metadata(None, "order", metadata.clone());
+        } else {
+            let _ = sub.put_annotation_str("order_id", "o-123");
+            let _ = sub.put_metadata_ref(None, "order", &metadata);
+        }
         let _ = sub.end();
     }
     let elapsed = start.elapsed();

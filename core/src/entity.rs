@@ -341,6 +341,39 @@ impl Entity {
         if !self.inner.sampled {
             return Ok(());
         }
+        let clean_key = self.annotation_key(key)?;
+        let value = match value {
+            AnnotationValue::Str(s) => match self.annotation_text(&clean_key, &s) {
+                std::borrow::Cow::Owned(cut) => AnnotationValue::Str(cut),
+                std::borrow::Cow::Borrowed(_) => AnnotationValue::Str(s),
+            },
+            AnnotationValue::Float(f) if !f.is_finite() => {
+                self.warn(&format!(
+                    "annotation {clean_key:?} is {f}, which JSON cannot hold; recorded as a string"
+                ));
+                AnnotationValue::Str(f.to_string())
+            }
+            other => other,
+        };
+        self.with_data(|d| d.set_annotation(&clean_key, value))
+    }
+
+    /// [`Entity::put_annotation`] of a string value the caller lends: the value is copied into
+    /// a buffer the entity's record recycles, so a binding holding the text elsewhere (a
+    /// Python `str`, a C string, a scratch buffer) pays no allocation per annotation.
+    pub fn put_annotation_str(&self, key: &str, value: &str) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        let clean_key = self.annotation_key(key)?;
+        let value = self.annotation_text(&clean_key, value);
+        self.with_data(|d| d.set_annotation_text(&clean_key, &value))
+    }
+
+    /// The annotation key X-Ray indexes (`[A-Za-z0-9_]`), with a warning when it changed; an
+    /// empty key is refused.
+    #[inline]
+    fn annotation_key<'k>(&self, key: &'k str) -> Result<std::borrow::Cow<'k, str>, TraceError> {
         let Some((clean_key, changed)) = sanitize::annotation_key(key) else {
             self.warn("annotation key is empty; annotation dropped");
             return Err(TraceError::InvalidArgument(
@@ -353,28 +386,20 @@ impl Entity {
                 sanitize::truncate_chars(key, 64).0
             ));
         }
-        let value = match value {
-            AnnotationValue::Str(s) => {
-                let (v, cut) = sanitize::truncate_chars(&s, sanitize::MAX_ANNOTATION_VALUE_CHARS);
-                if cut {
-                    self.warn(&format!(
-                        "annotation {clean_key:?} was truncated to {} characters",
-                        sanitize::MAX_ANNOTATION_VALUE_CHARS
-                    ));
-                    AnnotationValue::Str(v.into_owned())
-                } else {
-                    AnnotationValue::Str(s)
-                }
-            }
-            AnnotationValue::Float(f) if !f.is_finite() => {
-                self.warn(&format!(
-                    "annotation {clean_key:?} is {f}, which JSON cannot hold; recorded as a string"
-                ));
-                AnnotationValue::Str(f.to_string())
-            }
-            other => other,
-        };
-        self.with_data(|d| d.set_annotation(&clean_key, value))
+        Ok(clean_key)
+    }
+
+    /// A string annotation value within the schema's length, with a warning when cut.
+    #[inline]
+    fn annotation_text<'v>(&self, clean_key: &str, value: &'v str) -> std::borrow::Cow<'v, str> {
+        let (v, cut) = sanitize::truncate_chars(value, sanitize::MAX_ANNOTATION_VALUE_CHARS);
+        if cut {
+            self.warn(&format!(
+                "annotation {clean_key:?} was truncated to {} characters",
+                sanitize::MAX_ANNOTATION_VALUE_CHARS
+            ));
+        }
+        v
     }
 
     /// Adds or replaces a metadata value under `namespace` (default `default`). Namespaces
@@ -388,6 +413,40 @@ impl Entity {
         if !self.inner.sampled {
             return Ok(());
         }
+        let namespace = self.metadata_namespace(namespace)?;
+        self.with_data(|d| d.set_metadata(namespace, key, value))
+    }
+
+    /// [`Entity::put_metadata`] of a value the caller lends: copied into a buffer the entity's
+    /// record recycles (no allocation per value in steady state).
+    pub fn put_metadata_ref(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        value: &JsonText,
+    ) -> Result<(), TraceError> {
+        self.put_metadata_trusted_text(namespace, key, value.as_str())
+    }
+
+    /// [`Entity::put_metadata_ref`] of JSON text produced by a trusted serializer (a
+    /// binding's own encoder), not validated again: the caller guarantees it is one valid JSON
+    /// value, as with [`JsonText::from_trusted`].
+    pub fn put_metadata_trusted_text(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        json: &str,
+    ) -> Result<(), TraceError> {
+        if !self.inner.sampled {
+            return Ok(());
+        }
+        let namespace = self.metadata_namespace(namespace)?;
+        self.with_data(|d| d.set_metadata_text(namespace, key, json))
+    }
+
+    /// The namespace to record under (`default` when none); `AWS.` namespaces are refused.
+    #[inline]
+    fn metadata_namespace<'n>(&self, namespace: Option<&'n str>) -> Result<&'n str, TraceError> {
         let namespace = namespace.unwrap_or("default");
         if namespace.starts_with("AWS.") {
             self.warn(&format!(
@@ -395,7 +454,7 @@ impl Entity {
             ));
             return Err(TraceError::ReservedNamespace(namespace.to_string()));
         }
-        self.with_data(|d| d.set_metadata(namespace, key, value))
+        Ok(namespace)
     }
 
     /// [`Entity::put_metadata`] from JSON text, which is validated first.

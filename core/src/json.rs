@@ -80,10 +80,73 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
     find(offset)
 }
 
+/// Appends `bytes` to `out`. Runs of 4 to 32 bytes (the usual name, key, id or small value)
+/// are copied with two overlapping loads and stores instead of a call to `memcpy`, whose
+/// dispatch costs more than the copy at these sizes.
+#[inline]
+pub(crate) fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if !(4..=32).contains(&n) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(n);
+    let len = out.len();
+    // SAFETY: `reserve(n)` guarantees room for `n` more bytes after `len`; every store below
+    // writes inside `len..len + n` (the second one ends exactly at `len + n`), and every load
+    // reads inside `bytes` (n >= 16, 8 or 4 for the pair of 16-, 8- or 4-byte words). The
+    // stores are unaligned writes of plain bytes, and `set_len` covers only written bytes.
+    unsafe {
+        let src = bytes.as_ptr();
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 16 {
+            let head = src.cast::<u128>().read_unaligned();
+            let tail = src.add(n - 16).cast::<u128>().read_unaligned();
+            dst.cast::<u128>().write_unaligned(head);
+            dst.add(n - 16).cast::<u128>().write_unaligned(tail);
+        } else if n >= 8 {
+            let head = src.cast::<u64>().read_unaligned();
+            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else {
+            let head = src.cast::<u32>().read_unaligned();
+            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// True when a string of at most 32 bytes needs escaping, checked a word at a time (the
+/// last word overlapping the others), or byte by byte below 8 bytes.
+#[inline]
+fn short_needs_escape(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().any(|b| NEEDS_ESCAPE[*b as usize]);
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let last = n - 8;
+    let mut any = word_needs_escape(word(0)) | word_needs_escape(word(last));
+    if n > 16 {
+        any |= word_needs_escape(word(8)) | word_needs_escape(word(16.min(last)));
+    }
+    any
+}
+
 /// Appends `s` as a JSON string literal. Runs of plain bytes are copied in one go.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
+    if bytes.len() <= 32 && !short_needs_escape(bytes) {
+        // The usual name, key or value: nothing to escape.
+        out.push(b'"');
+        append(out, bytes);
+        out.push(b'"');
+        return;
+    }
     out.push(b'"');
     let mut rest = bytes;
     while let Some(i) = first_escape(rest) {
@@ -297,14 +360,50 @@ pub fn write_after_prefix(
     write_fields(Obj::resume(out), id, data, children)
 }
 
-fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec<u8>]) {
-    o.str("name", &data.name);
+/// Writes `,"id":…,"start_time":…,"end_time":…` (or `"in_progress":true`) after the name.
+/// Every part has a fixed length for times between 2001 and 2286, so the usual case is laid
+/// out at fixed offsets in a stack buffer and appended in one go.
+fn write_id_and_times(o: &mut Obj<'_>, id: EntityId, data: &EntityData) {
+    const ID: &[u8; 7] = b",\"id\":\"";
+    const START: &[u8; 15] = b"\",\"start_time\":";
+    const END: &[u8; 12] = b",\"end_time\":";
+    const IN_PROGRESS: &[u8; 19] = b",\"in_progress\":true";
+    let end = data.end_micros.map(|end| end.max(data.start_micros));
+    let start_text = crate::time::ten_digit_epoch_seconds(data.start_micros);
+    // None: in progress; Some(None): an end time without a fixed-width form.
+    let end_text = end.map(crate::time::ten_digit_epoch_seconds);
+    if let (Some(start_text), None | Some(Some(_))) = (start_text, end_text) {
+        let mut buf = [0u8; 7 + 16 + 15 + 17 + 12 + 17];
+        buf[..7].copy_from_slice(ID);
+        buf[7..23].copy_from_slice(&id.to_hex());
+        buf[23..38].copy_from_slice(START);
+        buf[38..55].copy_from_slice(&start_text);
+        let len = match end_text.flatten() {
+            Some(end_text) => {
+                buf[55..67].copy_from_slice(END);
+                buf[67..84].copy_from_slice(&end_text);
+                84
+            }
+            None => {
+                buf[55..74].copy_from_slice(IN_PROGRESS);
+                74
+            }
+        };
+        o.first = false;
+        o.out.extend_from_slice(&buf[..len]);
+        return;
+    }
     o.id("id", id);
     write_epoch_seconds(o.key("start_time"), data.start_micros);
-    match data.end_micros {
-        Some(end) => write_epoch_seconds(o.key("end_time"), end.max(data.start_micros)),
+    match end {
+        Some(end) => write_epoch_seconds(o.key("end_time"), end),
         None => o.raw("in_progress", b"true"),
     }
+}
+
+fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec<u8>]) {
+    o.str("name", &data.name);
+    write_id_and_times(&mut o, id, data);
     if let Some(ns) = data.namespace {
         o.str("namespace", ns.as_str());
     }
@@ -745,6 +844,78 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_copies_every_length() {
+        let source: Vec<u8> = (0u8..80).collect();
+        for len in 0..=40 {
+            for prefix in [0usize, 3, 15] {
+                let mut out = vec![b'x'; prefix];
+                append(&mut out, &source[..len]);
+                assert_eq!(out.len(), prefix + len);
+                assert_eq!(&out[prefix..], &source[..len], "len {len}, prefix {prefix}");
+                assert!(out[..prefix].iter().all(|b| *b == b'x'));
+            }
+        }
+    }
+
+    #[test]
+    fn short_strings_escape_at_every_length_and_position() {
+        for len in 1..=40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0x01u8, 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    text[at] = special;
+                    let text = String::from_utf8(text).unwrap();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &text);
+                    let back: String = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(back, text, "len {len}, at {at}");
+                }
+            }
+            let plain = "b".repeat(len);
+            let mut out = Vec::new();
+            write_str(&mut out, &plain);
+            assert_eq!(out, format!("\"{plain}\"").into_bytes());
+        }
+    }
+
+    #[test]
+    fn id_and_times_at_fixed_offsets_match_the_general_writer() {
+        let id = EntityId::generate();
+        for (start, end) in [
+            (1_480_615_200_010_000u64, Some(1_480_615_200_020_000u64)),
+            (1_480_615_200_010_000, None),
+            (1_480_615_200_010_000, Some(1_480_615_200_000_000)), // end before start
+            (5_000_007, Some(6_000_000)),                         // before 2001
+            (1_480_615_200_010_000, Some(10_000_000_000_000_000)), // after 2286
+        ] {
+            let data = EntityData {
+                name: "n".into(),
+                start_micros: start,
+                end_micros: end,
+                ..EntityData::default()
+            };
+            let mut out = Vec::new();
+            write_fragment(&mut out, id, &data, &[]);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let seconds = |m: u64| format!("{}.{:06}", m / 1_000_000, m % 1_000_000);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(v["id"], id.to_string());
+            assert!(
+                text.contains(&format!("\"start_time\":{},", seconds(start))),
+                "{text}"
+            );
+            match end {
+                Some(end) => {
+                    let end = seconds(end.max(start));
+                    assert!(text.contains(&format!("\"end_time\":{end}")), "{text}");
+                    assert!(v.get("in_progress").is_none());
+                }
+                None => assert_eq!(v["in_progress"], true),
+            }
+        }
+    }
 
     #[test]
     fn many_oversized_values_cost_a_few_serializations_not_one_each() {

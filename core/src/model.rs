@@ -275,18 +275,34 @@ impl EntityData {
         *start_micros = 0;
         *end_micros = None;
         *namespace = None;
-        *origin = None;
-        *user = None;
-        *resource_arn = None;
+        // Fields most entities never set are only dropped when set: dropping an empty
+        // `Option`/map still runs its destructor's checks, which add up on every subsegment.
+        if origin.is_some() {
+            *origin = None;
+        }
+        if user.is_some() {
+            *user = None;
+        }
+        if resource_arn.is_some() {
+            *resource_arn = None;
+        }
         service.clear();
-        *http_request = None;
+        if http_request.is_some() {
+            *http_request = None;
+        }
         *http_response = None;
-        aws.clear();
-        *sql = None;
+        if !aws.is_empty() {
+            aws.clear();
+        }
+        if sql.is_some() {
+            *sql = None;
+        }
         *error = false;
         *throttle = false;
         *fault = false;
-        *cause = None;
+        if cause.is_some() {
+            *cause = None;
+        }
         for (key, value) in annotations.drain(..) {
             keep_spare(spare_text, key);
             if let AnnotationValue::Str(text) = value {
@@ -316,9 +332,16 @@ impl EntityData {
     /// `text` in a string of its own, in a spare buffer when the record has one that fits.
     /// New buffers get room for a usual key, so that they can be kept and reused.
     fn owned_text(&mut self, text: &str) -> String {
-        let mut buffer = match self.spare_text.pop() {
-            Some(spare) if spare.capacity() >= text.len() => spare,
-            _ => String::with_capacity(text.len().max(*SPARE_TEXT_BYTES.start())),
+        // The last spare usually fits; otherwise any other that does (a record recycles its
+        // keys and values in the order they were recorded, not in order of size).
+        let spares = &mut self.spare_text;
+        let fitting = match spares.last() {
+            Some(last) if last.capacity() >= text.len() => Some(spares.len() - 1),
+            _ => spares.iter().position(|s| s.capacity() >= text.len()),
+        };
+        let mut buffer = match fitting {
+            Some(i) => spares.swap_remove(i),
+            None => String::with_capacity(text.len().max(*SPARE_TEXT_BYTES.start())),
         };
         buffer.push_str(text);
         buffer
@@ -333,6 +356,19 @@ impl EntityData {
                 self.annotations.push((key, value))
             }
         }
+    }
+
+    /// Inserts or replaces a string annotation, copying `value` into a recycled buffer.
+    pub fn set_annotation_text(&mut self, key: &str, value: &str) {
+        let value = AnnotationValue::Str(self.owned_text(value));
+        self.set_annotation(key, value);
+    }
+
+    /// Inserts or replaces a metadata value given as JSON text the caller vouches for,
+    /// copying it into a recycled buffer.
+    pub fn set_metadata_text(&mut self, namespace: &str, key: &str, json: &str) {
+        let value = JsonText(self.owned_text(json));
+        self.set_metadata(namespace, key, value);
     }
 
     /// Inserts or replaces a metadata value.

@@ -28,6 +28,21 @@ thread_local! {
     static LAST_SECOND: Cell<(u64, [u8; 10])> = const { Cell::new((0, [0; 10])) };
 }
 
+/// `micros` as the 17 bytes of decimal epoch seconds with six fractional digits
+/// (`1480615200.010000`) when its seconds have ten digits (every time from 2001 to 2286), for
+/// writers that place it at a fixed position; None otherwise.
+#[inline]
+pub fn ten_digit_epoch_seconds(micros: u64) -> Option<[u8; 17]> {
+    let secs = micros / 1_000_000;
+    if !(1_000_000_000..10_000_000_000).contains(&secs) {
+        return None;
+    }
+    let mut text = [b'.'; 17];
+    text[..10].copy_from_slice(&ten_digit_second(secs));
+    write_pairs(&mut text[11..], (micros % 1_000_000) as u32);
+    Some(text)
+}
+
 /// Writes `micros` as decimal epoch seconds with six fractional digits (`1480615200.010000`).
 pub fn write_epoch_seconds(out: &mut Vec<u8>, micros: u64) {
     let secs = micros / 1_000_000;
@@ -140,6 +155,29 @@ mod tests {
             let expected = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
             assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn fixed_width_text_is_the_written_text_or_none() {
+        for micros in [
+            1_000_000_000_000_000u64,
+            1_480_615_200_010_000,
+            1_700_000_000_000_001,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            999_999_999_999_999,
+            5_000_007,
+            0,
+        ] {
+            let mut out = Vec::new();
+            write_epoch_seconds(&mut out, micros);
+            match ten_digit_epoch_seconds(micros) {
+                Some(text) => assert_eq!(&text[..], &out[..], "{micros}"),
+                None => assert_ne!(out.len(), 17, "{micros}"),
+            }
+        }
+        assert!(ten_digit_epoch_seconds(1_480_615_200_010_000).is_some());
+        assert!(ten_digit_epoch_seconds(10_000_000_000_000_000).is_none());
     }
 
     #[test]
