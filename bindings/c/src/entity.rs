@@ -210,14 +210,12 @@ pub unsafe extern "C" fn oxray_entity_put_annotation_string(
     value: *const c_char,
 ) -> oxray_status {
     firewall!({
+        let entity = entity_of(entity)?;
         // SAFETY: forwarded from this function's contract.
-        unsafe {
-            put_annotation(entity, key, || {
-                Ok(AnnotationValue::Str(
-                    cstr::required(value, "value")?.to_string(),
-                ))
-            })
-        }
+        let (key, value) =
+            unsafe { (cstr::required(key, "key")?, cstr::required(value, "value")?) };
+        // Lent, not copied into a String here: the entity copies it into a recycled buffer.
+        Ok(entity.put_annotation_str(key, value)?)
     })
 }
 
