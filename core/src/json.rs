@@ -483,9 +483,10 @@ fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec
     if !data.metadata.is_empty() {
         let out = o.key("metadata");
         let mut mo = Obj::open(out);
-        let mut write_namespace = |ns: &str| {
+        // `all`: every entry is in this namespace (no filtering needed).
+        let mut write_namespace = |ns: &str, all: bool| {
             let mut no = Obj::open(mo.dyn_key(ns));
-            for e in data.metadata.iter().filter(|e| e.namespace == ns) {
+            for e in data.metadata.iter().filter(|e| all || e.namespace == ns) {
                 no.dyn_key(&e.key)
                     .extend_from_slice(e.value.as_str().as_bytes());
             }
@@ -493,11 +494,11 @@ fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec
         };
         // One namespace (the usual case) needs no grouping.
         let first = &data.metadata[0].namespace;
-        if data.metadata.iter().all(|e| e.namespace == *first) {
-            write_namespace(first);
+        if data.metadata[1..].iter().all(|e| e.namespace == *first) {
+            write_namespace(first, true);
         } else {
             for ns in data.metadata_namespaces() {
-                write_namespace(ns);
+                write_namespace(ns, false);
             }
         }
         mo.close();

@@ -343,7 +343,8 @@ impl EntityData {
             Some(i) => spares.swap_remove(i),
             None => String::with_capacity(text.len().max(*SPARE_TEXT_BYTES.start())),
         };
-        buffer.push_str(text);
+        // SAFETY: appending the bytes of a `&str` to a `String` keeps it valid UTF-8.
+        crate::json::append(unsafe { buffer.as_mut_vec() }, text.as_bytes());
         buffer
     }
 
