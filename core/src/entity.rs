@@ -262,7 +262,12 @@ impl Entity {
     /// [`Entity::begin_subsegment`] with an explicit start time in epoch microseconds.
     pub fn begin_subsegment_at(&self, name: &str, start_micros: u64) -> Entity {
         let data = self.inner.sampled.then(|| {
-            crate::record_pool::take(&clean_name(self.inner.shared(), name), start_micros)
+            // The recorder (found through the parents) only when a warning is due.
+            let (clean, changed) = sanitize::entity_name(name);
+            if changed {
+                warn_name_changed(self.inner.shared(), name, &clean);
+            }
+            crate::record_pool::take(&clean, start_micros)
         });
         let depth = self.inner.depth.saturating_add(1);
         let links = (depth % MAX_EMBEDDED_DEPTH == 0).then(|| self.inner.links().clone());
@@ -721,14 +726,16 @@ impl Entity {
     /// its own (a segment, a child of a facade, of an ended parent or of one already holding
     /// its fill of children) it is written straight into its datagram, not copied into one.
     fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
-        let route = self.route();
-        let mut buf = self.inner.shared().emitter.take_buffer();
+        // Found once: a subsegment reaches the recorder through its parents.
+        let shared = self.inner.shared();
+        let route = self.route(shared);
+        let mut buf = shared.emitter.take_buffer();
         if route != Route::Embed {
             self.write_prefix(&mut buf);
         }
         let report = json::fit(self.inner.id, data, children, &mut buf);
         if report.truncations > 0 {
-            Counters::bump(&self.inner.shared().counters.truncated);
+            Counters::bump(&shared.counters.truncated);
             self.warn(&format!(
                 "{} {:?} was larger than {} bytes: {} value(s) truncated with a \"{}\" marker",
                 self.describe(),
@@ -738,21 +745,23 @@ impl Entity {
                 json::TRUNCATED_MARK
             ));
         }
-        self.stream_children(report.streamed);
+        if !report.streamed.is_empty() {
+            self.stream_children(report.streamed);
+        }
         match route {
             Route::Embed => self.deliver(buf),
             Route::Streamed => {
-                Counters::bump(&self.inner.shared().counters.streamed);
-                self.inner.shared().emitter.emit(buf);
+                Counters::bump(&shared.counters.streamed);
+                shared.emitter.emit(buf);
             }
-            Route::OnItsOwn => self.inner.shared().emitter.emit(buf),
+            Route::OnItsOwn => shared.emitter.emit(buf),
         }
     }
 
     /// Where this entity's document goes, decided before it is serialized. Embedding is
     /// confirmed (or, rarely, turned into streaming) by [`Entity::deliver`] once the size is
     /// known.
-    fn route(&self) -> Route {
+    fn route(&self, shared: &Shared) -> Route {
         let Some(parent) = self.inner.parent() else {
             return Route::OnItsOwn;
         };
@@ -764,7 +773,7 @@ impl Entity {
         if self.inner.depth % MAX_EMBEDDED_DEPTH == 0 {
             return Route::Streamed;
         }
-        let config = &self.inner.shared().config;
+        let config = &shared.config;
         let st = lock(&parent.inner.state);
         if st.ended {
             Route::OnItsOwn
@@ -907,10 +916,16 @@ impl Drop for Inner {
 pub(crate) fn clean_name<'a>(shared: &Shared, name: &'a str) -> std::borrow::Cow<'a, str> {
     let (clean, changed) = sanitize::entity_name(name);
     if changed {
-        shared.warn(&format!(
-            "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
-            sanitize::truncate_chars(name, 64).0
-        ));
+        warn_name_changed(shared, name, &clean);
     }
     clean
+}
+
+/// Logs and counts that an entity name had to change.
+#[cold]
+fn warn_name_changed(shared: &Shared, name: &str, clean: &str) {
+    shared.warn(&format!(
+        "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
+        sanitize::truncate_chars(name, 64).0
+    ));
 }
