@@ -1,5 +1,5 @@
 //! The benchmark's hot path as a plain loop, for instruction counts that do not drift with
-//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000 [owned]`.
+//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000 [owned|segment]`.
 
 use std::sync::Arc;
 
@@ -22,6 +22,19 @@ fn main() {
     ));
     let metadata = JsonText::parse(r#"{"order":"o-123","items":3}"#).expect("valid JSON");
     let start = std::time::Instant::now();
+    if std::env::args().nth(2).as_deref() == Some("segment") {
+        // Server mode: a segment per request continuing an incoming sampled header.
+        let incoming = oxray_core::TraceHeader::parse(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
+        .expect("valid header");
+        let request = oxray_core::sampling::SamplingRequest::default();
+        for _ in 0..n {
+            let segment = recorder.begin_segment(Some("orders"), Some(&incoming), &request);
+            let _ = segment.end();
+        }
+        return;
+    }
     // `owned` as the second argument: values handed over as owned strings (an allocation each
     // on the caller's side) instead of lent.
     let owned = std::env::args().nth(2).as_deref() == Some("owned");

@@ -449,9 +449,31 @@ fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec
         }
         ho.close();
     }
-    if !data.aws.is_empty() {
-        let text = serde_json::to_vec(&data.aws).unwrap_or_else(|_| b"{}".to_vec());
-        o.raw("aws", &text);
+    match &data.xray {
+        // A user's own `aws.xray` takes the place of the recorder's.
+        Some(xray) if !data.aws.contains_key("xray") => {
+            let out = o.key("aws");
+            if data.aws.is_empty() {
+                out.push(b'{');
+            } else {
+                // The user's members, then `xray`: `{…}` opened again after its last member.
+                let text = serde_json::to_vec(&data.aws).unwrap_or_else(|_| b"{}".to_vec());
+                out.extend_from_slice(&text[..text.len() - 1]);
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"xray\":{");
+            out.extend_from_slice(xray.sdk_members.as_bytes());
+            if let Some(rule) = &xray.sampling_rule_name {
+                out.extend_from_slice(b",\"sampling_rule_name\":");
+                write_str(out, rule);
+            }
+            out.extend_from_slice(b"}}");
+        }
+        _ if !data.aws.is_empty() => {
+            let text = serde_json::to_vec(&data.aws).unwrap_or_else(|_| b"{}".to_vec());
+            o.raw("aws", &text);
+        }
+        _ => {}
     }
     if let Some(sql) = &data.sql {
         let out = o.key("sql");
@@ -845,6 +867,7 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::XrayInfo;
 
     #[test]
     fn append_copies_every_length() {
@@ -879,6 +902,43 @@ mod tests {
             write_str(&mut out, &plain);
             assert_eq!(out, format!("\"{plain}\"").into_bytes());
         }
+    }
+
+    #[test]
+    fn recorder_xray_info_is_written_inside_aws_beside_the_users_members() {
+        let xray = XrayInfo {
+            sdk_members: "\"sdk\":\"oxray\",\"sdk_version\":\"0.1.0\"".into(),
+            sampling_rule_name: Some("rule \"q\"".into()),
+        };
+        let aws_of = |aws: serde_json::Value| {
+            let data = EntityData {
+                name: "n".into(),
+                start_micros: 1_480_615_200_010_000,
+                aws: aws.as_object().cloned().unwrap_or_default(),
+                xray: Some(xray.clone()),
+                ..EntityData::default()
+            };
+            let mut out = Vec::new();
+            write_fragment(&mut out, EntityId::generate(), &data, &[]);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            v["aws"].clone()
+        };
+        let expected_xray = serde_json::json!({
+            "sdk": "oxray", "sdk_version": "0.1.0", "sampling_rule_name": "rule \"q\""
+        });
+        assert_eq!(
+            aws_of(serde_json::json!({})),
+            serde_json::json!({ "xray": expected_xray })
+        );
+        assert_eq!(
+            aws_of(serde_json::json!({ "operation": "GetItem", "region": "eu-west-1" })),
+            serde_json::json!({ "operation": "GetItem", "region": "eu-west-1", "xray": expected_xray })
+        );
+        // The user's own `xray` wins, as when it replaced the recorder's map.
+        assert_eq!(
+            aws_of(serde_json::json!({ "xray": { "custom": 1 } })),
+            serde_json::json!({ "xray": { "custom": 1 } })
+        );
     }
 
     #[test]

@@ -198,6 +198,16 @@ impl MetadataEntry {
     }
 }
 
+/// `aws.xray` of a segment begun by a recorder: the SDK (serialized once per recorder) and
+/// the centralized sampling rule that sampled it. Written inside `aws`; an `xray` key the
+/// user put in `aws` takes its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XrayInfo {
+    /// `"sdk":…,"sdk_version":…`: JSON object members, escaped.
+    pub sdk_members: std::sync::Arc<str>,
+    pub sampling_rule_name: Option<std::sync::Arc<str>>,
+}
+
 /// Everything recorded on one entity. Built under the entity's lock, serialized at end.
 #[derive(Debug, Clone, Default)]
 pub struct EntityData {
@@ -214,6 +224,8 @@ pub struct EntityData {
     pub http_response: Option<HttpResponse>,
     /// `aws` object: free-form (operation, region, request_id, table_name, xray, …).
     pub aws: serde_json::Map<String, serde_json::Value>,
+    /// `aws.xray` of a segment begun by a recorder (see [`XrayInfo`]).
+    pub xray: Option<XrayInfo>,
     pub sql: Option<Sql>,
     pub error: bool,
     pub throttle: bool,
@@ -261,6 +273,7 @@ impl EntityData {
             http_request,
             http_response,
             aws,
+            xray,
             sql,
             error,
             throttle,
@@ -294,6 +307,7 @@ impl EntityData {
         if !aws.is_empty() {
             aws.clear();
         }
+        *xray = None;
         if sql.is_some() {
             *sql = None;
         }

@@ -14,7 +14,7 @@ use crate::entity::{Entity, EntityKind, Inner, NewEntity};
 use crate::header::{Sampled, TraceHeader};
 use crate::id::{EntityId, TraceId};
 use crate::lambda::{self, FacadeError};
-use crate::model::EntityData;
+use crate::model::{EntityData, XrayInfo};
 use crate::sampling::{
     setup, CentralizedSampler, LocalRules, LocalSampler, RulesError, Sampler, SamplingDecision,
     SamplingRequest, SamplingStatus,
@@ -37,6 +37,18 @@ pub(crate) struct Shared {
     last_facade: Mutex<Option<(String, Weak<Inner>)>>,
     /// Unusable incoming trace headers seen (server mode), for rate-limited logging.
     bad_incoming_headers: AtomicU64,
+    /// `"sdk":…,"sdk_version":…` of `aws.xray`, serialized once: every segment carries it.
+    sdk_members: Arc<str>,
+}
+
+/// The JSON members naming the SDK in `aws.xray`.
+fn sdk_members(config: &Config) -> Arc<str> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"\"sdk\":");
+    crate::json::write_str(&mut out, &config.sdk_name);
+    out.extend_from_slice(b",\"sdk_version\":");
+    crate::json::write_str(&mut out, &config.sdk_version);
+    Arc::from(String::from_utf8(out).unwrap_or_default())
 }
 
 impl Shared {
@@ -103,6 +115,7 @@ impl Recorder {
         let sampling = setup::initial(&config, &counters);
         Recorder {
             shared: Arc::new(Shared {
+                sdk_members: sdk_members(&config),
                 config,
                 emitter,
                 counters,
@@ -320,13 +333,11 @@ impl Recorder {
                 origin: config.origin.clone(),
                 ..EntityData::default()
             };
-            let mut xray = serde_json::Map::new();
-            xray.insert("sdk".into(), config.sdk_name.clone().into());
-            xray.insert("sdk_version".into(), config.sdk_version.clone().into());
-            if let Some(rule) = &decision.rule_name {
-                xray.insert("sampling_rule_name".into(), rule.to_string().into());
-            }
-            d.aws.insert("xray".into(), xray.into());
+            // Pre-serialized, not a JSON map: built and dropped for every request otherwise.
+            d.xray = Some(XrayInfo {
+                sdk_members: Arc::clone(&self.shared.sdk_members),
+                sampling_rule_name: decision.rule_name.clone(),
+            });
             data = Some(Box::new(d));
         }
         Entity::create(
