@@ -1,5 +1,5 @@
 //! The benchmark's hot path as a plain loop, for instruction counts that do not drift with
-//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000 [owned|segment]`.
+//! machine noise: `valgrind --tool=callgrind target/release/examples/hot_path 100000 [owned|segment|nested]`.
 
 use std::sync::Arc;
 
@@ -32,6 +32,23 @@ fn main() {
         for _ in 0..n {
             let segment = recorder.begin_segment(Some("orders"), Some(&incoming), &request);
             let _ = segment.end();
+        }
+        return;
+    }
+    if std::env::args().nth(2).as_deref() == Some("nested") {
+        // A chain of 10 nested subsegments (Node's nested-10 benchmark in the core): n / 10
+        // chains, each level with an annotation and a metadata value, ended innermost first.
+        for _ in 0..n / 10 {
+            let mut chain = vec![facade.begin_subsegment("### m1")];
+            for level in 2..=10 {
+                let child = chain[chain.len() - 1].begin_subsegment(&format!("### m{level}"));
+                chain.push(child);
+            }
+            for sub in chain.iter().rev() {
+                let _ = sub.put_annotation_str("k", "v");
+                let _ = sub.put_metadata_ref(None, "m", &metadata);
+                let _ = sub.end();
+            }
         }
         return;
     }

@@ -782,6 +782,12 @@ pub fn fit(
     out: &mut Vec<u8>,
 ) -> FitReport {
     let prefix_len = out.len();
+    // Room for the children and the usual fields up front: growing the buffer while copying
+    // children in reallocates and copies it several times over in nested chains.
+    if !children.is_empty() {
+        let children_len: usize = children.iter().map(|c| c.len() + 1).sum();
+        out.reserve(children_len + 512);
+    }
     let serializations = std::cell::Cell::new(0);
     let write = |out: &mut Vec<u8>, data: &EntityData, children: &[Vec<u8>]| {
         serializations.set(serializations.get() + 1);

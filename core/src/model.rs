@@ -307,7 +307,9 @@ impl EntityData {
         if !aws.is_empty() {
             aws.clear();
         }
-        *xray = None;
+        if xray.is_some() {
+            *xray = None;
+        }
         if sql.is_some() {
             *sql = None;
         }
