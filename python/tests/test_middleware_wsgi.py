@@ -229,6 +229,35 @@ def test_an_exception_while_streaming_is_recorded_with_the_status_sent(memory):
     assert seg["fault"] is True and seg["cause"]["exceptions"][0]["type"] == "AppError"
 
 
+def test_the_body_iterator_is_made_in_the_segment_and_its_exception_recorded(memory):
+    seen: List[str] = []
+
+    class Body:
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+
+        def __iter__(self) -> Any:
+            seen.append(f"iter under {_current.get().name}")
+            if self.fail:
+                raise AppError("no iterator")
+            return iter([b"ok"])
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+        return Body(env["PATH_INFO"] == "/fail")
+
+    result = XRayWSGIMiddleware(app, name="iter")(environ(), Server().start_response)
+    assert list(result) == [b"ok"]
+    result.close()
+    assert memory.segment()["http"]["response"] == {"status": 200, "content_length": 2}
+    with pytest.raises(AppError, match="no iterator"):
+        XRayWSGIMiddleware(app, name="iter")(environ(PATH_INFO="/fail"), Server().start_response)
+    assert _current.get() is None
+    seg = memory.segment()
+    assert seg["fault"] is True and seg["cause"]["exceptions"][0]["message"] == "no iterator"
+    assert seen == ["iter under iter"] * 2
+
+
 def test_an_exception_in_close_is_recorded_and_reraised(memory):
     class Body:
         def __iter__(self):

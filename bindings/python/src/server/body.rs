@@ -5,18 +5,19 @@
 //! closes the application's iterable and ends the request. An exception is handed to the
 //! middleware's `fail` hook (which records it and ends the request) and raised on unchanged.
 
-use std::sync::Mutex;
-
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::exchange::Exchange;
 
-/// Python's `iter` and `next`, and a private object `next` returns at the end of an
-/// iterator (`next(it, end)`: no StopIteration to raise and catch per body).
+/// What a body needs from Python, looked up once: `contextvars.copy_context`, the unbound
+/// `Context.run` (called as `run(context, f, *args)`: no bound method is made per request),
+/// `next`, and a private object `next` returns at the end of an iterator (`next(it, end)`: no
+/// StopIteration to raise and catch per body).
 struct Builtins {
-    iter: Py<PyAny>,
+    copy_context: Py<PyAny>,
+    run: Py<PyAny>,
     next: Py<PyAny>,
     end: Py<PyAny>,
 }
@@ -25,9 +26,14 @@ static BUILTINS: PyOnceLock<Builtins> = PyOnceLock::new();
 
 fn builtins(py: Python<'_>) -> PyResult<&Builtins> {
     BUILTINS.get_or_try_init(py, || {
+        let contextvars = py.import(intern!(py, "contextvars"))?;
         let builtins = py.import(intern!(py, "builtins"))?;
         Ok(Builtins {
-            iter: builtins.getattr(intern!(py, "iter"))?.unbind(),
+            copy_context: contextvars.getattr(intern!(py, "copy_context"))?.unbind(),
+            run: contextvars
+                .getattr(intern!(py, "Context"))?
+                .getattr(intern!(py, "run"))?
+                .unbind(),
             next: builtins.getattr(intern!(py, "next"))?.unbind(),
             end: builtins.getattr(intern!(py, "object"))?.call0()?.unbind(),
         })
@@ -36,27 +42,30 @@ fn builtins(py: Python<'_>) -> PyResult<&Builtins> {
 
 #[pyclass(frozen, name = "Body", module = "oxray._core")]
 pub struct Body {
+    /// The application's iterable (closed by `close()`).
     iterable: Py<PyAny>,
-    /// `iter(iterable)`, made on the first item.
-    iterator: Mutex<Option<Py<PyAny>>>,
+    /// `iter(iterable)`, made when the application returned it, its segment current.
+    iterator: Py<PyAny>,
     exchange: Py<Exchange>,
-    /// `Context.run` of the request's context.
-    run: Py<PyAny>,
+    /// A copy of the request's context (its segment current), each item is made in.
+    context: Py<PyAny>,
 }
 
 impl Body {
-    /// `iterable` wrapped; `run`: the `Context.run` of a copy of the request's context.
+    /// `iterable` wrapped, with its `iterator`, in a copy of the current context: called while
+    /// the request's segment is current.
     pub fn wrap<'py>(
         py: Python<'py>,
         iterable: Py<PyAny>,
+        iterator: Py<PyAny>,
         exchange: Py<Exchange>,
-        run: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Body>> {
+        let context = builtins(py)?.copy_context.call0(py)?;
         let body = Body {
             iterable,
-            iterator: Mutex::new(None),
+            iterator,
             exchange,
-            run: run.unbind(),
+            context,
         };
         Bound::new(py, body)
     }
@@ -71,20 +80,6 @@ impl Body {
             .call1(py, (exchange, error.value(py)));
         error
     }
-
-    fn iterator(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Some(it) = self
-            .iterator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            return Ok(it.clone_ref(py));
-        }
-        let it = self.run.call1(py, (&builtins(py)?.iter, &self.iterable))?;
-        *self.iterator.lock().unwrap_or_else(|e| e.into_inner()) = Some(it.clone_ref(py));
-        Ok(it)
-    }
 }
 
 #[pymethods]
@@ -94,9 +89,11 @@ impl Body {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let iterator = self.iterator(py).map_err(|e| self.failed(py, e))?;
         let b = builtins(py)?;
-        match self.run.call1(py, (&b.next, iterator, &b.end)) {
+        match b
+            .run
+            .call1(py, (&self.context, &b.next, &self.iterator, &b.end))
+        {
             Ok(item) if item.is(&b.end) => Ok(None),
             Ok(item) => {
                 if let Ok(n) = item.bind(py).len() {
@@ -111,7 +108,8 @@ impl Body {
     /// Closes the application's iterable (in the request's context) and ends the request.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         if let Ok(close) = self.iterable.bind(py).getattr(intern!(py, "close")) {
-            if let Err(e) = self.run.call1(py, (close,)) {
+            let run = &builtins(py)?.run;
+            if let Err(e) = run.call1(py, (&self.context, close)) {
                 return Err(self.failed(py, e));
             }
         }

@@ -11,7 +11,6 @@ use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::body::Body;
@@ -20,22 +19,6 @@ use super::hooks::Hooks;
 use super::Begun;
 use crate::diag;
 use crate::entity::PyEntity;
-
-static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// A copy of the current context (`contextvars.copy_context()`).
-fn copy_context<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    COPY_CONTEXT
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                py.import(intern!(py, "contextvars"))?
-                    .getattr(intern!(py, "copy_context"))?
-                    .unbind(),
-            )
-        })?
-        .bind(py)
-        .call0()
-}
 
 /// Which server interface the exchange stands in for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -319,17 +302,19 @@ impl Exchange {
     /// WSGI: what the server gets for the application's `result`. A list body is complete:
     /// the request ends now and the list is returned as it is; so is a `wsgi.file_wrapper`
     /// body, which the server can then still send its own fast way. Any other body is wrapped
-    /// in a [`Body`] whose items are made, as the server asks, in a copy of the current context:
-    /// called while the request's segment is current. Never raises.
+    /// in a [`Body`] whose items are made, as the server asks, in a copy of the current context.
+    /// Called while the request's segment is current, which is when the body's iterator is
+    /// made; only an exception of the application's `__iter__` is raised (the middleware
+    /// records it and ends the request).
     fn respond<'py>(
         slf: &Bound<'py, Self>,
         result: Bound<'py, PyAny>,
         environ: &Bound<'py, PyDict>,
-    ) -> Bound<'py, PyAny> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         if let Ok(list) = result.cast_exact::<PyList>() {
             Exchange::end(slf, false, list_bytes(list));
-            return result;
+            return Ok(result);
         }
         let file_wrapper = environ
             .get_item(intern!(py, "wsgi.file_wrapper"))
@@ -337,12 +322,16 @@ impl Exchange {
             .flatten();
         if file_wrapper.is_some_and(|w| result.get_type().is(&w)) {
             Exchange::end(slf, false, 0);
-            return result;
+            return Ok(result);
         }
-        let body = copy_context(py)
-            .and_then(|context| context.getattr(intern!(py, "run")))
-            .and_then(|run| Body::wrap(py, result.clone().unbind(), slf.clone().unbind(), run));
-        match body {
+        let iterator = result.try_iter()?;
+        let body = Body::wrap(
+            py,
+            result.clone().unbind(),
+            iterator.into_any().unbind(),
+            slf.clone().unbind(),
+        );
+        Ok(match body {
             Ok(body) => body.into_any(),
             Err(problem) => {
                 // Not expected; the body then goes out unwrapped, outside the segment.
@@ -353,7 +342,7 @@ impl Exchange {
                 Exchange::end(slf, false, 0);
                 result
             }
-        }
+        })
     }
 }
 
