@@ -37,23 +37,35 @@ pub fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
 
 /// One value of a request.
 pub enum Text<'py> {
-    /// A str with UTF-8 text (checked when made).
-    Str(Bound<'py, PyString>),
+    /// A str with UTF-8 text, and where that text is: the str's own UTF-8 buffer, read once
+    /// when the value is made (not again at every use).
+    Str(Bound<'py, PyString>, Borrowed),
     /// Bytes holding UTF-8 (checked when made).
     Bytes(Bound<'py, PyBytes>),
     Owned(String),
 }
 
+/// The place of a str's UTF-8 buffer, kept next to the str object that owns it.
+pub struct Borrowed {
+    data: *const u8,
+    len: usize,
+}
+
 impl<'py> Text<'py> {
     /// A non-empty str's text; lone surrogates are replaced (in a copy).
     pub fn from_str(s: Bound<'py, PyString>) -> Option<Text<'py>> {
-        if s.len().ok()? == 0 {
-            return None;
+        match utf8(&s) {
+            Some("") => None,
+            Some(text) => {
+                let place = Borrowed {
+                    data: text.as_ptr(),
+                    len: text.len(),
+                };
+                Some(Text::Str(s, place))
+            }
+            None if s.len().ok()? == 0 => None,
+            None => Some(Text::Owned(s.to_string_lossy().into_owned())),
         }
-        if utf8(&s).is_some() {
-            return Some(Text::Str(s));
-        }
-        Some(Text::Owned(s.to_string_lossy().into_owned()))
     }
 
     /// Non-empty bytes as text; bytes that are not UTF-8 are decoded with replacements.
@@ -75,7 +87,12 @@ impl<'py> Text<'py> {
 
     pub fn as_str(&self) -> &str {
         match self {
-            Text::Str(s) => utf8(s).unwrap_or(""),
+            // SAFETY: `place` is the UTF-8 buffer of `s` (from `utf8`), which belongs to the
+            // str object, does not change (strs are immutable) and lives as long as it; this
+            // Text holds the str, and the returned borrow cannot outlive the Text.
+            Text::Str(_s, place) => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(place.data, place.len))
+            },
             // SAFETY: checked to be UTF-8 when made (`from_bytes`), and a bytes object never
             // changes: not checked again on every read.
             Text::Bytes(b) => unsafe { std::str::from_utf8_unchecked(b.as_bytes()) },
