@@ -12,6 +12,7 @@
 // ALS_FLOOR=1 adds an untraced server that only enters an AsyncLocalStorage store per request,
 // to show that floor. Prints one JSON line: medians in µs per request.
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +54,16 @@ const servers = {
   express: http.createServer(expressApp(null)),
   expressTraced: http.createServer(expressApp(traceExpress(tracer))),
 };
+// OXRAY_BASELINE_DIR: the same traced servers with another build of oxray, in the same
+// process and rounds (a same-run A/B comparison of two builds).
+const baselineDir = process.env.OXRAY_BASELINE_DIR;
+if (baselineDir) {
+  const base = require(`${baselineDir}/lib/index.js`);
+  const baseMiddleware = require(`${baselineDir}/lib/middleware.js`);
+  const baseTracer = new base.Tracer({ serviceName: 'bench' });
+  servers.httpTracedBase = http.createServer(baseMiddleware.traceHttpServer(baseTracer, handler));
+  servers.expressTracedBase = http.createServer(expressApp(baseMiddleware.traceExpress(baseTracer)));
+}
 if (process.env.ALS_FLOOR === '1') {
   const { AsyncLocalStorage } = require('node:async_hooks');
   const als = new AsyncLocalStorage();
@@ -128,6 +139,9 @@ const cases = {
   expressSampled: ['expressTraced', 1],
   expressUnsampled: ['expressTraced', 0],
   ...(servers.httpAls ? { httpAls: ['httpAls', 1] } : {}),
+  ...(servers.httpTracedBase
+    ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0] }
+    : {}),
 };
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, { wall: [], thread: [], process: [] }]));
 async function measure(name) {
@@ -139,6 +153,28 @@ async function measure(name) {
   samples[name].wall.push((w1 - w0) / BLOCK);
   samples[name].thread.push((t1 - t0) / BLOCK);
   samples[name].process.push((p1 - p0) / BLOCK);
+}
+
+// CASE=<name> REQUESTS=<n>: after the same warm-up, only `n` requests of that case and no
+// figures, for counting instructions (`valgrind --tool=callgrind --separate-threads=yes`): the
+// difference between two request counts, divided by the difference of the counts, is the cost
+// of one request on each thread.
+if (process.env.CASE) {
+  const only = process.env.CASE;
+  const [server, sampled] = cases[only];
+  // Every server first (the process-wide context tracking is then on, as in the measured run).
+  for (const [other, decision] of Object.values(cases)) await clients[other](BLOCK, decision);
+  for (let i = 0; i < 3; i++) await clients[server](BLOCK, sampled);
+  // CALLGRIND_CONTROL=1 (with `--instr-atstart=no`): instructions are counted only from here,
+  // so one run gives the cost per request without start-up and warm-up.
+  const control = (on) => new Promise((resolve) => spawn('callgrind_control', ['-i', on, String(process.pid)], { stdio: 'ignore' }).on('close', resolve));
+  if (process.env.CALLGRIND_CONTROL === '1') await control('on');
+  await clients[server](Number(process.env.REQUESTS ?? BLOCK), sampled);
+  if (process.env.CALLGRIND_CONTROL === '1') await control('off');
+  for (const s of Object.values(servers)) s.close();
+  for (const s of Object.values(servers)) s.closeAllConnections?.();
+  console.log(JSON.stringify({ case: only, requests: Number(process.env.REQUESTS ?? BLOCK) }));
+  process.exit(0);
 }
 
 // Warm-up: every path compiled and the sender thread started.
@@ -157,7 +193,9 @@ const result = { rounds: ROUNDS, block: BLOCK, perRequest: {}, added: {} };
 for (const name of Object.keys(cases)) {
   result.perRequest[name] = { wallUs: median(samples[name].wall), threadCpuUs: median(samples[name].thread), processCpuUs: median(samples[name].process) };
 }
-for (const [name, base] of [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['httpAls', 'http']]) {
+const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['httpAls', 'http']];
+for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
+for (const [name, base] of pairs) {
   if (!samples[name]) continue;
   result.added[name] = { wallUs: paired(name, base, 'wall'), threadCpuUs: paired(name, base, 'thread'), processCpuUs: paired(name, base, 'process') };
 }

@@ -19,6 +19,8 @@ const RUNS = arg('runs', 3);
 const ROUNDS = arg('rounds', 40);
 const BLOCK = arg('block', 1000);
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
+// OXRAY_BASELINE_DIR: another build of the package, traced in the same processes and rounds.
+const baselineDir = process.env.OXRAY_BASELINE_DIR ? path.resolve(process.env.OXRAY_BASELINE_DIR) : undefined;
 
 const sink = dgram.createSocket('udp4');
 let received = 0;
@@ -30,7 +32,7 @@ sink.setRecvBufferSize(4 * 1024 * 1024);
 function serverEnv() {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (/^(AWS_|LAMBDA_|POWERTOOLS_|_HANDLER$|_X_AMZN)/.test(k)) delete env[k];
-  return { ...env, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`, OXRAY_NODE_DIR: oxrayDir, ROUNDS: String(ROUNDS), BLOCK: String(BLOCK), ALS_FLOOR: '1' };
+  return { ...env, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`, OXRAY_NODE_DIR: oxrayDir, ROUNDS: String(ROUNDS), BLOCK: String(BLOCK), ALS_FLOOR: '1', ...(baselineDir ? { OXRAY_BASELINE_DIR: baselineDir } : {}) };
 }
 
 function run() {
@@ -75,3 +77,9 @@ line('traceHttpServer, not sampled (Sampled=0)', 'httpUnsampled', 'http');
 line('Express + traceExpress, sampled', 'expressSampled', 'express');
 line('Express + traceExpress, not sampled', 'expressUnsampled', 'express');
 if (A.httpAls) line('floor: an AsyncLocalStorage store entered per request, no tracing', 'httpAls', 'http');
+if (A.httpSampledBase) {
+  line('baseline build: traceHttpServer, sampled', 'httpSampledBase', 'http');
+  line('baseline build: traceHttpServer, not sampled', 'httpUnsampledBase', 'http');
+  line('baseline build: Express + traceExpress, sampled', 'expressSampledBase', 'express');
+  line('baseline build: Express + traceExpress, not sampled', 'expressUnsampledBase', 'express');
+}

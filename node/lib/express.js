@@ -11,12 +11,15 @@ const { startServerMode } = require('./server-mode');
 const context = require('./context');
 
 /**
- * The traced request of each request's context store, for the error middleware: found from
- * the context rather than from a property added to `req` (Express replaced the prototype of
- * its request objects; oxray leaves their shape alone).
- * @type {WeakMap<object, import('./request').Traced>}
+ * The traced requests whose response is not done yet, by context store: for the error
+ * middleware, and for an app mounted in a traced app (one segment per request). A Map whose
+ * entries are removed when the request ends (request.js), not a WeakMap: each WeakMap entry
+ * is an ephemeron the garbage collector must process (about 1 µs per request in a loop
+ * here). Not a property of `req` or `res` either: a computed-key property added to an object
+ * with as many properties as a response turns it into a slow dictionary-mode object.
+ * @type {Map<object, import('./request').Traced>}
  */
-const requests = new WeakMap();
+const requests = new Map();
 
 /**
  * @param {import('./tracer').Tracer} tracer
@@ -30,7 +33,7 @@ function traceExpress(tracer, options) {
     // Mounted twice (an app inside an app): the first one traces the request.
     const current = context.currentStore();
     if (current === null || !requests.has(current)) {
-      const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl);
+      const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl, requests);
       if (traced !== null) requests.set(traced.store, traced);
     }
     next();

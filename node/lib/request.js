@@ -35,11 +35,16 @@ class Traced {
    * @param {Tracer} tracer
    * @param {import('./context').Store} store
    * @param {ServerResponse} res
+   * @param {Map<object, Traced> | null} registry
    */
-  constructor(tracer, store, res) {
+  constructor(tracer, store, res, registry) {
     this.tracer = tracer;
     this.store = store;
     this.res = res;
+    /** Where the caller keeps it by store while it is open (express.js), or null. */
+    this.registry = registry;
+    /** The request's segment (the store's handle may be changed by `setSegment`). */
+    this.h = store.h;
     /** The handler failed and that was recorded: a closed connection is no news then. */
     this.failed = false;
   }
@@ -98,6 +103,40 @@ function readHeaders(raw) {
   return { trace, host, agent, forwarded };
 }
 
+/** The addon last seen, and its `serverSlots` ([handle, sampled] of the last `serveRequest`). */
+/** @type {any} */ let slotsOf = null;
+/** @type {Uint32Array | null} */ let slots = null;
+/** Segment names interned in that addon (`internName`): a request passes a small integer. */
+/** @type {Map<string, number>} */ const nameIds = new Map();
+
+/**
+ * Finds (or installs, once per thread: `installServerFast`) the addon's `serveRequest`.
+ * @param {any} native
+ */
+function bindAddon(native) {
+  slotsOf = native;
+  slots = null;
+  nameIds.clear();
+  if (typeof native.serveRequest !== 'function' && typeof native.installServerFast === 'function') native.installServerFast(native);
+  if (typeof native.serveRequest === 'function' && native.serverSlots instanceof Uint32Array) slots = native.serverSlots;
+}
+
+/**
+ * The name argument of `serveRequest`: the interned id of `name`, or the text when the table
+ * is full, or undefined (the Host's name).
+ * @param {any} native
+ * @param {string | undefined} name
+ */
+function nameArg(native, name) {
+  if (name === undefined) return undefined;
+  let id = nameIds.get(name);
+  if (id === undefined) {
+    id = /** @type {number} */ (native.internName(name));
+    if (nameIds.size < 1024) nameIds.set(name, id);
+  }
+  return id !== 0 ? id : name;
+}
+
 /**
  * Begins tracing `req`; returns null when it is not traced (tracing off). Never throws.
  * @param {Tracer} tracer
@@ -105,32 +144,46 @@ function readHeaders(raw) {
  * @param {ServerResponse} res
  * @param {string | undefined} name segment name (see {@link segmentName})
  * @param {string | undefined} url the URL to record (Express: `originalUrl`), else `req.url`
+ * @param {Map<object, Traced> | null} [registry] a map the caller keeps the request in while it is open
  * @returns {Traced | null}
  */
-function beginRequest(tracer, req, res, name, url) {
+function beginRequest(tracer, req, res, name, url, registry = null) {
   if (!tracer.isTracingEnabled()) return null;
   try {
-    const native = /** @type {import('./native').Native} */ (tracer._native);
+    const native = /** @type {any} */ (tracer._native);
+    if (native !== slotsOf) bindAddon(native);
     const { trace, host, agent, forwarded } = readHeaders(req.rawHeaders);
     const target = url ?? req.url ?? '/';
     const query = target.indexOf('?');
     const socket = req.socket;
-    // The details after the path are read by the addon only when the request is sampled.
-    const h = native.beginRequest(
-      name,
-      trace,
-      host,
-      req.method,
-      query === -1 ? target : target.slice(0, query),
-      /** @type {any} */ (socket)?.encrypted ? 'https' : 'http',
-      agent,
-      socket?.remoteAddress,
-      forwarded,
-    );
-    if (h === 0) return null;
-    const answer = native.responseHeader(h);
+    const path = query === -1 ? target : target.slice(0, query);
+    /** @type {number} */ let h;
+    /** @type {string | null | undefined} */ let answer;
+    let unsampled = false;
+    if (slots !== null) {
+      // One crossing: the handle and the sampling decision come back in `slots`. The details
+      // after the path are read by the addon only when the request is sampled.
+      answer = native.serveRequest(nameArg(native, name), trace, host, req.method, path, /** @type {any} */ (socket)?.encrypted === true, agent, socket?.remoteAddress, forwarded);
+      if (answer === undefined) return null;
+      h = slots[0];
+      unsampled = slots[1] === 0;
+    } else {
+      h = native.beginRequest(
+        name,
+        trace,
+        host,
+        req.method,
+        path,
+        /** @type {any} */ (socket)?.encrypted ? 'https' : 'http',
+        agent,
+        socket?.remoteAddress,
+        forwarded,
+      );
+      if (h === 0) return null;
+      answer = native.responseHeader(h);
+    }
     if (answer !== null && !res.headersSent) res.setHeader(HEADER, answer);
-    const traced = new Traced(tracer, context.newStore(h, name), res);
+    const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res, registry);
     // A closure rather than a property added to `res` (whose shape oxray leaves alone).
     res.on('close', () => endRequest(traced));
     context.enter(traced.store);
@@ -162,18 +215,19 @@ function endRequest(traced) {
   const { tracer, store, res } = traced;
   if (store.done) return;
   store.done = true;
+  if (traced.registry !== null) traced.registry.delete(store);
   try {
     const native = /** @type {import('./native').Native} */ (tracer._native);
     if (!res.writableFinished && !traced.failed) {
-      native.setFlags(store.h, true, false, false);
-      native.addException(store.h, {
+      native.setFlags(traced.h, true, false, false);
+      native.addException(traced.h, {
         typeName: 'ClientClosedRequest',
         message: 'the connection closed before the response was complete',
         remote: true,
         stack: [],
       });
     }
-    native.endRequest(store.h, res.headersSent ? res.statusCode : 0, res.headersSent ? contentLength(res) : undefined);
+    native.endRequest(traced.h, res.headersSent ? res.statusCode : 0, res.headersSent ? contentLength(res) : undefined);
   } catch (err) {
     tracer._internalError(err);
   }
@@ -194,8 +248,8 @@ function recordFailure(traced, err) {
   traced.failed = true;
   try {
     const status = statusOf(err);
-    if (status !== undefined && status >= 400 && status < 500) /** @type {import('./native').Native} */ (tracer._native).setFlags(store.h, true, false, status === 429);
-    tracer._recordError(store.h, err);
+    if (status !== undefined && status >= 400 && status < 500) /** @type {import('./native').Native} */ (tracer._native).setFlags(traced.h, true, false, status === 429);
+    tracer._recordError(traced.h, err);
   } catch (problem) {
     tracer._internalError(problem);
   }

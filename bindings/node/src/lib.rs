@@ -21,6 +21,7 @@ mod parse;
 mod recorder;
 mod sampling;
 mod server;
+mod server_fast;
 mod slab;
 mod state;
 

@@ -12,7 +12,7 @@
 use oxray_core::entity::EntityKind;
 use oxray_core::request_headers::{first_forwarded, host_name};
 use oxray_core::sampling::SamplingRequest;
-use oxray_core::{Entity, HttpRequest, Recorder, TraceHeader};
+use oxray_core::{Entity, HttpRequest, Recorder, Sampled, TraceHeader};
 
 use crate::state;
 
@@ -93,12 +93,14 @@ fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
 /// client's address (the first `X-Forwarded-For` entry when there is one, flagged so).
 fn record_request(entity: &Entity, key: &RequestKey<'_>, details: RequestDetails) {
     let url = key.host.map(|host| {
-        format!(
-            "{}://{}{}",
-            details.scheme.as_deref().unwrap_or("http"),
-            host,
-            key.path.unwrap_or("/")
-        )
+        let scheme = details.scheme.as_deref().unwrap_or("http");
+        let path = key.path.unwrap_or("/");
+        let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(host);
+        url.push_str(path);
+        url
     });
     let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
     let (client_ip, x_forwarded_for) = match forwarded {
@@ -114,6 +116,130 @@ fn record_request(entity: &Entity, key: &RequestKey<'_>, details: RequestDetails
         x_forwarded_for: x_forwarded_for && entity.kind() == EntityKind::Segment,
         traced: false,
     });
+}
+
+/// Longest `X-Amzn-Trace-Id` answer: `Root=` + trace id (35) + `;Sampled=1`.
+pub const ANSWER_ROOM: usize = 50;
+
+/// What [`begin_request_answered`] read lazily: each is asked at most once, and only when
+/// needed (the trace header always; host, method and path only when the segment is named
+/// after the host, the sampling rules decide, or the request is sampled).
+pub trait RequestSource<'a> {
+    fn trace_header(&mut self) -> Option<&'a str>;
+    fn host(&mut self) -> Option<&'a str>;
+    fn method(&mut self) -> Option<&'a str>;
+    fn path(&mut self) -> Option<&'a str>;
+}
+
+/// A begun request: its handle (0: not traced), whether it is sampled, and the
+/// `X-Amzn-Trace-Id` to answer with (`answer[..answer_len]`, ASCII).
+pub struct Begun {
+    pub handle: u32,
+    pub sampled: bool,
+    pub answer: [u8; ANSWER_ROOM],
+    pub answer_len: usize,
+}
+
+/// [`begin_request`] and [`response_header`] in one pass, reading the request lazily from
+/// `source` (see [`RequestSource`]): an unsampled request decided by its header never reads
+/// its method or path. `name` is the segment name asked for (None: the Host's name).
+pub fn begin_request_answered<'a>(
+    name: Option<&str>,
+    source: &mut impl RequestSource<'a>,
+    details: impl FnOnce() -> RequestDetails,
+) -> Begun {
+    let mut begun = Begun {
+        handle: 0,
+        sampled: false,
+        answer: [0; ANSWER_ROOM],
+        answer_len: 0,
+    };
+    let name = name.filter(|n| !n.is_empty());
+    let trace_header = source.trace_header();
+    let incoming = state::with(|s| {
+        let config = s.recorder.config();
+        if !config.enabled || config.lambda {
+            return None;
+        }
+        Some(match trace_header.map(TraceHeader::parse) {
+            Some(Ok(h)) => Some(h),
+            Some(Err(e)) => {
+                s.recorder.report_bad_incoming_header(&e);
+                None
+            }
+            None => None,
+        })
+    })
+    .flatten();
+    let entity = match incoming {
+        // Outside Lambda: decided here.
+        Some(incoming) => {
+            let decided = incoming.as_ref().and_then(|h| h.sampled);
+            let host = if name.is_none() || decided != Some(Sampled::No) {
+                source.host()
+            } else {
+                None
+            };
+            let hostname = host.map(host_name).filter(|h| !h.is_empty());
+            let undecided = !matches!(decided, Some(Sampled::Yes | Sampled::No));
+            let sampling = if undecided {
+                SamplingRequest {
+                    host: hostname,
+                    method: source.method(),
+                    url_path: source.path(),
+                    ..SamplingRequest::default()
+                }
+            } else {
+                SamplingRequest::default()
+            };
+            state::with(|s| {
+                s.recorder
+                    .begin_segment(name.or(hostname), incoming.as_ref(), &sampling)
+            })
+        }
+        // Tracing off, before `init`, or in Lambda (the general path decides).
+        None => {
+            let key = RequestKey {
+                name,
+                trace_header,
+                host: source.host(),
+                method: source.method(),
+                path: source.path(),
+            };
+            state::with(|s| begin_entity(&s.recorder, &key)).flatten()
+        }
+    };
+    let Some(entity) = entity else {
+        return begun;
+    };
+    begun.sampled = entity.is_sampled();
+    if begun.sampled {
+        let key = RequestKey {
+            name,
+            trace_header,
+            host: source.host(),
+            method: source.method(),
+            path: source.path(),
+        };
+        record_request(&entity, &key, details());
+    }
+    begun.answer_len = write_answer(&entity, &mut begun.answer);
+    begun.handle = state::insert(entity);
+    begun
+}
+
+/// Writes the `X-Amzn-Trace-Id` answer for `entity` into `out` (what
+/// `TraceHeader::response` makes, without formatting); returns its length.
+fn write_answer(entity: &Entity, out: &mut [u8; ANSWER_ROOM]) -> usize {
+    out[..5].copy_from_slice(b"Root=");
+    out[5..40].copy_from_slice(&entity.trace_id().to_bytes());
+    let requested = entity.incoming_header().and_then(|h| h.sampled) == Some(Sampled::Requested);
+    if !requested {
+        return 40;
+    }
+    out[40..49].copy_from_slice(b";Sampled=");
+    out[49] = if entity.is_sampled() { b'1' } else { b'0' };
+    ANSWER_ROOM
 }
 
 /// The `X-Amzn-Trace-Id` to answer with: `Root=…`, plus the decision when the caller asked
