@@ -8,6 +8,14 @@
 // code differ by up to ±10k instructions per invocation (when background compilation lands);
 // `node --predictable` (compilation on the main thread, in a fixed order) makes them agree
 // within a few instructions, which resolves changes of 1k: use it for before/after comparisons.
+// Under --predictable, TurboFan still compiles functions (the tracer's, Node's promise hooks,
+// this harness's) between the 1,200th and 2,200th invocation, on the main thread, and that
+// compilation lands in the difference: the same traced build measured 350.7k instructions per
+// invocation from 1200/2200 and 297.3k from 3200/6200 (the untraced chain: 86.5k and 64.1k),
+// and a change that shifts when those compiles happen moves the 1200/2200 figure by several
+// thousand. For the steady state take 3200 and 6200 (the difference / 3000): only two small
+// compiles remain in that window.
+//   valgrind --tool=callgrind --separate-threads=yes node --predictable profile-nested.mjs 3200   (and 6200)
 //   node --cpu-prof profile-nested.mjs 20000
 // TRACER_MODULE picks the tracer (default: this repository's oxray); PLAIN=1 runs the same
 // chain undecorated and without tracer calls (the floor the tracer's cost adds to); SAMPLED=0
