@@ -23,7 +23,7 @@ use crate::names;
 ///
 /// # Safety
 /// `env` and `info` must be the ones Node-API passed to the running callback.
-unsafe fn args<const N: usize>(
+pub(crate) unsafe fn args<const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> [sys::napi_value; N] {
@@ -71,7 +71,7 @@ unsafe fn string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
 ///
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
-unsafe fn long_string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
+pub(crate) unsafe fn long_string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
     if value.is_null() {
         return None;
     }
@@ -386,14 +386,14 @@ unsafe fn number(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
 }
 
 /// Stack room for a string argument read without allocating.
-const ROOM: usize = 256;
+pub(crate) const ROOM: usize = 256;
 
 /// A string argument, borrowed from `buf` when it fits there (else copied), or None if it is
 /// not a string.
 ///
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
-unsafe fn read_into<'b>(
+pub(crate) unsafe fn read_into<'b>(
     env: sys::napi_env,
     value: sys::napi_value,
     buf: &'b mut [u8; ROOM],

@@ -18,104 +18,12 @@ use napi::bindgen_prelude::{Env, JsValue, Object};
 use napi::sys;
 use napi_derive::napi;
 
+use crate::fast::{args, long_string as owned, read_into, ROOM};
 use crate::server::{RequestDetails, RequestSource};
 
 thread_local! {
     /// This thread's `serverSlots` memory ([handle, sampled]); null until registered.
     static SLOTS: Cell<*mut u32> = const { Cell::new(ptr::null_mut()) };
-}
-
-/// Stack room for a string argument read without allocating.
-const ROOM: usize = 256;
-
-/// # Safety
-/// `env` and `info` must be the ones Node-API passed to the running callback.
-unsafe fn args<const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> [sys::napi_value; N] {
-    let mut argv = [ptr::null_mut(); N];
-    let mut argc = N;
-    // SAFETY: `argv` has room for `argc` values, as Node-API requires.
-    unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        );
-    }
-    argv
-}
-
-/// A string argument, borrowed from `buf` when it fits there (else copied), or None if it is
-/// not a string.
-///
-/// # Safety
-/// `value` must be a live value of the running callback's scope (or null).
-unsafe fn read_into<'b>(
-    env: sys::napi_env,
-    value: sys::napi_value,
-    buf: &'b mut [u8; ROOM],
-) -> Option<Cow<'b, str>> {
-    if value.is_null() {
-        return None;
-    }
-    let mut written = 0usize;
-    // SAFETY: `buf` has ROOM bytes; Node-API writes at most ROOM - 1 plus a NUL. A
-    // non-string returns an error status.
-    let status = unsafe {
-        sys::napi_get_value_string_utf8(
-            env,
-            value,
-            buf.as_mut_ptr() as *mut c_char,
-            ROOM,
-            &mut written,
-        )
-    };
-    if status != sys::Status::napi_ok {
-        return None;
-    }
-    // Node-API stops before a character that does not fit (up to 4 bytes in UTF-8), so a
-    // result with room for one more character to spare is the whole string.
-    if written + 4 < ROOM - 1 {
-        return std::str::from_utf8(&buf[..written]).ok().map(Cow::Borrowed);
-    }
-    // SAFETY: as above.
-    unsafe { owned(env, value) }.map(Cow::Owned)
-}
-
-/// A string argument copied at full length, or None if it is not a string.
-///
-/// # Safety
-/// `value` must be a live value of the running callback's scope (or null).
-unsafe fn owned(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
-    if value.is_null() {
-        return None;
-    }
-    let mut len = 0usize;
-    // SAFETY: a null buffer asks for the length only; a non-string returns an error status.
-    let status =
-        unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) };
-    if status != sys::Status::napi_ok {
-        return None;
-    }
-    let mut buf = vec![0u8; len + 1];
-    let mut written = 0usize;
-    // SAFETY: `buf` has room for `len` bytes plus the NUL Node-API writes.
-    unsafe {
-        sys::napi_get_value_string_utf8(
-            env,
-            value,
-            buf.as_mut_ptr() as *mut c_char,
-            len + 1,
-            &mut written,
-        )
-    };
-    buf.truncate(written);
-    String::from_utf8(buf).ok()
 }
 
 /// A non-negative integer argument (an interned name id), or None.
