@@ -262,12 +262,7 @@ impl Entity {
     /// [`Entity::begin_subsegment`] with an explicit start time in epoch microseconds.
     pub fn begin_subsegment_at(&self, name: &str, start_micros: u64) -> Entity {
         let data = self.inner.sampled.then(|| {
-            // The recorder (found through the parents) only when a warning is due.
-            let (clean, changed) = sanitize::entity_name(name);
-            if changed {
-                warn_name_changed(self.inner.shared(), name, &clean);
-            }
-            crate::record_pool::take(&clean, start_micros)
+            crate::record_pool::take(&clean_name(|| self.inner.shared(), name), start_micros)
         });
         let depth = self.inner.depth.saturating_add(1);
         let links = (depth % MAX_EMBEDDED_DEPTH == 0).then(|| self.inner.links().clone());
@@ -290,7 +285,7 @@ impl Entity {
     }
 
     pub(crate) fn clean_name(&self, name: &str) -> String {
-        clean_name(self.inner.shared(), name).into_owned()
+        clean_name(|| self.inner.shared(), name).into_owned()
     }
 
     fn warn(&self, message: &str) {
@@ -912,20 +907,18 @@ impl Drop for Inner {
     }
 }
 
-/// The sanitized entity name; a warning is logged and counted when it had to change.
-pub(crate) fn clean_name<'a>(shared: &Shared, name: &'a str) -> std::borrow::Cow<'a, str> {
+/// The sanitized entity name; a warning is logged and counted when it had to change. The
+/// recorder is asked for only then (a subsegment reaches it through its parents).
+pub(crate) fn clean_name<'a, 's>(
+    shared: impl FnOnce() -> &'s Shared,
+    name: &'a str,
+) -> std::borrow::Cow<'a, str> {
     let (clean, changed) = sanitize::entity_name(name);
     if changed {
-        warn_name_changed(shared, name, &clean);
+        shared().warn(&format!(
+            "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
+            sanitize::truncate_chars(name, 64).0
+        ));
     }
     clean
-}
-
-/// Logs and counts that an entity name had to change.
-#[cold]
-fn warn_name_changed(shared: &Shared, name: &str, clean: &str) {
-    shared.warn(&format!(
-        "entity name {:?} was changed to {clean:?} (allowed: letters, digits, spaces and _.:/%&#=+-@; at most 200 characters)",
-        sanitize::truncate_chars(name, 64).0
-    ));
 }

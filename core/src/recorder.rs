@@ -328,7 +328,7 @@ impl Recorder {
         let mut data = None;
         if decision.sampled {
             let mut d = EntityData {
-                name: crate::entity::clean_name(&self.shared, name).into_owned(),
+                name: crate::entity::clean_name(|| &self.shared, name).into_owned(),
                 start_micros: start,
                 origin: config.origin.clone(),
                 ..EntityData::default()

@@ -47,7 +47,7 @@ pub(crate) unsafe fn args<const N: usize>(
 ///
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
-unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
+pub(crate) unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
     let mut out = 0u32;
     // SAFETY: a non-number leaves `out` untouched and returns an error status, which we ignore.
     if value.is_null()

@@ -140,6 +140,22 @@ pub struct Begun {
     pub answer_len: usize,
 }
 
+/// The request as the general path and `record_request` read it (host, method and path read
+/// from `source` now).
+fn request_key<'k, 'a: 'k>(
+    name: Option<&'k str>,
+    trace_header: Option<&'k str>,
+    source: &mut impl RequestSource<'a>,
+) -> RequestKey<'k> {
+    RequestKey {
+        name,
+        trace_header,
+        host: source.host(),
+        method: source.method(),
+        path: source.path(),
+    }
+}
+
 /// [`begin_request`] and [`response_header`] in one pass, reading the request lazily from
 /// `source` (see [`RequestSource`]): an unsampled request decided by its header never reads
 /// its method or path. `name` is the segment name asked for (None: the Host's name).
@@ -199,13 +215,7 @@ pub fn begin_request_answered<'a>(
         }
         // Tracing off, before `init`, or in Lambda (the general path decides).
         None => {
-            let key = RequestKey {
-                name,
-                trace_header,
-                host: source.host(),
-                method: source.method(),
-                path: source.path(),
-            };
+            let key = request_key(name, trace_header, source);
             state::with(|s| begin_entity(&s.recorder, &key)).flatten()
         }
     };
@@ -214,13 +224,7 @@ pub fn begin_request_answered<'a>(
     };
     begun.sampled = entity.is_sampled();
     if begun.sampled {
-        let key = RequestKey {
-            name,
-            trace_header,
-            host: source.host(),
-            method: source.method(),
-            path: source.path(),
-        };
+        let key = request_key(name, trace_header, source);
         record_request(&entity, &key, details());
     }
     begun.answer_len = write_answer(&entity, &mut begun.answer);

@@ -18,24 +18,12 @@ use napi::bindgen_prelude::{Env, JsValue, Object};
 use napi::sys;
 use napi_derive::napi;
 
-use crate::fast::{args, long_string as owned, read_into, ROOM};
+use crate::fast::{args, handle, long_string as owned, read_into, ROOM};
 use crate::server::{RequestDetails, RequestSource};
 
 thread_local! {
     /// This thread's `serverSlots` memory ([handle, sampled]); null until registered.
     static SLOTS: Cell<*mut u32> = const { Cell::new(ptr::null_mut()) };
-}
-
-/// A non-negative integer argument (an interned name id), or None.
-///
-/// # Safety
-/// `value` must be a live value of the running callback's scope (or null).
-unsafe fn id(env: sys::napi_env, value: sys::napi_value) -> Option<u32> {
-    let mut out = 0u32;
-    // SAFETY: a non-number returns an error status.
-    let ok = !value.is_null()
-        && unsafe { sys::napi_get_value_uint32(env, value, &mut out) } == sys::Status::napi_ok;
-    ok.then_some(out)
 }
 
 /// The request's arguments, each read into its own stack buffer on first use (a string too
@@ -115,9 +103,10 @@ unsafe extern "C" fn serve_request(
             }
         }
     };
+    // An interned name id (0: not a number, or no id: the name as text, or none).
     // SAFETY: as above.
-    let begun = match unsafe { id(env, name) } {
-        Some(id) if id != 0 => crate::names::with_name(id, |name| {
+    let begun = match unsafe { handle(env, name) } {
+        id @ 1.. => crate::names::with_name(id, |name| {
             crate::server::begin_request_answered(Some(name), &mut source, details)
         }),
         _ => {
