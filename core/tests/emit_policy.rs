@@ -254,6 +254,63 @@ fn bad_values_are_errors_or_corrected_never_invalid_json() {
 }
 
 #[test]
+fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_them() {
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    let value = JsonText::parse(r#"{"order":"o-1","items":[1,2]}"#).unwrap();
+    // Several subsegments in turn: each begins in the record the previous one gave back, so
+    // a value or key surviving recycling would show up in a later document.
+    for i in 0..5 {
+        let sub = seg.begin_subsegment(&format!("step {i}"));
+        if i == 0 {
+            assert!(matches!(
+                sub.put_annotation_str("", "v"),
+                Err(TraceError::InvalidArgument(_))
+            ));
+            assert!(matches!(
+                sub.put_metadata_ref(Some("AWS.x"), "k", &value),
+                Err(TraceError::ReservedNamespace(_))
+            ));
+            assert!(matches!(
+                sub.put_metadata_trusted_text(Some("AWS.x"), "k", "1"),
+                Err(TraceError::ReservedNamespace(_))
+            ));
+            sub.put_annotation_str("bad key!", "q\"uote\n").unwrap();
+            sub.put_annotation_str("long", &"é".repeat(1500)).unwrap();
+            sub.put_metadata_ref(None, "order", &value).unwrap();
+            sub.put_metadata_trusted_text(Some("ns"), "n", "42").unwrap();
+            // Replacing a value keeps one entry.
+            sub.put_annotation_str("long", "short").unwrap();
+        } else {
+            sub.put_annotation_str("i", &i.to_string()).unwrap();
+        }
+        sub.end().unwrap();
+    }
+    seg.end().unwrap();
+    let d = &validated(&r)[0];
+    let subs = d["subsegments"].as_array().unwrap();
+    assert_eq!(subs.len(), 5);
+    let first = &subs[0];
+    assert_eq!(first["annotations"]["bad_key_"], "q\"uote\n");
+    assert_eq!(first["annotations"]["long"], "short");
+    assert_eq!(first["annotations"].as_object().unwrap().len(), 2);
+    assert_eq!(first["metadata"]["default"]["order"]["items"][1], 2);
+    assert_eq!(first["metadata"]["ns"]["n"], 42);
+    assert!(first["metadata"].get("AWS.x").is_none());
+    for (i, sub) in subs.iter().enumerate().skip(1) {
+        assert_eq!(sub["annotations"], serde_json::json!({ "i": i.to_string() }));
+        assert!(sub.get("metadata").is_none(), "{sub}");
+    }
+    // A value longer than 1,000 characters is cut to 1,000 (characters, not bytes).
+    let r = Recorder::in_memory();
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    seg.put_annotation_str("long", &"é".repeat(1500)).unwrap();
+    seg.end().unwrap();
+    let d = &validated(&r)[0];
+    assert_eq!(d["annotations"]["long"].as_str().unwrap().chars().count(), 1000);
+}
+
+#[test]
 fn the_lambda_facade_is_read_only_and_never_sent() {
     let r = Recorder::in_memory();
     let facade = r.lambda_facade(Some(HEADER));
