@@ -278,7 +278,8 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
             sub.put_annotation_str("bad key!", "q\"uote\n").unwrap();
             sub.put_annotation_str("long", &"é".repeat(1500)).unwrap();
             sub.put_metadata_ref(None, "order", &value).unwrap();
-            sub.put_metadata_trusted_text(Some("ns"), "n", "42").unwrap();
+            sub.put_metadata_trusted_text(Some("ns"), "n", "42")
+                .unwrap();
             // Replacing a value keeps one entry.
             sub.put_annotation_str("long", "short").unwrap();
         } else {
@@ -298,7 +299,10 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
     assert_eq!(first["metadata"]["ns"]["n"], 42);
     assert!(first["metadata"].get("AWS.x").is_none());
     for (i, sub) in subs.iter().enumerate().skip(1) {
-        assert_eq!(sub["annotations"], serde_json::json!({ "i": i.to_string() }));
+        assert_eq!(
+            sub["annotations"],
+            serde_json::json!({ "i": i.to_string() })
+        );
         assert!(sub.get("metadata").is_none(), "{sub}");
     }
     // A value longer than 1,000 characters is cut to 1,000 (characters, not bytes).
@@ -307,7 +311,10 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
     seg.put_annotation_str("long", &"é".repeat(1500)).unwrap();
     seg.end().unwrap();
     let d = &validated(&r)[0];
-    assert_eq!(d["annotations"]["long"].as_str().unwrap().chars().count(), 1000);
+    assert_eq!(
+        d["annotations"]["long"].as_str().unwrap().chars().count(),
+        1000
+    );
 }
 
 #[test]
