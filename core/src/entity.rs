@@ -20,9 +20,10 @@
 //! that completed is lost. The reassembled trace is the same as if every subsegment had been
 //! sent on close.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::emit::Counters;
+use crate::entity_lock::{EntityGuard, EntityLock};
 use crate::header::TraceHeader;
 use crate::id::{EntityId, TraceId};
 use crate::json;
@@ -106,7 +107,7 @@ pub(crate) struct Inner {
     /// entity as parent id): written once, on first use, instead of once per child sent on its
     /// own (every child of a facade; streamed children of other entities).
     child_prefix: OnceLock<Box<[u8]>>,
-    state: Mutex<State>,
+    state: EntityLock<State>,
 }
 
 impl Inner {
@@ -160,8 +161,8 @@ impl std::fmt::Debug for Entity {
     }
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(m: &EntityLock<State>) -> EntityGuard<'_, State> {
+    m.lock()
 }
 
 /// Parameters for creating a segment or facade (used by the recorder).
@@ -175,8 +176,8 @@ pub(crate) struct NewEntity {
     pub data: Option<Box<EntityData>>,
 }
 
-fn new_state(data: Option<Box<EntityData>>) -> Mutex<State> {
-    Mutex::new(State {
+fn new_state(data: Option<Box<EntityData>>) -> EntityLock<State> {
+    EntityLock::new(State {
         data,
         ended: false,
         children: Vec::new(),
@@ -709,7 +710,7 @@ impl Entity {
         let mut data = *snapshot;
         data.end_micros = None;
         let mut buf = Vec::new();
-        let report = json::fit(self.inner.id, &mut data, Vec::new(), &mut buf);
+        let report = json::fit(self.inner.id, &mut data, &mut Vec::new(), &mut buf);
         if report.truncations > 0 {
             Counters::bump(&self.inner.shared().counters.truncated);
         }
@@ -720,15 +721,21 @@ impl Entity {
     /// Serializes within the bound and hands the result on. When the entity will be sent on
     /// its own (a segment, a child of a facade, of an ended parent or of one already holding
     /// its fill of children) it is written straight into its datagram, not copied into one.
-    fn finish(&self, data: &mut EntityData, children: Vec<Vec<u8>>) {
+    fn finish(&self, data: &mut EntityData, mut children: Vec<Vec<u8>>) {
         // Found once: a subsegment reaches the recorder through its parents.
         let shared = self.inner.shared();
         let route = self.route(shared);
-        let mut buf = shared.emitter.take_buffer();
-        if route != Route::Embed {
+        // A fragment to embed comes from (and, once its parent copied it, goes back to) this
+        // thread's pool; a datagram's buffer from the emitter, which recycles what it sent.
+        let mut buf = if route == Route::Embed {
+            crate::fragment_pool::take()
+        } else {
+            let mut buf = shared.emitter.take_buffer();
             self.write_prefix(&mut buf);
-        }
-        let report = json::fit(self.inner.id, data, children, &mut buf);
+            buf
+        };
+        let report = json::fit(self.inner.id, data, &mut children, &mut buf);
+        crate::fragment_pool::give_back_list(children);
         if report.truncations > 0 {
             Counters::bump(&shared.counters.truncated);
             self.warn(&format!(
@@ -804,6 +811,7 @@ impl Entity {
         for child in children {
             Counters::bump(&shared.counters.streamed);
             shared.emitter.emit(self.child_datagram(&child));
+            crate::fragment_pool::give_back(child);
         }
     }
 
@@ -830,6 +838,7 @@ impl Entity {
         let shared = &self.inner.shared();
         let Some(parent) = self.inner.parent() else {
             shared.emitter.emit(self.datagram(&fragment));
+            crate::fragment_pool::give_back(fragment);
             return;
         };
         let mut st = lock(&parent.inner.state);
@@ -841,7 +850,11 @@ impl Entity {
                 Counters::bump(&shared.counters.streamed);
             }
             shared.emitter.emit(self.datagram(&fragment));
+            crate::fragment_pool::give_back(fragment);
             return;
+        }
+        if st.children.capacity() == 0 {
+            st.children = crate::fragment_pool::take_list();
         }
         st.children_bytes += fragment.len();
         st.children.push(fragment);
@@ -877,7 +890,7 @@ impl Drop for Inner {
     /// An entity dropped without `end()` is sent as in-progress, with the children it held:
     /// completed work is never lost because a handle was abandoned.
     fn drop(&mut self) {
-        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let st = self.state.get_mut();
         if st.ended {
             return;
         }
@@ -895,7 +908,7 @@ impl Drop for Inner {
         if let Some(mut data) = data {
             data.end_micros = None;
             let mut buf = Vec::new();
-            json::fit(self.id, &mut data, Vec::new(), &mut buf);
+            json::fit(self.id, &mut data, &mut Vec::new(), &mut buf);
             let datagram = match (&self.kind, self.parent()) {
                 (EntityKind::Subsegment, Some(parent)) => {
                     json::standalone_subsegment(self.trace_id, parent.id(), &buf)

@@ -91,41 +91,121 @@ pub(crate) fn append(out: &mut Vec<u8>, bytes: &[u8]) {
         return;
     }
     out.reserve(n);
-    let len = out.len();
-    // SAFETY: `reserve(n)` guarantees room for `n` more bytes after `len`; every store below
-    // writes inside `len..len + n` (the second one ends exactly at `len + n`), and every load
-    // reads inside `bytes` (n >= 16, 8 or 4 for the pair of 16-, 8- or 4-byte words). The
-    // stores are unaligned writes of plain bytes, and `set_len` covers only written bytes.
+    // SAFETY: `reserve(n)` leaves room for `n` more bytes after `len`, and 4 <= n <= 32.
     unsafe {
-        let src = bytes.as_ptr();
-        let dst = out.as_mut_ptr().add(len);
-        if n >= 16 {
-            let head = src.cast::<u128>().read_unaligned();
-            let tail = src.add(n - 16).cast::<u128>().read_unaligned();
-            dst.cast::<u128>().write_unaligned(head);
-            dst.add(n - 16).cast::<u128>().write_unaligned(tail);
-        } else if n >= 8 {
-            let head = src.cast::<u64>().read_unaligned();
-            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
-            dst.cast::<u64>().write_unaligned(head);
-            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
-        } else {
-            let head = src.cast::<u32>().read_unaligned();
-            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
-            dst.cast::<u32>().write_unaligned(head);
-            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
-        }
+        let len = out.len();
+        copy_short(bytes, out.as_mut_ptr().add(len));
         out.set_len(len + n);
     }
 }
 
-/// True when a string of at most 32 bytes needs escaping, checked a word at a time (the
-/// last word overlapping the others), or byte by byte below 8 bytes.
+/// Appends `"bytes"` (a string literal that needs no escaping) with one capacity check.
+#[inline(always)]
+fn append_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if !(4..=32).contains(&n) {
+        out.reserve(n + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.reserve(n + 2);
+    // SAFETY: `reserve(n + 2)` leaves room for the quote, the `n` bytes (4 <= n <= 32) and
+    // the closing quote after `len`; `set_len` covers exactly those.
+    unsafe {
+        let len = out.len();
+        let dst = out.as_mut_ptr().add(len);
+        *dst = b'"';
+        copy_short(bytes, dst.add(1));
+        *dst.add(n + 1) = b'"';
+        out.set_len(len + n + 2);
+    }
+}
+
+/// Appends `"key":` (after a comma if `comma`) for a key that needs no escaping, with one
+/// capacity check.
+#[inline(always)]
+fn append_key(out: &mut Vec<u8>, comma: bool, key: &[u8]) {
+    let n = key.len();
+    if !(4..=32).contains(&n) {
+        if comma {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":");
+        return;
+    }
+    out.reserve(n + 4);
+    // SAFETY: `reserve(n + 4)` leaves room for the comma, the quotes, the `n` bytes (4 <= n
+    // <= 32) and the colon after `len`; `set_len` covers exactly what was written.
+    unsafe {
+        let len = out.len();
+        let start = out.as_mut_ptr().add(len);
+        if comma {
+            *start = b',';
+        }
+        let dst = start.add(usize::from(comma));
+        *dst = b'"';
+        copy_short(key, dst.add(1));
+        *dst.add(n + 1) = b'"';
+        *dst.add(n + 2) = b':';
+        out.set_len(len + usize::from(comma) + n + 3);
+    }
+}
+
+/// Copies `src` (4 to 32 bytes) to `dst` with two overlapping loads and stores.
+///
+/// # Safety
+/// `src.len()` is within 4..=32 and `dst` is valid for `src.len()` bytes of writes.
 #[inline]
+unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    debug_assert!((4..=32).contains(&n));
+    // Every load reads inside `src` (n >= 16, 8 or 4 for the pair of 16-, 8- or 4-byte
+    // words) and every store writes inside `dst..dst + n` (the second ends exactly there);
+    // unaligned accesses of plain bytes.
+    let src = src.as_ptr();
+    if n >= 16 {
+        let head = src.cast::<u128>().read_unaligned();
+        let tail = src.add(n - 16).cast::<u128>().read_unaligned();
+        dst.cast::<u128>().write_unaligned(head);
+        dst.add(n - 16).cast::<u128>().write_unaligned(tail);
+    } else if n >= 8 {
+        let head = src.cast::<u64>().read_unaligned();
+        let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+        dst.cast::<u64>().write_unaligned(head);
+        dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+    } else {
+        let head = src.cast::<u32>().read_unaligned();
+        let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+        dst.cast::<u32>().write_unaligned(head);
+        dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+    }
+}
+
+/// True when a string of at most 32 bytes needs escaping, checked a word at a time (the
+/// last word overlapping the others). Below 8 bytes the word is put together from
+/// overlapping pieces of the string (a byte checked twice changes nothing): keys and values
+/// this short are common, and a loop over their bytes cost more than the rest of the write.
+#[inline(always)]
 fn short_needs_escape(bytes: &[u8]) -> bool {
     let n = bytes.len();
     if n < 8 {
-        return bytes.iter().any(|b| NEEDS_ESCAPE[*b as usize]);
+        let word = match n {
+            0 => return false,
+            1..=3 => {
+                let piece = u32::from_le_bytes([bytes[0], bytes[n / 2], bytes[n - 1], bytes[0]]);
+                u64::from(piece) * 0x1_0000_0001
+            }
+            _ => {
+                let head = u32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4]));
+                let tail = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap_or([0; 4]));
+                u64::from(head) | u64::from(tail) << 32
+            }
+        };
+        return word_needs_escape(word);
     }
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
     let last = n - 8;
@@ -137,16 +217,22 @@ fn short_needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends `s` as a JSON string literal. Runs of plain bytes are copied in one go.
+#[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
     if bytes.len() <= 32 && !short_needs_escape(bytes) {
         // The usual name, key or value: nothing to escape.
-        out.push(b'"');
-        append(out, bytes);
-        out.push(b'"');
-        return;
+        append_quoted(out, bytes);
+    } else {
+        write_escaped_str(out, bytes);
     }
+}
+
+/// [`write_str`] for text that is long or needs escaping (kept out of line: the short path
+/// is inlined at every call).
+#[inline(never)]
+fn write_escaped_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut rest = bytes;
     while let Some(i) = first_escape(rest) {
@@ -189,24 +275,24 @@ impl<'a> Obj<'a> {
 
     /// A literal key: written as is (literal keys need no escaping).
     fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        let comma = !std::mem::replace(&mut self.first, false);
+        append_key(self.out, comma, k.as_bytes());
         self.out
     }
 
     /// A key from data (annotation, metadata, service keys): escaped.
     fn dyn_key(&mut self, k: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
+        let comma = !std::mem::replace(&mut self.first, false);
+        let bytes = k.as_bytes();
+        if bytes.len() <= 32 && !short_needs_escape(bytes) {
+            append_key(self.out, comma, bytes);
+        } else {
+            if comma {
+                self.out.push(b',');
+            }
+            write_escaped_str(self.out, bytes);
+            self.out.push(b':');
         }
-        self.first = false;
-        write_str(self.out, k);
-        self.out.push(b':');
         self.out
     }
 
@@ -774,11 +860,12 @@ fn shrink(data: &mut EntityData, what: Shrinkable) -> Option<usize> {
 ///
 /// `out` may already hold a document prefix ([`write_standalone_prefix`] /
 /// [`write_root_prefix`]); the fields are then written after it and `out` becomes a complete
-/// datagram. With an empty `out` the result is a bare fragment.
+/// datagram. With an empty `out` the result is a bare fragment. Streamed children are moved
+/// from `children` to the report; those left were copied into `out`.
 pub fn fit(
     id: EntityId,
     data: &mut EntityData,
-    mut children: Vec<Vec<u8>>,
+    children: &mut Vec<Vec<u8>>,
     out: &mut Vec<u8>,
 ) -> FitReport {
     let prefix_len = out.len();
@@ -800,7 +887,7 @@ pub fn fit(
         out.len() - prefix_len
     };
     let mut report = FitReport::default();
-    let mut size = write(out, data, &children);
+    let mut size = write(out, data, children);
     if size <= FRAGMENT_BUDGET {
         report.serializations = serializations.get();
         return report;
@@ -812,7 +899,7 @@ pub fn fit(
         size -= child.len() + 1;
         report.streamed.push(child);
     }
-    size = write(out, data, &children);
+    size = write(out, data, children);
     // 2. Shrink the entity's own largest values. A cut metadata value changes the size by a
     //    known amount, so many cuts need one serialization, not one each (which made ending an
     //    entity with hundreds of oversized values quadratic).
@@ -829,18 +916,18 @@ pub fn fit(
                 written = false;
             }
             None => {
-                estimate = write(out, data, &children);
+                estimate = write(out, data, children);
                 written = true;
             }
         }
         if estimate <= FRAGMENT_BUDGET && !written {
             // The cuts should be enough: write, and go on if they were not.
-            estimate = write(out, data, &children);
+            estimate = write(out, data, children);
             written = true;
         }
     }
     if !written {
-        estimate = write(out, data, &children);
+        estimate = write(out, data, children);
     }
     size = estimate;
     // 3. Last resort: keep identity, timing, flags and a note; never drop the entity.
@@ -864,7 +951,7 @@ pub fn fit(
         );
         *data = minimal;
         report.truncations += 1;
-        write(out, data, &children);
+        write(out, data, children);
     }
     report.serializations = serializations.get();
     report
@@ -903,10 +990,21 @@ mod tests {
                     assert_eq!(back, text, "len {len}, at {at}");
                 }
             }
-            let plain = "b".repeat(len);
-            let mut out = Vec::new();
-            write_str(&mut out, &plain);
-            assert_eq!(out, format!("\"{plain}\"").into_bytes());
+            // Bytes next to the escaped ones (space, `!`, `#`, `[`, `]`, DEL) pass unchanged.
+            for neighbour in [b' ', b'!', b'#', b'[', b']', 0x7f] {
+                for at in 0..len {
+                    let mut plain = vec![b'b'; len];
+                    plain[at] = neighbour;
+                    let plain = String::from_utf8(plain).unwrap();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &plain);
+                    assert_eq!(
+                        out,
+                        format!("\"{plain}\"").into_bytes(),
+                        "len {len}, at {at}"
+                    );
+                }
+            }
         }
     }
 
@@ -998,7 +1096,7 @@ mod tests {
             data.set_metadata("default", &format!("k{i}"), JsonText(value.clone()));
         }
         let mut out = Vec::new();
-        let report = fit(EntityId::generate(), &mut data, Vec::new(), &mut out);
+        let report = fit(EntityId::generate(), &mut data, &mut Vec::new(), &mut out);
         assert!(out.len() <= FRAGMENT_BUDGET, "{} bytes", out.len());
         assert_eq!(report.truncations, 150, "{report:?}");
         // Cutting each value changes the size by a known amount: the entity is written once
@@ -1065,7 +1163,7 @@ mod tests {
             data.set_annotation(&format!("k{i}"), AnnotationValue::Str("v".repeat(500)));
         }
         let mut out = Vec::new();
-        fit(EntityId(1), &mut data, Vec::new(), &mut out);
+        fit(EntityId(1), &mut data, &mut Vec::new(), &mut out);
         assert!(out.len() <= FRAGMENT_BUDGET, "{}", out.len());
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["name"], "big");
@@ -1082,7 +1180,7 @@ mod tests {
         let big = format!("\"{}\"", "x".repeat(200_000));
         data.set_metadata("default", "blob", JsonText(big));
         let mut out = Vec::new();
-        let report = fit(EntityId(1), &mut data, Vec::new(), &mut out);
+        let report = fit(EntityId(1), &mut data, &mut Vec::new(), &mut out);
         assert!(out.len() <= FRAGMENT_BUDGET);
         assert_eq!(report.truncations, 1);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -11,6 +11,8 @@ pub mod diag;
 pub mod document;
 pub mod emit;
 pub mod entity;
+mod entity_lock;
+mod fragment_pool;
 pub mod header;
 pub mod id;
 pub mod json;
@@ -23,6 +25,7 @@ pub mod request_headers;
 pub mod sampling;
 pub mod sanitize;
 pub mod time;
+mod tsc_clock;
 
 pub use config::{Config, ContextMissing, DaemonAddress, EmitMode};
 pub use emit::{Counters, CountersSnapshot, Emitter};

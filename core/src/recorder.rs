@@ -382,6 +382,10 @@ impl Recorder {
             None => Err(FacadeError::NoHeader),
             Some(t) => lambda::facade_context(t),
         };
+        if context.as_ref().is_ok_and(|ctx| ctx.sampled) {
+            // A new invocation: the environment may have been frozen since the last one.
+            crate::time::resync_micros();
+        }
         let entity = match context {
             Ok(ctx) => Entity::create(
                 Arc::clone(&self.shared),

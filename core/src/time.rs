@@ -2,19 +2,19 @@
 
 use std::cell::Cell;
 
-/// Microseconds since the Unix epoch. `clock_gettime` via the vDSO: no syscall. Called
-/// directly rather than through `SystemTime`, whose `duration_since` and 128-bit `as_micros`
-/// cost as much as the clock read itself on the hot path (two reads per entity).
+/// Microseconds since the Unix epoch: the system clock, read through the time-stamp counter
+/// where that is safe ([`crate::tsc_clock`]), else `clock_gettime` via the vDSO (no syscall).
+/// Not through `SystemTime`, whose `duration_since` and 128-bit `as_micros` cost as much as
+/// the clock read itself on the hot path (two reads per entity).
+#[inline]
 pub fn now_micros() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 || ts.tv_sec < 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+    crate::tsc_clock::now_nanos() / 1_000
+}
+
+/// [`now_micros`] straight from the system clock, re-anchoring the time-stamp counter's line
+/// to it: for the start of a segment or Lambda invocation.
+pub fn resync_micros() -> u64 {
+    crate::tsc_clock::resync() / 1_000
 }
 
 /// Seconds since the Unix epoch.

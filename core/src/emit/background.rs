@@ -17,6 +17,21 @@ use super::{fork, worth_logging, Counters, Emitter};
 const SPARE_BUFFERS: usize = 256;
 const SPARE_MAX_CAPACITY: usize = 4096;
 
+thread_local! {
+    /// A sent buffer set aside for this thread's next datagram: `emit`, which locks the queue
+    /// anyway, takes one from the spares, so that `take_buffer` usually needs no lock (one
+    /// lock per document instead of two). Any sender's buffer will do: it is only memory.
+    static NEXT_BUFFER: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets one of `spare` aside for this thread's next datagram, if none is yet.
+fn set_aside_next_buffer(spare: &mut Vec<Vec<u8>>) {
+    let _ = NEXT_BUFFER.try_with(|slot| {
+        let next = slot.take().or_else(|| spare.pop());
+        slot.set(next);
+    });
+}
+
 /// How long the sender polls an empty queue before it sleeps.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 const POLLS_BEFORE_SLEEP: u32 = 25;
@@ -192,6 +207,7 @@ impl Emitter for BackgroundEmitter {
         }
         st.queue.push_back(datagram);
         st.accepted += 1;
+        set_aside_next_buffer(&mut st.spare);
         let wake = st.sleeping || st.queue.len() * 2 >= self.capacity;
         drop(st);
         if wake {
@@ -202,6 +218,9 @@ impl Emitter for BackgroundEmitter {
     fn take_buffer(&self) -> Vec<u8> {
         if self.parents_queue() {
             return Vec::with_capacity(512);
+        }
+        if let Some(buffer) = NEXT_BUFFER.try_with(|slot| slot.take()).ok().flatten() {
+            return buffer;
         }
         lock(&self.shared().state)
             .spare
@@ -340,6 +359,31 @@ mod tests {
         assert!(reused.is_empty());
         assert_eq!(reused.capacity(), capacity);
         assert_eq!(memory.take_datagrams(), vec![vec![7u8; 1000]]);
+    }
+
+    #[test]
+    fn emitting_sets_a_sent_buffer_aside_for_the_threads_next_datagram() {
+        let counters = Arc::new(Counters::default());
+        let memory = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        let bg = BackgroundEmitter::new(memory.clone(), 100, Arc::clone(&counters));
+        let _ = NEXT_BUFFER.with(|slot| slot.take());
+        let mut first = bg.take_buffer();
+        first.extend_from_slice(&[1u8; 1000]);
+        let capacity = first.capacity();
+        bg.emit(first);
+        assert!(bg.flush(Duration::from_secs(30)));
+        // The next emit moves the sent buffer from the shared spares to this thread...
+        bg.emit(vec![2u8; 10]);
+        assert!(lock(&bg.shared().state).spare.is_empty());
+        // ...where the next datagram's buffer comes from.
+        let next = bg.take_buffer();
+        assert!(next.is_empty());
+        assert_eq!(next.capacity(), capacity);
+        assert!(bg.flush(Duration::from_secs(30)));
+        assert_eq!(
+            memory.take_datagrams(),
+            vec![vec![1u8; 1000], vec![2u8; 10]]
+        );
     }
 
     /// A fork while another thread holds the queue's lock: in the child, emitting (the
