@@ -735,7 +735,9 @@ impl Entity {
             buf
         };
         let report = json::fit(self.inner.id, data, &mut children, &mut buf);
-        crate::fragment_pool::give_back_list(children);
+        if children.capacity() > 0 {
+            crate::fragment_pool::give_back_list(children);
+        }
         if report.truncations > 0 {
             Counters::bump(&shared.counters.truncated);
             self.warn(&format!(

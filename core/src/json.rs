@@ -595,8 +595,7 @@ fn write_fields(mut o: Obj<'_>, id: EntityId, data: &EntityData, children: &[Vec
         let mut write_namespace = |ns: &str, all: bool| {
             let mut no = Obj::open(mo.dyn_key(ns));
             for e in data.metadata.iter().filter(|e| all || e.namespace == ns) {
-                no.dyn_key(&e.key)
-                    .extend_from_slice(e.value.as_str().as_bytes());
+                append(no.dyn_key(&e.key), e.value.as_str().as_bytes());
             }
             no.close();
         };

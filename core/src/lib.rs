@@ -21,6 +21,7 @@ pub mod model;
 mod name_charset;
 mod record_pool;
 pub mod recorder;
+pub mod recycled;
 pub mod request_headers;
 pub mod sampling;
 pub mod sanitize;

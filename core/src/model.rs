@@ -5,6 +5,7 @@
 //! [`crate::json`] writes these structs out.
 
 use crate::id::EntityId;
+use crate::recycled::Recycled;
 
 /// `namespace` of a subsegment. Local work has none (PROTOCOL.md §1.9: omit rather than `local`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,28 +232,41 @@ pub struct EntityData {
     pub throttle: bool,
     pub fault: bool,
     pub cause: Option<Cause>,
-    pub annotations: Vec<(String, AnnotationValue)>,
+    /// Annotations in insertion order, one per key. A recycled record's earlier entries stay
+    /// as stale slots whose strings the next entity's keys and values are written into.
+    pub annotations: Recycled<(String, AnnotationValue)>,
     /// Metadata entries in insertion order, one per (namespace, key); serialized grouped by
     /// namespace in order of first appearance. Flat, so one value costs no per-namespace
-    /// vector, and the usual `default` namespace costs no allocation.
-    pub metadata: Vec<MetadataEntry>,
+    /// vector, and the usual `default` namespace costs no allocation. Recycled like
+    /// `annotations`.
+    pub metadata: Recycled<MetadataEntry>,
     pub precursor_ids: Vec<EntityId>,
-    /// Emptied string buffers from this record's earlier use (the keys and values it held),
-    /// reused for the keys of the next entity recorded in it: with a recycled record, the
-    /// usual annotation or metadata key costs no allocation. Never serialized.
-    pub spare_text: Vec<String>,
 }
 
-/// Spare string buffers a record keeps at most, and the sizes it keeps: big enough for a usual
-/// key without growing, small enough not to pin memory.
-const MAX_SPARE_TEXTS: usize = 8;
-const SPARE_TEXT_BYTES: std::ops::RangeInclusive<usize> = 24..=256;
+/// Strings a recycled record keeps in its stale slots at most this large; larger ones are
+/// freed (a record never pins much memory).
+const KEEP_TEXT_BYTES: usize = 256;
 
-/// Keeps `text`'s buffer in `spare` (emptied) when there is room and it is of ordinary size.
-fn keep_spare(spare: &mut Vec<String>, mut text: String) {
-    if spare.len() < MAX_SPARE_TEXTS && SPARE_TEXT_BYTES.contains(&text.capacity()) {
-        text.clear();
-        spare.push(text);
+/// Frees `text`'s buffer if it is too large to keep in a recycled record.
+fn drop_if_large(text: &mut String) {
+    if text.capacity() > KEEP_TEXT_BYTES {
+        *text = String::new();
+    }
+}
+
+/// Replaces `text`'s contents with `with`, in its own buffer.
+#[inline]
+fn overwrite(text: &mut String, with: &str) {
+    text.clear();
+    // SAFETY: appending the bytes of a `&str` to an empty `String` keeps it valid UTF-8.
+    crate::json::append(unsafe { text.as_mut_vec() }, with.as_bytes());
+}
+
+/// Sets a metadata entry's namespace, in its own buffer when it has one.
+fn set_namespace(slot: &mut std::borrow::Cow<'static, str>, namespace: &str) {
+    match slot {
+        std::borrow::Cow::Owned(text) if namespace != "default" => overwrite(text, namespace),
+        _ => *slot = MetadataEntry::namespace_text(namespace),
     }
 }
 
@@ -282,7 +296,6 @@ impl EntityData {
             annotations,
             metadata,
             precursor_ids,
-            spare_text,
         } = self;
         name.clear();
         *start_micros = 0;
@@ -319,16 +332,19 @@ impl EntityData {
         if cause.is_some() {
             *cause = None;
         }
-        for (key, value) in annotations.drain(..) {
-            keep_spare(spare_text, key);
+        // The live entries stay as stale slots for the next entity's; only large strings go.
+        for (key, value) in annotations.iter_mut() {
+            drop_if_large(key);
             if let AnnotationValue::Str(text) = value {
-                keep_spare(spare_text, text);
+                drop_if_large(text);
             }
         }
-        for entry in metadata.drain(..) {
-            keep_spare(spare_text, entry.key);
-            keep_spare(spare_text, entry.value.0);
+        annotations.clear();
+        for entry in metadata.iter_mut() {
+            drop_if_large(&mut entry.key);
+            drop_if_large(&mut entry.value.0);
         }
+        metadata.clear();
         precursor_ids.clear();
     }
 
@@ -345,65 +361,87 @@ impl EntityData {
         }
     }
 
-    /// `text` in a string of its own, in a spare buffer when the record has one that fits.
-    /// New buffers get room for a usual key, so that they can be kept and reused.
-    fn owned_text(&mut self, text: &str) -> String {
-        // The last spare usually fits; otherwise any other that does (a record recycles its
-        // keys and values in the order they were recorded, not in order of size).
-        let spares = &mut self.spare_text;
-        let fitting = match spares.last() {
-            Some(last) if last.capacity() >= text.len() => Some(spares.len() - 1),
-            _ => spares.iter().position(|s| s.capacity() >= text.len()),
-        };
-        let mut buffer = match fitting {
-            Some(i) => spares.swap_remove(i),
-            None => String::with_capacity(text.len().max(*SPARE_TEXT_BYTES.start())),
-        };
-        // SAFETY: appending the bytes of a `&str` to a `String` keeps it valid UTF-8.
-        crate::json::append(unsafe { buffer.as_mut_vec() }, text.as_bytes());
-        buffer
-    }
-
     /// Inserts or replaces an annotation.
     pub fn set_annotation(&mut self, key: &str, value: AnnotationValue) {
-        match self.annotations.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => {
-                let key = self.owned_text(key);
-                self.annotations.push((key, value))
-            }
+        if let Some(slot) = self.annotations.iter_mut().find(|(k, _)| k == key) {
+            slot.1 = value;
+        } else if let Some(slot) = self.annotations.reuse_next() {
+            overwrite(&mut slot.0, key);
+            slot.1 = value;
+        } else {
+            self.annotations.push((key.to_string(), value));
         }
     }
 
-    /// Inserts or replaces a string annotation, copying `value` into a recycled buffer.
+    /// Inserts or replaces a string annotation, copying `value` into the buffer of the slot it
+    /// takes when it has one.
     pub fn set_annotation_text(&mut self, key: &str, value: &str) {
-        let value = AnnotationValue::Str(self.owned_text(value));
-        self.set_annotation(key, value);
+        let slot = match self.annotations.iter().position(|(k, _)| k == key) {
+            Some(i) => &mut self.annotations[i],
+            None => match self.annotations.reuse_next() {
+                Some(slot) => {
+                    overwrite(&mut slot.0, key);
+                    slot
+                }
+                None => {
+                    let value = AnnotationValue::Str(value.to_string());
+                    self.annotations.push((key.to_string(), value));
+                    return;
+                }
+            },
+        };
+        match &mut slot.1 {
+            AnnotationValue::Str(text) => overwrite(text, value),
+            other => *other = AnnotationValue::Str(value.to_string()),
+        }
     }
 
     /// Inserts or replaces a metadata value given as JSON text the caller vouches for,
-    /// copying it into a recycled buffer.
+    /// copying it into the buffer of the slot it takes when it has one.
     pub fn set_metadata_text(&mut self, namespace: &str, key: &str, json: &str) {
-        let value = JsonText(self.owned_text(json));
-        self.set_metadata(namespace, key, value);
+        let found = self
+            .metadata
+            .iter()
+            .position(|e| e.namespace == namespace && e.key == key);
+        let entry = match found {
+            Some(i) => &mut self.metadata[i],
+            None => match self.metadata.reuse_next() {
+                Some(entry) => {
+                    set_namespace(&mut entry.namespace, namespace);
+                    overwrite(&mut entry.key, key);
+                    entry
+                }
+                None => {
+                    self.metadata.push(MetadataEntry {
+                        namespace: MetadataEntry::namespace_text(namespace),
+                        key: key.to_string(),
+                        value: JsonText(json.to_string()),
+                    });
+                    return;
+                }
+            },
+        };
+        overwrite(&mut entry.value.0, json);
     }
 
     /// Inserts or replaces a metadata value.
     pub fn set_metadata(&mut self, namespace: &str, key: &str, value: JsonText) {
-        match self
+        if let Some(entry) = self
             .metadata
             .iter_mut()
             .find(|e| e.namespace == namespace && e.key == key)
         {
-            Some(entry) => entry.value = value,
-            None => {
-                let key = self.owned_text(key);
-                self.metadata.push(MetadataEntry {
-                    namespace: MetadataEntry::namespace_text(namespace),
-                    key,
-                    value,
-                })
-            }
+            entry.value = value;
+        } else if let Some(entry) = self.metadata.reuse_next() {
+            set_namespace(&mut entry.namespace, namespace);
+            overwrite(&mut entry.key, key);
+            entry.value = value;
+        } else {
+            self.metadata.push(MetadataEntry {
+                namespace: MetadataEntry::namespace_text(namespace),
+                key: key.to_string(),
+                value,
+            });
         }
     }
 

@@ -36,7 +36,8 @@ pub(crate) fn take(name: &str, start_micros: u64) -> Box<EntityData> {
         .flatten();
     match recycled {
         Some(mut data) => {
-            data.name.push_str(name);
+            // SAFETY: appending a `&str`'s bytes to an empty `String` keeps it valid UTF-8.
+            crate::json::append(unsafe { data.name.as_mut_vec() }, name.as_bytes());
             data.start_micros = start_micros;
             data
         }
@@ -89,10 +90,16 @@ mod tests {
         used.origin = Some("AWS::Lambda".into());
         give_back(used);
         let mut fresh = take("second", 5);
-        // The key and value buffers are kept, emptied, for the next keys.
-        assert!(fresh.spare_text.iter().all(String::is_empty));
-        assert!(!fresh.spare_text.is_empty());
-        fresh.spare_text.clear();
+        // The earlier entries are kept as stale slots (with their buffers) for the next ones,
+        // but none of them is seen.
+        assert!(fresh.annotations.is_empty() && fresh.metadata.is_empty());
+        assert!(fresh.annotations.capacity() >= 1);
+        fresh.set_annotation_text("k2", "v");
+        assert_eq!(
+            &*fresh.annotations,
+            [("k2".to_string(), AnnotationValue::Str("v".into()))]
+        );
+        fresh.annotations.clear();
         let expected = EntityData {
             name: "second".into(),
             start_micros: 5,
