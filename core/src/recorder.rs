@@ -324,7 +324,8 @@ impl Recorder {
         let trace_id = incoming
             .and_then(|h| h.root)
             .unwrap_or_else(TraceId::generate);
-        let start = crate::time::now_micros();
+        // Checked against the system clock: a segment may be the first work after a suspend.
+        let start = crate::time::checked_now_micros();
         let mut data = None;
         if decision.sampled {
             let mut d = EntityData {
@@ -384,7 +385,7 @@ impl Recorder {
         };
         if context.as_ref().is_ok_and(|ctx| ctx.sampled) {
             // A new invocation: the environment may have been frozen since the last one.
-            crate::time::resync_micros();
+            crate::time::checked_now_micros();
         }
         let entity = match context {
             Ok(ctx) => Entity::create(

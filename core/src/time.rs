@@ -11,10 +11,10 @@ pub fn now_micros() -> u64 {
     crate::tsc_clock::now_nanos() / 1_000
 }
 
-/// [`now_micros`] straight from the system clock, re-anchoring the time-stamp counter's line
-/// to it: for the start of a segment or Lambda invocation.
-pub fn resync_micros() -> u64 {
-    crate::tsc_clock::resync() / 1_000
+/// [`now_micros`] straight from the system clock, checking the time-stamp counter's line
+/// against it: for the start of a segment or Lambda invocation.
+pub fn checked_now_micros() -> u64 {
+    crate::tsc_clock::checked_now_nanos() / 1_000
 }
 
 /// Seconds since the Unix epoch.

@@ -12,9 +12,10 @@
 //! - the rate is measured over at least [`CALIBRATION_NANOS`] of real time before the clock is
 //!   used; a line is used for at most twice the time its rate was measured over (so its error
 //!   stays within a few µs) and at most [`MAX_HORIZON_NANOS`], then re-anchored to the system
-//!   clock (following NTP's slewing and any step of the system time); [`resync`] re-anchors it
-//!   at the start of every segment and Lambda invocation (a Lambda environment can be frozen
-//!   between invocations; its clock is corrected when it thaws);
+//!   clock (following NTP's slewing and any step of the system time); at the start of every
+//!   segment and Lambda invocation the system clock is read and compared with the line
+//!   ([`checked_now_nanos`]), which is re-anchored if it is off (a Lambda environment can be
+//!   frozen between invocations, a machine suspended, with the counter stopped);
 //! - `OXRAY_CLOCK=system` turns it off.
 //!
 //! The line is published with a sequence lock: readers never write shared memory.
@@ -28,6 +29,8 @@ const CALIBRATION_NANOS: u64 = 20_000_000;
 /// the uncertainty of one clock reading (see [`paired_read`]) while that time grows from
 /// [`CALIBRATION_NANOS`] to this.
 const MAX_HORIZON_NANOS: u64 = 1_000_000_000;
+/// How far the line may be from the system clock when [`checked_now_nanos`] compares them.
+const MAX_CHECKED_ERROR_NANOS: u64 = 50_000;
 /// A reading of the system clock is paired with the counter only when the counter read
 /// before and after it are at most this far apart (a few µs): a thread preempted in between
 /// would otherwise skew the rate.
@@ -132,9 +135,11 @@ pub(crate) fn now_nanos() -> u64 {
     slow_now_nanos()
 }
 
-/// Re-anchors the line to the system clock now (start of a segment or invocation), and
-/// returns the time read.
-pub(crate) fn resync() -> u64 {
+/// The system clock's time, checked against the line (start of a segment or a Lambda
+/// invocation): the line is re-anchored when it is more than [`MAX_CHECKED_ERROR_NANOS`] off,
+/// as after the machine was frozen or suspended with its counter stopped. Writes nothing
+/// shared when the line is right, so threads beginning segments at once do not contend.
+pub(crate) fn checked_now_nanos() -> u64 {
     if STATE.load(Ordering::Relaxed) != ON {
         return slow_now_nanos();
     }
@@ -142,9 +147,20 @@ pub(crate) fn resync() -> u64 {
         return system_nanos();
     };
     if let Some(line) = LINE.read() {
-        reanchor(line, tsc, nanos);
+        if is_off(line, tsc, nanos) {
+            reanchor(line, tsc, nanos);
+        }
     }
     nanos
+}
+
+/// True when the line's time at `tsc` is more than [`MAX_CHECKED_ERROR_NANOS`] from `nanos`
+/// (or `tsc` is before its anchor).
+fn is_off(line: Fields, tsc: u64, nanos: u64) -> bool {
+    tsc.checked_sub(line.tsc).is_none_or(|ticks| {
+        let along = line.nanos + ((u128::from(ticks) * u128::from(line.rate)) >> 32) as u64;
+        along.abs_diff(nanos) > MAX_CHECKED_ERROR_NANOS
+    })
 }
 
 /// The counter and the system clock read together: the counter's value is the middle of
@@ -350,6 +366,22 @@ mod tests {
     }
 
     #[test]
+    fn a_line_left_behind_by_a_frozen_counter_is_caught() {
+        // 1 GHz: one tick per ns (rate 1.0 in 32.32 fixed point).
+        let line = Fields {
+            tsc: 1_000,
+            nanos: 5_000_000_000,
+            rate: 1 << 32,
+            horizon: 1_000_000_000,
+        };
+        assert!(!is_off(line, 2_000, 5_000_001_000));
+        assert!(!is_off(line, 2_000, 5_000_040_000)); // 39 µs: within the slack
+                                                      // The counter stood still for a minute while the system clock went on.
+        assert!(is_off(line, 2_000, 65_000_001_000));
+        assert!(is_off(line, 500, 5_000_000_000)); // before the anchor
+    }
+
+    #[test]
     fn a_rate_change_beyond_the_slew_limit_is_a_step() {
         let rate = 1u64 << 31;
         assert!(close(rate + rate / 10_000, rate)); // 100 ppm: slewing
@@ -376,8 +408,8 @@ mod tests {
             last = ours;
             reads += 1;
         }
-        let resynced = resync();
-        assert!(resynced + 50_000 >= last);
+        let checked = checked_now_nanos();
+        assert!(checked + 50_000 >= last);
     }
 
     #[test]
