@@ -6,7 +6,7 @@
 
 use napi_derive::napi;
 use oxray_core::entity::EntityKind;
-use oxray_core::model::{JsonText, StackFrame};
+use oxray_core::model::StackFrame;
 use oxray_core::{AnnotationValue, EntityId, Exception, HttpRequest, Namespace, Sql};
 
 use crate::state::{self, with_entity};
@@ -156,6 +156,12 @@ pub fn annotate(handle: u32, key: &str, value: AnnotationValue) -> bool {
     with_entity(handle, |e| e.put_annotation(key, value).is_ok()).unwrap_or(false)
 }
 
+/// [`annotate`] with a string value the caller lends (copied into the record's recycled
+/// buffers, no allocation per value).
+pub fn annotate_text(handle: u32, key: &str, value: &str) -> bool {
+    with_entity(handle, |e| e.put_annotation_str(key, value).is_ok()).unwrap_or(false)
+}
+
 #[napi]
 pub fn annotate_bool(handle: u32, key: String, value: bool) -> bool {
     with_entity(handle, |e| {
@@ -168,21 +174,21 @@ pub fn annotate_bool(handle: u32, key: String, value: bool) -> bool {
 /// (`lib/serialize.js`, which guarantees it); it is not parsed again.
 #[napi]
 pub fn metadata(handle: u32, namespace: Option<String>, key: String, json: String) -> bool {
-    put_metadata(handle, namespace.as_deref(), &key, json)
+    put_metadata(handle, namespace.as_deref(), &key, &json)
 }
 
-/// [`metadata`] for Rust callers.
-pub fn put_metadata(handle: u32, namespace: Option<&str>, key: &str, json: String) -> bool {
+/// [`metadata`] for Rust callers: the JSON text is lent (copied into the record's recycled
+/// buffers, no allocation per value).
+pub fn put_metadata(handle: u32, namespace: Option<&str>, key: &str, json: &str) -> bool {
     with_entity(handle, |e| {
-        e.put_metadata(namespace, key, JsonText::from_trusted(json))
-            .is_ok()
+        e.put_metadata_trusted_text(namespace, key, json).is_ok()
     })
     .unwrap_or(false)
 }
 
 /// [`metadata`] with the namespace and key given as interned names (see `internName`); the
-/// namespace id 0 means `default`.
-pub fn metadata_named(handle: u32, namespace: u32, key: u32, json: String) -> bool {
+/// namespace id 0 means `default`. The JSON text is lent, as in [`put_metadata`].
+pub fn metadata_named(handle: u32, namespace: u32, key: u32, json: &str) -> bool {
     let Some(entity) = state::with(|s| s.slab.get(handle).cloned()).flatten() else {
         return false;
     };
@@ -191,7 +197,7 @@ pub fn metadata_named(handle: u32, namespace: u32, key: u32, json: String) -> bo
     }
     crate::names::with_pair(namespace, key, |namespace, key| {
         entity
-            .put_metadata(namespace, key, JsonText::from_trusted(json))
+            .put_metadata_trusted_text(namespace, key, json)
             .is_ok()
     })
     .unwrap_or(false)

@@ -216,34 +216,40 @@ unsafe extern "C" fn end_with_metadata(
     let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
     let h = unsafe { handle(env, h) };
     let (namespace, key) = unsafe { (handle(env, namespace), handle(env, key)) };
-    if let Some(json) = unsafe { string(env, json) } {
-        crate::entity::metadata_named(h, namespace, key, json);
-    }
+    // SAFETY: `json` belongs to this call.
+    unsafe {
+        with_str(env, json, |json| {
+            crate::entity::metadata_named(h, namespace, key, json)
+        })
+    };
     let ok = crate::entity::end(h);
     unsafe { boolean(env, ok) }
 }
 
-/// An annotation value: a string, number or boolean; None for anything else (the JavaScript
-/// layer checks values first and explains a refusal).
+/// Records an annotation whose value is a string (lent to the core: no allocation), a number
+/// or a boolean; false for any other value (the JavaScript layer checks values first and
+/// explains a refusal).
 ///
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
-unsafe fn annotation_value(env: sys::napi_env, value: sys::napi_value) -> Option<AnnotationValue> {
+unsafe fn annotate_value(env: sys::napi_env, h: u32, key: &str, value: sys::napi_value) -> bool {
     // SAFETY: as required of our caller.
     unsafe {
         match type_of(env, value) {
-            sys::ValueType::napi_string => string(env, value).map(AnnotationValue::Str),
+            sys::ValueType::napi_string => {
+                with_str(env, value, |v| crate::entity::annotate_text(h, key, v)).unwrap_or(false)
+            }
             sys::ValueType::napi_number => {
                 let mut n = 0f64;
-                (sys::napi_get_value_double(env, value, &mut n) == sys::Status::napi_ok)
-                    .then(|| crate::entity::number_annotation(n))
+                sys::napi_get_value_double(env, value, &mut n) == sys::Status::napi_ok
+                    && crate::entity::annotate(h, key, crate::entity::number_annotation(n))
             }
             sys::ValueType::napi_boolean => {
                 let mut b = false;
-                (sys::napi_get_value_bool(env, value, &mut b) == sys::Status::napi_ok)
-                    .then_some(AnnotationValue::Bool(b))
+                sys::napi_get_value_bool(env, value, &mut b) == sys::Status::napi_ok
+                    && crate::entity::annotate(h, key, AnnotationValue::Bool(b))
             }
-            _ => None,
+            _ => false,
         }
     }
 }
@@ -274,6 +280,19 @@ unsafe extern "C" fn begin_invocation_named(
     unsafe { uint(env, h) }
 }
 
+/// `endInvocationFast(handle, timeoutMs) -> bool`: the raw `endInvocation` (see
+/// `invocation.rs`), once per Lambda invocation; a timeout that is not a number is 0.
+unsafe extern "C" fn end_invocation_fast(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let [h, timeout_ms] = unsafe { args::<2>(env, info) };
+    let (h, timeout_ms) = unsafe { (handle(env, h), handle(env, timeout_ms)) };
+    let ok = crate::invocation::end_invocation(h, timeout_ms);
+    unsafe { boolean(env, ok) }
+}
+
 /// `annotateFast(handle, key, value) -> bool`: a string, number or boolean annotation.
 unsafe extern "C" fn annotate_fast(
     env: sys::napi_env,
@@ -282,11 +301,8 @@ unsafe extern "C" fn annotate_fast(
     // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
     let [h, key, value] = unsafe { args::<3>(env, info) };
     let h = unsafe { handle(env, h) };
-    let ok = match unsafe { annotation_value(env, value) } {
-        Some(value) => unsafe { with_str(env, key, |key| crate::entity::annotate(h, key, value)) }
-            .unwrap_or(false),
-        None => false,
-    };
+    let ok =
+        unsafe { with_str(env, key, |key| annotate_value(env, h, key, value)) }.unwrap_or(false);
     unsafe { boolean(env, ok) }
 }
 
@@ -299,12 +315,9 @@ unsafe extern "C" fn annotate_named(
     // SAFETY: called by Node-API with its own env/info; every value read belongs to this call.
     let [h, key, value] = unsafe { args::<3>(env, info) };
     let (h, key) = unsafe { (handle(env, h), handle(env, key)) };
-    let ok = match unsafe { annotation_value(env, value) } {
-        Some(value) => {
-            names::with_name(key, |key| crate::entity::annotate(h, key, value)).unwrap_or(false)
-        }
-        None => false,
-    };
+    // SAFETY: `value` belongs to this call.
+    let ok =
+        names::with_name(key, |key| unsafe { annotate_value(env, h, key, value) }).unwrap_or(false);
     unsafe { boolean(env, ok) }
 }
 
@@ -318,10 +331,12 @@ unsafe extern "C" fn metadata_named(
     let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
     let h = unsafe { handle(env, h) };
     let (namespace, key) = unsafe { (handle(env, namespace), handle(env, key)) };
-    let ok = match unsafe { string(env, json) } {
-        Some(json) => crate::entity::metadata_named(h, namespace, key, json),
-        None => false,
-    };
+    let ok = unsafe {
+        with_str(env, json, |json| {
+            crate::entity::metadata_named(h, namespace, key, json)
+        })
+    }
+    .unwrap_or(false);
     unsafe { boolean(env, ok) }
 }
 
@@ -335,8 +350,8 @@ unsafe extern "C" fn metadata_fast(
     let [h, namespace, key, json] = unsafe { args::<4>(env, info) };
     let h = unsafe { handle(env, h) };
     let ok = unsafe {
-        match string(env, json) {
-            Some(json) => with_str(env, key, |key| {
+        with_str(env, json, |json| {
+            with_str(env, key, |key| {
                 if type_of(env, namespace) == sys::ValueType::napi_string {
                     with_str(env, namespace, |ns| {
                         crate::entity::put_metadata(h, Some(ns), key, json)
@@ -346,9 +361,9 @@ unsafe extern "C" fn metadata_fast(
                     crate::entity::put_metadata(h, None, key, json)
                 }
             })
-            .unwrap_or(false),
-            None => false,
-        }
+            .unwrap_or(false)
+        })
+        .unwrap_or(false)
     };
     unsafe { boolean(env, ok) }
 }
@@ -496,6 +511,7 @@ type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> 
 const FAST: &[(&str, Callback)] = &[
     ("beginNamed\0", begin_named),
     ("beginInvocationNamed\0", begin_invocation_named),
+    ("endInvocationFast\0", end_invocation_fast),
     ("sampledFast\0", sampled_fast),
     ("endFast\0", end_fast),
     ("endWithMetadata\0", end_with_metadata),
