@@ -161,30 +161,41 @@ function runHandler(tracer, handler, thisArg, args, captureResponse) {
   const store = tracer._beginInvocation(handlerName);
   if (store === null) return Promise.resolve().then(() => Reflect.apply(handler, thisArg, args));
   const responseKey = captureResponse ? `${handlerName} response` : null;
-  return context.als().run(store, handlerBody, tracer, store, handler, thisArg, args, responseKey);
+  return context.als().run(store, handlerFlow, tracer, store, handler, thisArg, args, responseKey);
 }
 
 /**
+ * The handler's call and the end of its invocation, run with the invocation's store current.
+ * Not an async function: one `then` on the handler's result adds one promise where an
+ * `await` in an async function adds two (its own and, under Node 20's promise hooks, the
+ * await's), with the same timing: a sync throw ends the invocation at once, anything else
+ * (a promise, a thenable, a plain value) one reaction after it settles.
  * @param {Tracer} tracer
  * @param {Store} store
  * @param {Function} handler
  * @param {unknown} thisArg
  * @param {unknown[]} args
  * @param {string | null} responseKey metadata key for the response, null when not captured
+ * @returns {Promise<unknown>}
  */
-async function handlerBody(tracer, store, handler, thisArg, args, responseKey) {
-  let failed = false;
-  let outcome;
+function handlerFlow(tracer, store, handler, thisArg, args, responseKey) {
+  let result;
   try {
-    outcome = await Reflect.apply(handler, thisArg, args);
-    return outcome;
+    result = Reflect.apply(handler, thisArg, args);
   } catch (err) {
-    failed = true;
-    outcome = err;
-    throw err;
-  } finally {
-    tracer._endInvocation(store, failed, outcome, failed ? null : responseKey);
+    tracer._endInvocation(store, true, err, null);
+    return Promise.reject(err);
   }
+  return Promise.resolve(result).then(
+    (value) => {
+      tracer._endInvocation(store, false, value, responseKey);
+      return value;
+    },
+    (err) => {
+      tracer._endInvocation(store, true, err, null);
+      throw err;
+    },
+  );
 }
 
 /**

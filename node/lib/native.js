@@ -21,6 +21,7 @@ const VERSION = require('./version');
  * @property {(parent: number, nameId: number) => number} beginNamed begins a subsegment named by an `internName` id; 0 if none
  * @property {(header: string | null, nameId: number, coldStart: boolean, serviceId: number) => number} beginInvocationNamed beginInvocation with the handler and service names interned; 0 if not begun
  * @property {(handle: number) => boolean} sampledFast whether the entity's trace is recorded (false for a stale handle)
+ * @property {(handle: number, timeoutMs: number) => boolean} endInvocationFast endInvocation without napi-rs's per-call bookkeeping
  * @property {(handle: number) => boolean} endFast ends the entity now
  * @property {(handle: number, namespaceId: number, keyId: number, json: string) => boolean} endWithMetadata records one metadata value (interned namespace and key; namespace 0 is `default`), then ends the entity
  * @property {(handle: number, key: string, value: string | number | boolean) => boolean} annotateFast adds an annotation
@@ -61,7 +62,7 @@ function recorder() {
   if (state === 'failed') return null;
   try {
     const b = /** @type {Native} */ (loadAddon());
-    if (typeof b.beginNamed !== 'function' || typeof b.sampledFast !== 'function') {
+    if (typeof b.beginNamed !== 'function' || typeof b.sampledFast !== 'function' || typeof b.endInvocationFast !== 'function') {
       throw new Error('the native addon does not match this version of oxray (rebuild it)');
     }
     b.installDiagnostics((level, message) => logger.log(level, message), logger.levelName());

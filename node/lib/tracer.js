@@ -370,7 +370,7 @@ class Tracer {
     if (h === 0) return null;
     context().hold();
     const store = context().newStore(h, name, undefined, !this._n.sampledFast(h));
-    handlerHandles.set(store, h);
+    store.handler = h;
     return store;
   }
 
@@ -401,20 +401,17 @@ class Tracer {
    */
   _endInvocation(store, failed, outcome, responseKey) {
     // The handler subsegment, even if setSegment() made another entity current meanwhile.
-    const h = handlerHandles.get(store) ?? store.h;
+    const h = store.handler !== 0 ? store.handler : store.h;
     try {
       if (failed) this._recordError(h, outcome);
       else if (responseKey !== null) this._recordResponse(h, outcome, responseKey);
-      this._n.endInvocation(h, capture().FLUSH_TIMEOUT_MS);
+      this._n.endInvocationFast(h, capture().FLUSH_TIMEOUT_MS);
     } catch (err) {
       this._internalError(err);
     }
     context().release();
   }
 }
-
-/** Store of an invocation → handle of its handler subsegment (setSegment() may change `h`). */
-const handlerHandles = new WeakMap();
 
 /**
  * The native handle of a value given to setSegment(), or undefined if it is not a segment
