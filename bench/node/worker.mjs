@@ -9,6 +9,9 @@ const require = createRequire(import.meta.url);
 const MODE = process.env.MODE;
 const N = Number(process.env.N ?? 5000);
 const INVOCATIONS = Number(process.env.INVOCATIONS ?? 500);
+// Nested mode: after its first measurements, invocations go on until this many have been made,
+// then INVOCATIONS more are timed again (V8 has compiled everything by then).
+const STEADY_AFTER = Number(process.env.STEADY_AFTER ?? 5000);
 const now = () => Number(process.hrtime.bigint()) / 1000; // µs
 // On-CPU time of this (main) thread in µs, from the scheduler's accounting: unlike wall time it
 // leaves out time spent waiting for a CPU, so it stays meaningful on a loaded machine.
@@ -177,7 +180,24 @@ async function main() {
     };
     const [cpuUs, processCpuUs] = await cpuPer(traced);
     const [plainCpuUs, plainProcessCpuUs] = await cpuPer(plain);
+    const rssMiB = process.memoryUsage().rss / 2 ** 20;
+    // Steady state: the same timing once STEADY_AFTER invocations have been made (the window
+    // above is the first ones of a fresh process, while V8 still compiles and tiers up).
+    for (let k = 100 + INVOCATIONS + BATCH; k < STEADY_AFTER; k++) {
+      process.env._X_AMZN_TRACE_ID = header();
+      await traced.handler({}, {});
+    }
+    const steady = [];
+    for (let k = 0; k < INVOCATIONS; k++) {
+      process.env._X_AMZN_TRACE_ID = header();
+      const t0 = now();
+      await traced.handler({}, {});
+      steady.push(now() - t0);
+      await plain.handler({}, {});
+    }
     return {
+      steadyMedianUs: median(steady),
+      steadyP99Us: pct(steady, 0.99),
       cpuUs,
       plainCpuUs,
       processCpuUs,
@@ -186,7 +206,7 @@ async function main() {
       p99Us: pct(times, 0.99),
       meanUs: times.reduce((a, b) => a + b, 0) / times.length,
       plainMedianUs: median(plainTimes),
-      rssMiB: process.memoryUsage().rss / 2 ** 20,
+      rssMiB,
       ...counters(),
     };
   }
