@@ -109,6 +109,20 @@ mod tests {
     }
 
     #[test]
+    fn recycled_slots_keep_no_large_strings() {
+        while POOL.with(|p| p.borrow_mut().pop()).is_some() {}
+        let mut used = take("big values", 1);
+        used.set_annotation_text("k", &"a".repeat(10_000));
+        used.set_metadata_text("ns", "m", &format!("\"{}\"", "b".repeat(10_000)));
+        give_back(used);
+        let mut fresh = take("next", 2);
+        let annotation = fresh.annotations.reuse_next().expect("a stale slot");
+        assert!(matches!(&annotation.1, AnnotationValue::Str(s) if s.capacity() <= 256));
+        let entry = fresh.metadata.reuse_next().expect("a stale slot");
+        assert!(entry.value.0.capacity() <= 256);
+    }
+
+    #[test]
     fn oversized_records_are_not_kept() {
         while POOL.with(|p| p.borrow_mut().pop()).is_some() {}
         let mut big = take("big", 1);

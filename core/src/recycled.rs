@@ -51,13 +51,9 @@ impl<T> Recycled<T> {
         self.live = 0;
     }
 
-    /// Empties the list and drops every slot too.
-    pub fn clear_and_drop(&mut self) {
-        self.slots.clear();
-        self.live = 0;
-    }
-
-    /// Keeps the live entries for which `keep` is true, in order.
+    /// Keeps the live entries for which `keep` is true, in order. The others are dropped,
+    /// with every stale slot (this runs when a document is cut down to its size bound: what
+    /// it removes may be large, and a recycled record must not keep it).
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         let mut kept = 0;
         for i in 0..self.live {
@@ -66,6 +62,7 @@ impl<T> Recycled<T> {
                 kept += 1;
             }
         }
+        self.slots.truncate(kept);
         self.live = kept;
     }
 
@@ -154,10 +151,13 @@ mod tests {
         let mut list: Recycled<u32> = vec![1, 2, 3, 4, 5].into();
         list.retain(|v| v % 2 == 1);
         assert_eq!(&*list, [1, 3, 5]);
+        assert!(
+            list.reuse_next().is_none(),
+            "removed entries are dropped, not kept stale"
+        );
         list.push(7);
         assert_eq!(&*list, [1, 3, 5, 7]);
-        list.clear_and_drop();
-        assert_eq!(list.capacity(), 5);
-        assert!(list.reuse_next().is_none());
+        list.clear();
+        assert_eq!(list.reuse_next().copied(), Some(1));
     }
 }
