@@ -20,54 +20,13 @@
 // TRACER_MODULE picks the tracer (default: this repository's oxray); PLAIN=1 runs the same
 // chain undecorated and without tracer calls (the floor the tracer's cost adds to); SAMPLED=0
 // makes every invocation unsampled (`Sampled=0` headers: nothing is recorded or sent).
-import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
+import { nestedChain, traceHeader } from './nested-chain.mjs';
 
-const require = createRequire(import.meta.url);
 const INVOCATIONS = Number(process.argv[2] ?? 1000);
-const sink = dgram.createSocket('udp4');
+const { sink, tracer, chain } = await nestedChain();
 let received = 0;
 sink.on('message', () => received++);
-await new Promise((resolve) => sink.bind(0, '127.0.0.1', resolve));
-Object.assign(process.env, {
-  LAMBDA_TASK_ROOT: '/var/task',
-  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
-  AWS_LAMBDA_FUNCTION_NAME: 'bench',
-  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-  _HANDLER: 'index.handler',
-  POWERTOOLS_SERVICE_NAME: 'bench',
-  AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`,
-});
-const { Tracer } = require(process.env.TRACER_MODULE ?? new URL('../../node/lib/index.js', import.meta.url).pathname);
-const tracer = new Tracer();
-
-/** Applies a legacy method decorator as TypeScript's __decorate does. */
-function decorate(cls, name, decorator) {
-  const d = Object.getOwnPropertyDescriptor(cls.prototype, name);
-  Object.defineProperty(cls.prototype, name, decorator(cls.prototype, name, d) || d);
-}
-
-class Chain {
-  async handler() {
-    return this.m1();
-  }
-}
-const plain = process.env.PLAIN === '1';
-for (let i = 1; i <= 10; i++) {
-  Chain.prototype[`m${i}`] = async function step() {
-    if (!plain) {
-      tracer.putAnnotation(`k${i}`, i);
-      tracer.putMetadata(`m${i}`, { i, s: 'value' });
-    }
-    return i < 10 ? this[`m${i + 1}`]() : i;
-  };
-  if (!plain) decorate(Chain, `m${i}`, tracer.captureMethod());
-}
-if (!plain) decorate(Chain, 'handler', tracer.captureLambdaHandler());
-const chain = new Chain();
-const header = () => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=${process.env.SAMPLED === '0' ? 0 : 1}`;
-const headers = Array.from({ length: INVOCATIONS }, header);
+const headers = Array.from({ length: INVOCATIONS }, () => traceHeader(process.env.SAMPLED === '0' ? 0 : 1));
 for (let k = 0; k < INVOCATIONS; k++) {
   process.env._X_AMZN_TRACE_ID = headers[k];
   await chain.handler({}, {});

@@ -102,56 +102,47 @@ pub(crate) fn append(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends `"bytes"` (a string literal that needs no escaping) with one capacity check.
 #[inline(always)]
 fn append_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    if !(4..=32).contains(&n) {
-        out.reserve(n + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    out.reserve(n + 2);
-    // SAFETY: `reserve(n + 2)` leaves room for the quote, the `n` bytes (4 <= n <= 32) and
-    // the closing quote after `len`; `set_len` covers exactly those.
-    unsafe {
-        let len = out.len();
-        let dst = out.as_mut_ptr().add(len);
-        *dst = b'"';
-        copy_short(bytes, dst.add(1));
-        *dst.add(n + 1) = b'"';
-        out.set_len(len + n + 2);
-    }
+    append_framed(out, b"\"", bytes, b"\"");
 }
 
 /// Appends `"key":` (after a comma if `comma`) for a key that needs no escaping, with one
 /// capacity check.
 #[inline(always)]
 fn append_key(out: &mut Vec<u8>, comma: bool, key: &[u8]) {
-    let n = key.len();
+    let open: &[u8] = if comma { b",\"" } else { b"\"" };
+    append_framed(out, open, key, b"\":");
+}
+
+/// Appends `open`, `bytes` and `close` (each frame at most 2 bytes) with one capacity check;
+/// `bytes` of 4 to 32 bytes are copied without a `memcpy` call.
+#[inline(always)]
+fn append_framed(out: &mut Vec<u8>, open: &[u8], bytes: &[u8], close: &[u8]) {
+    let n = bytes.len();
+    debug_assert!(open.len() <= 2 && close.len() <= 2);
+    out.reserve(open.len() + n + close.len());
     if !(4..=32).contains(&n) {
-        if comma {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(key);
-        out.extend_from_slice(b"\":");
+        out.extend_from_slice(open);
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(close);
         return;
     }
-    out.reserve(n + 4);
-    // SAFETY: `reserve(n + 4)` leaves room for the comma, the quotes, the `n` bytes (4 <= n
-    // <= 32) and the colon after `len`; `set_len` covers exactly what was written.
+    // SAFETY: `reserve` left room for the frames and the `n` bytes (4 <= n <= 32) after
+    // `len`; every write below is inside that room and `set_len` covers exactly what was
+    // written.
     unsafe {
         let len = out.len();
-        let start = out.as_mut_ptr().add(len);
-        if comma {
-            *start = b',';
+        let mut dst = out.as_mut_ptr().add(len);
+        for b in open {
+            *dst = *b;
+            dst = dst.add(1);
         }
-        let dst = start.add(usize::from(comma));
-        *dst = b'"';
-        copy_short(key, dst.add(1));
-        *dst.add(n + 1) = b'"';
-        *dst.add(n + 2) = b':';
-        out.set_len(len + usize::from(comma) + n + 3);
+        copy_short(bytes, dst);
+        dst = dst.add(n);
+        for b in close {
+            *dst = *b;
+            dst = dst.add(1);
+        }
+        out.set_len(len + open.len() + n + close.len());
     }
 }
 
