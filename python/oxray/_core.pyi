@@ -117,6 +117,37 @@ class Exchange:
         """WSGI ``start_response(status, headers, exc_info=None)`` / ASGI ``send(message)``."""
     def finish(self, failed: bool = False, sent: int = 0, body: Optional[List[bytes]] = None) -> bool: ...
 
+class ServerHooks:
+    def __init__(self, fail: Callable[..., None], after: Callable[..., None], recorded: Dict[Any, Any]) -> None: ...
+
+class ServerState:
+    """What the native middleware reads from the Python layer per request."""
+
+    def __init__(
+        self,
+        capture: Dict[str, Any],
+        runtime: Dict[str, Any],
+        xray_recorder: Any,
+        tracer: Any,
+        current: Any,
+        hooks: ServerHooks,
+        begin_failed: Callable[[BaseException], None],
+    ) -> None: ...
+
+class ServerMiddleware:
+    """The base of the WSGI and ASGI middleware: the per-request path, native."""
+
+    app: Callable[..., Any]
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    @property
+    def _name(self) -> Optional[str]: ...
+    @property
+    def _env_name(self) -> Optional[str]: ...
+    def _setup(self, app: Any, name: Optional[str], env_name: Optional[str], state: ServerState) -> None: ...
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """A WSGI request (XRayASGIMiddleware overrides it)."""
+    def _begin_asgi(self, scope: Dict[str, Any], send: Callable[..., Any]) -> Optional[Tuple[Exchange, Any]]: ...
+
 class Site:
     def __init__(
         self,

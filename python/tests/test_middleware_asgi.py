@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any, Dict, List
 
@@ -336,3 +337,65 @@ def test_concurrent_requests_keep_their_own_subsegments(rec):
         [sub] = seg["subsegments"]
         assert sub["annotations"]["Number"] == str(number)
         assert seg["http"]["request"]["url"].endswith(f"/{number}")
+
+
+# -- the native start of a request: odd scopes and set-up ---------------------------------------------
+
+
+def test_a_scope_of_a_dict_subclass_is_traced(rec):
+    class Scope(dict):
+        pass
+
+    conversation = run(XRayASGIMiddleware(responder(), name="mapped"), Scope(scope()))
+    assert conversation.trace_header().startswith("Root=")
+    [doc] = documents(rec)
+    assert doc["name"] == "mapped"
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+def test_a_scope_that_is_not_a_dict_is_asked_for_its_type_and_passed_through(rec, caplog, kind):
+    from collections import UserDict
+
+    seen = []
+
+    async def app(s, receive, send):
+        seen.append(send)
+
+    conversation = Conversation()
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        asyncio.run(XRayASGIMiddleware(app)(UserDict(scope(type=kind)), conversation.receive, conversation.send))
+    assert seen == [conversation.send] and documents(rec) == []
+    # An HTTP request whose scope the middleware cannot read is not traced, with a warning.
+    assert any("request not traced" in r.getMessage() for r in caplog.records) == (kind == "http")
+
+
+def test_tracing_off_passes_the_request_through(rec, monkeypatch):
+    from oxray import _capture
+
+    monkeypatch.setattr(_capture, "_ENABLED", False)
+    seen = []
+
+    async def app(s, receive, send):
+        seen.append(send)
+
+    conversation = Conversation()
+    asyncio.run(XRayASGIMiddleware(app)(scope(), conversation.receive, conversation.send))
+    assert seen == [conversation.send] and documents(rec) == []
+
+
+def test_the_application_can_be_replaced_and_the_segment_is_current_only_inside(rec):
+    from oxray.context import _current
+
+    seen = []
+
+    async def app(s, receive, send):
+        seen.append(_current.get())
+        await responder()(s, receive, send)
+
+    middleware = XRayASGIMiddleware(responder(), name="swapped")
+    middleware.app = app
+    assert middleware.app is app
+    run(middleware, scope())
+    assert seen[0] is not None and seen[0].name == "swapped"
+    [doc] = documents(rec)
+    assert doc["name"] == "swapped"

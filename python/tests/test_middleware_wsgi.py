@@ -588,3 +588,103 @@ def test_a_stream_of_malformed_headers_is_logged_ten_times_then_every_thousandth
     assert "(10 so far;" in lines[9] and "(1000 so far;" in lines[10]
     assert memory.rec.counters()["warnings"] == 11
     assert len(memory.documents()) == 1005
+
+
+# -- the native per-request path: its set-up and the odd inputs it hands back to Python ---------------
+
+
+def ok_list_app(env, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+def test_the_application_and_names_are_attributes_and_the_application_can_be_replaced(memory):
+    middleware = XRayWSGIMiddleware(ok_list_app, name="")
+    assert middleware.app is ok_list_app and middleware._name is None and middleware._env_name is None
+    calls: List[str] = []
+
+    def other(env, start_response):
+        calls.append(xray_recorder.current_segment().name)
+        return ok_list_app(env, start_response)
+
+    middleware.app = other
+    assert middleware(environ(), Server().start_response) == [b"ok"]
+    assert calls == ["shop.example.org"] and memory.segment()["name"] == "shop.example.org"
+
+
+def test_a_name_that_is_not_text_leaves_the_request_untraced_with_a_warning(memory, caplog):
+    server = Server()
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        assert XRayWSGIMiddleware(ok_list_app, name=42)(environ(), server.start_response) == [b"ok"]  # type: ignore[arg-type]
+    assert header_values(server.headers, "X-Amzn-Trace-Id") == []
+    assert any("request not traced" in r.getMessage() for r in caplog.records)
+    assert memory.documents() == []
+
+
+def test_a_current_value_that_is_not_an_entity_leaves_the_request_untraced(memory, caplog):
+    token = _current.set("not an entity")  # type: ignore[arg-type]
+    try:
+        with caplog.at_level(logging.WARNING, logger="oxray"):
+            assert XRayWSGIMiddleware(ok_list_app)(environ(), Server().start_response) == [b"ok"]
+    finally:
+        _current.reset(token)
+    assert any("request not traced" in r.getMessage() for r in caplog.records)
+    assert memory.documents() == []
+
+
+def test_an_environ_of_a_dict_subclass_is_traced(memory, caplog):
+    class Environ(dict):
+        pass
+
+    server = Server()
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        assert XRayWSGIMiddleware(ok_list_app, name="sub")(Environ(environ()), server.start_response) == [b"ok"]
+    assert memory.segment()["name"] == "sub"
+    assert len(header_values(server.headers, "X-Amzn-Trace-Id")) == 1
+
+
+def test_the_segment_is_current_only_while_the_application_runs(memory):
+    seen: List[Any] = []
+
+    def app(env, start_response):
+        seen.append(_current.get())
+        return ok_list_app(env, start_response)
+
+    assert _current.get() is None
+    XRayWSGIMiddleware(app, name="inside")(environ(), Server().start_response)
+    assert seen[0] is not None and seen[0].name == "inside" and _current.get() is None
+    memory.segment()
+
+
+def test_an_interrupt_while_beginning_is_raised_and_the_app_is_not_called(memory, monkeypatch):
+    class Interrupting:
+        lambda_mode = False
+
+        def begin_wsgi(self, *args: Any) -> Any:
+            raise KeyboardInterrupt
+
+    _runtime.swap(Interrupting())  # type: ignore[arg-type]
+    called: List[bool] = []
+
+    def app(env, start_response):
+        called.append(True)
+        return ok_list_app(env, start_response)
+
+    with pytest.raises(KeyboardInterrupt):
+        XRayWSGIMiddleware(app)(environ(), Server().start_response)
+    assert called == []
+
+
+def test_tracing_off_calls_the_application_untouched(memory, monkeypatch):
+    from oxray import _capture
+
+    monkeypatch.setattr(_capture, "_ENABLED", False)
+    server = Server()
+    seen: List[Any] = []
+
+    def app(env, start_response):
+        seen.append(start_response)
+        return ok_list_app(env, start_response)
+
+    assert XRayWSGIMiddleware(app)(environ(), server.start_response) == [b"ok"]
+    assert seen == [server.start_response] and memory.documents() == []

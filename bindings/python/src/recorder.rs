@@ -21,6 +21,13 @@ pub struct PyRecorder {
     facade: Mutex<Option<(String, Py<PyEntity>)>>,
 }
 
+impl PyRecorder {
+    /// The core recorder.
+    pub fn core(&self) -> &Recorder {
+        &self.rec
+    }
+}
+
 #[pymethods]
 impl PyRecorder {
     /// A recorder configured from the environment, then from `config` (a JSON object with

@@ -74,6 +74,11 @@ impl Exchange {
         }
     }
 
+    /// The request's segment (in Lambda: its subsegment of the function segment).
+    pub fn segment_ref(&self) -> &Py<PyEntity> {
+        &self.segment
+    }
+
     pub fn hooks(&self) -> &Hooks {
         self.hooks.get()
     }
@@ -306,7 +311,7 @@ impl Exchange {
     /// Called while the request's segment is current, which is when the body's iterator is
     /// made; only an exception of the application's `__iter__` is raised (the middleware
     /// records it and ends the request).
-    fn respond<'py>(
+    pub fn respond<'py>(
         slf: &Bound<'py, Self>,
         result: Bound<'py, PyAny>,
         environ: &Bound<'py, PyDict>,

@@ -15,6 +15,7 @@ mod body;
 mod exchange;
 mod headers;
 mod hooks;
+mod middleware;
 mod request;
 mod text;
 
@@ -27,6 +28,7 @@ use pyo3::prelude::*;
 pub use body::Body;
 pub use exchange::{Exchange, Interface};
 pub use hooks::Hooks;
+pub use middleware::{Middleware, State};
 pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
 use crate::diag;
