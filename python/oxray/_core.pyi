@@ -121,7 +121,7 @@ class ServerHooks:
     def __init__(self, fail: Callable[..., None], after: Callable[..., None], recorded: Dict[Any, Any]) -> None: ...
 
 class ServerState:
-    """What the native middleware reads from the Python layer per request."""
+    """What the native WSGI middleware reads from the Python layer per request."""
 
     def __init__(
         self,
@@ -134,8 +134,8 @@ class ServerState:
         begin_failed: Callable[[BaseException], None],
     ) -> None: ...
 
-class ServerMiddleware:
-    """The base of the WSGI and ASGI middleware: the per-request path, native."""
+class WsgiMiddleware:
+    """The base of ``XRayWSGIMiddleware``: the per-request path, native."""
 
     app: Callable[..., Any]
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -144,9 +144,7 @@ class ServerMiddleware:
     @property
     def _env_name(self) -> Optional[str]: ...
     def _setup(self, app: Any, name: Optional[str], env_name: Optional[str], state: ServerState) -> None: ...
-    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        """A WSGI request (XRayASGIMiddleware overrides it)."""
-    def _begin_asgi(self, scope: Dict[str, Any], send: Callable[..., Any]) -> Optional[Tuple[Exchange, Any]]: ...
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any: ...
 
 class Site:
     def __init__(

@@ -34,7 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Body>()?;
     m.add_class::<server::Hooks>()?;
     m.add_class::<server::State>()?;
-    m.add_class::<server::Middleware>()?;
+    m.add_class::<server::WsgiMiddleware>()?;
     m.add_function(wrap_pyfunction!(call::install_call_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(diag::drain_logs, m)?)?;

@@ -1,10 +1,11 @@
 """What the WSGI and ASGI middleware share: set-up, the segment name, and the rare ends of a
 request (an exception, Lambda, remembered exceptions), as hooks for the native side.
 
-The request itself (the enabled check, the recorder and the segment name, reading the
-environ/scope, sampling, the segment made current, the response header, the status and
-length, the end) is native: ``oxray._core.ServerMiddleware`` (the middleware classes' base)
-and one ``oxray._core.Exchange`` per request; see bindings/python/src/server/.
+The request itself (reading the environ/scope, sampling, the segment, the response header,
+the status and length, the end) is one ``oxray._core.Exchange``; for WSGI the whole request
+path (the enabled check, the recorder and the segment name, the segment made current) is
+native too: ``oxray._core.WsgiMiddleware``, the base of ``XRayWSGIMiddleware``. See
+bindings/python/src/server/.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def after(exchange: _core.Exchange) -> None:
 #: Given to every exchange: the common end of a request runs no Python code.
 HOOKS = _core.ServerHooks(fail, after, _errors._recorded)
 
-#: What the native middleware reads per request: module globals through the modules' dicts
+#: What the native WSGI middleware reads per request: module globals through the modules' dicts
 #: (``_capture._ENABLED``, ``_runtime._recorder``), the service names, the current-entity
 #: variable, the hooks, and how a request that cannot be traced is logged.
 STATE = _core.ServerState(vars(_capture), vars(_runtime), xray_recorder, Tracer, _current, HOOKS, begin_failed)

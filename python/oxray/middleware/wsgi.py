@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing is never imported at run time: it costs milliseconds
     from typing import Any, Callable, Iterable, Optional
 
 
-class XRayWSGIMiddleware(_core.ServerMiddleware):
+class XRayWSGIMiddleware(_core.WsgiMiddleware):
     """``XRayWSGIMiddleware(app, name=None, sampling_rules=None)`` traces every request of the
     WSGI application ``app``. ``name``: the segment name (default: see
     :func:`oxray.middleware._request.env_name`); ``sampling_rules``: a local rule file (dict,

@@ -1,6 +1,5 @@
-//! The per-request path of the WSGI / ASGI middleware, native: [`Middleware`], the base class
-//! of `oxray.middleware.XRayWSGIMiddleware` (whose `__call__` it is) and of
-//! `XRayASGIMiddleware` (whose `async __call__` starts with [`Middleware::_begin_asgi`]).
+//! The per-request path of the WSGI middleware, native: [`WsgiMiddleware`], the base class of
+//! `oxray.middleware.XRayWSGIMiddleware`, whose `__call__` it is.
 //!
 //! A request used to run a Python `__call__` and about ten crossings into native code
 //! (recorder, begin, the segment, the context variable, respond); now it is one native call
@@ -15,7 +14,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::exchange::{Exchange, Interface};
 use super::hooks::Hooks;
-use super::request::{AsgiRequest, WsgiRequest};
+use super::request::WsgiRequest;
 use super::text;
 use crate::entity::PyEntity;
 use crate::recorder::PyRecorder;
@@ -98,7 +97,7 @@ impl State {
     }
 }
 
-/// What both middleware classes keep: the application, the names and the [`State`].
+/// What a middleware keeps: the application, the names and the [`State`].
 struct Setup {
     app: Py<PyAny>,
     /// The middleware's `name` (None when not given or empty).
@@ -158,14 +157,13 @@ impl Setup {
         Ok(self.env_name.bind(py).clone())
     }
 
-    /// Begins the request (as `rec.begin_wsgi/begin_asgi(name, request, server, current,
-    /// hooks)`); None when tracing is disabled. The usual recorder, parent and name are
-    /// handled here; anything else goes through the recorder's Python method, as before.
+    /// Begins the request (as `rec.begin_wsgi(name, environ, start_response, current,
+    /// hooks)`); None when tracing is disabled. The usual recorder, parent, environ and name
+    /// are handled here; anything else goes through the recorder's Python method, as before.
     fn begin<'py>(
         &self,
         py: Python<'py>,
         state: &State,
-        interface: Interface,
         request: &Bound<'py, PyAny>,
         server: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, Exchange>>> {
@@ -185,26 +183,17 @@ impl Setup {
             };
             if let (Some(parent), Some(name)) = (parent, name) {
                 let core = rec.get().core();
-                let begun = match interface {
-                    Interface::Wsgi => {
-                        super::begin(py, core, name, parent, &WsgiRequest { environ: request })
-                    }
-                    Interface::Asgi => {
-                        super::begin(py, core, name, parent, &AsgiRequest::new(request))
-                    }
-                };
+                let begun = super::begin(py, core, name, parent, &WsgiRequest { environ: request });
                 let Some(begun) = begun else {
                     return Ok(None);
                 };
                 let hooks = state.hooks.clone_ref(py);
-                let exchange = Exchange::new(begun, interface, server.clone().unbind(), hooks);
+                let exchange =
+                    Exchange::new(begun, Interface::Wsgi, server.clone().unbind(), hooks);
                 return Bound::new(py, exchange).map(Some);
             }
         }
-        let method = match interface {
-            Interface::Wsgi => intern!(py, "begin_wsgi"),
-            Interface::Asgi => intern!(py, "begin_asgi"),
-        };
+        let method = intern!(py, "begin_wsgi");
         let got = rec.call_method1(method, (name, request, server, parent, &state.hooks))?;
         if got.is_none() {
             return Ok(None);
@@ -218,11 +207,10 @@ impl Setup {
         &self,
         py: Python<'py>,
         state: &State,
-        interface: Interface,
         request: &Bound<'py, PyAny>,
         server: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, Exchange>>> {
-        match self.begin(py, state, interface, request, server) {
+        match self.begin(py, state, request, server) {
             Ok(exchange) => Ok(exchange),
             Err(problem) if problem.is_instance_of::<PyException>(py) => {
                 let _ = state.begin_failed.bind(py).call1((problem.value(py),));
@@ -233,15 +221,14 @@ impl Setup {
     }
 }
 
-/// The base of both middleware classes. Its `__call__` is a WSGI request; `_begin_asgi`
-/// starts an ASGI one (`XRayASGIMiddleware` overrides `__call__` with an `async` one).
-#[pyclass(subclass, name = "ServerMiddleware", module = "oxray._core")]
-pub struct Middleware {
+/// The base of `XRayWSGIMiddleware`: its `__call__`.
+#[pyclass(subclass, name = "WsgiMiddleware", module = "oxray._core")]
+pub struct WsgiMiddleware {
     setup: Setup,
 }
 
 #[pymethods]
-impl Middleware {
+impl WsgiMiddleware {
     /// Takes any arguments: the Python subclass's `__init__` reads them and calls `_setup`.
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
@@ -250,7 +237,7 @@ impl Middleware {
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> Self {
-        Middleware {
+        WsgiMiddleware {
             setup: Setup::empty(py),
         }
     }
@@ -304,9 +291,7 @@ impl Middleware {
         if !state.enabled(py) {
             return app.call1((environ, start_response));
         }
-        let Some(exchange) =
-            setup.try_begin(py, state, Interface::Wsgi, &environ, &start_response)?
-        else {
+        let Some(exchange) = setup.try_begin(py, state, &environ, &start_response)? else {
             return app.call1((environ, start_response));
         };
         let segment = exchange.get().segment_ref().bind(py);
@@ -324,40 +309,5 @@ impl Middleware {
         }
         state.reset(py, &token);
         outcome
-    }
-
-    /// ASGI: begins an HTTP request and makes its segment current: `(exchange, token)` (the
-    /// token resets the current entity), or None to pass the request through (tracing off,
-    /// not HTTP, or the request could not be traced: logged).
-    fn _begin_asgi<'py>(
-        slf: &Bound<'py, Self>,
-        scope: Bound<'py, PyAny>,
-        send: Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let py = slf.py();
-        let setup = slf.borrow().setup.copy(py);
-        let state = setup.state(py)?.get();
-        if !state.enabled(py) || !is_http(&scope)? {
-            return Ok(None);
-        }
-        let Some(exchange) = setup.try_begin(py, state, Interface::Asgi, &scope, &send)? else {
-            return Ok(None);
-        };
-        let segment = exchange.get().segment_ref().bind(py);
-        let token = state.set.bind(py).call1((segment,))?;
-        PyTuple::new(py, [exchange.into_any(), token]).map(Some)
-    }
-}
-
-/// `scope.get("type") == "http"`.
-fn is_http(scope: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = scope.py();
-    let kind = match scope.cast::<PyDict>() {
-        Ok(dict) => dict.get_item(intern!(py, "type"))?,
-        Err(_) => Some(scope.call_method1(intern!(py, "get"), (intern!(py, "type"),))?),
-    };
-    match kind {
-        Some(kind) => kind.eq(intern!(py, "http")),
-        None => Ok(false),
     }
 }

@@ -28,7 +28,7 @@ use pyo3::prelude::*;
 pub use body::Body;
 pub use exchange::{Exchange, Interface};
 pub use hooks::Hooks;
-pub use middleware::{Middleware, State};
+pub use middleware::{State, WsgiMiddleware};
 pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 
 use crate::diag;
