@@ -295,7 +295,12 @@ impl WsgiMiddleware {
             return app.call1((environ, start_response));
         };
         let segment = exchange.get().segment_ref().bind(py);
-        let token = state.set.bind(py).call1((segment,))?;
+        // Tracing must not keep the application from running: if the segment cannot be made
+        // current (no memory), the request is ended at once and runs untraced.
+        let Ok(token) = state.set.bind(py).call1((segment,)) else {
+            Exchange::end(&exchange, false, 0);
+            return app.call1((environ, start_response));
+        };
         let outcome = app
             .call1((&environ, &exchange))
             .and_then(|result| Exchange::respond(&exchange, result, environ.cast::<PyDict>()?));
