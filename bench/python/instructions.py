@@ -21,61 +21,9 @@ import tempfile
 import textwrap
 from typing import Dict, List
 
-from middleware import APPS, HEADERS, RULES
+from middleware import APPS, HEADERS, REQUEST_SETUP, RULES
 
-CHILD = """
-import sys
-from oxray import sampling
-from oxray.middleware import XRayASGIMiddleware, XRayWSGIMiddleware
-
-sampling.load_rules({rules!r})
-header = {header!r}
-{app}
-
-ENVIRON = {{
-    "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/orders/42", "QUERY_STRING": "",
-    "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-    "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "bench/1", "HTTP_ACCEPT": "*/*",
-    "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": None,
-}}
-if header:
-    ENVIRON["HTTP_X_AMZN_TRACE_ID"] = header
-SCOPE = {{
-    "type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1", "method": "GET",
-    "scheme": "http", "path": "/orders/42", "raw_path": b"/orders/42", "query_string": b"",
-    "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-    "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench/1"), (b"accept", b"*/*")]
-    + ([(b"x-amzn-trace-id", header.encode())] if header else []),
-}}
-
-def start_response(status, headers, exc_info=None):
-    return None
-
-def wsgi_request(app):
-    body = app(dict(ENVIRON), start_response)
-    try:
-        for _ in body:
-            pass
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-
-async def receive():
-    return {{"type": "http.request", "body": b"", "more_body": False}}
-
-async def send(message):
-    return None
-
-def asgi_request(app):
-    coro = app(dict(SCOPE), receive, send)
-    try:
-        while True:
-            coro.send(None)
-    except StopIteration:
-        pass
-
-request = wsgi_request if {kind!r} == "wsgi" else asgi_request
+CHILD = REQUEST_SETUP + """
 app = (XRayWSGIMiddleware if {kind!r} == "wsgi" else XRayASGIMiddleware)(plain) if {traced!r} else plain
 for _ in range(300):  # warm-up: caches, the sampler, recycled records
     request(app)

@@ -32,8 +32,10 @@ HEADERS = {
 }
 RULES = {"version": 2, "rules": [], "default": {"fixed_target": 0, "rate": 1}}
 
-# Child program. {app} defines `plain` (WSGI or ASGI), {kind} is "wsgi" or "asgi".
-CHILD = """
+# The child programs' common part (also used by instructions.py): the rules, the header, the
+# application, one request's environ / scope, and `request(app)`, which makes one request
+# through `app`. {app} defines `plain` (WSGI or ASGI), {kind} is "wsgi" or "asgi".
+REQUEST_SETUP = """
 import json, sys, time
 from oxray import sampling
 from oxray.middleware import XRayASGIMiddleware, XRayWSGIMiddleware
@@ -86,6 +88,10 @@ def asgi_request(app):
         pass
 
 request = wsgi_request if {kind!r} == "wsgi" else asgi_request
+"""
+
+# Child program: the set-up, then alternating blocks of traced and untraced requests.
+CHILD = REQUEST_SETUP + """
 traced = (XRayWSGIMiddleware if {kind!r} == "wsgi" else XRayASGIMiddleware)(plain)
 
 def per_request(app, n):
