@@ -23,13 +23,16 @@ from typing import Dict, List
 
 from middleware import APPS, HEADERS, REQUEST_SETUP, RULES
 
-CHILD = REQUEST_SETUP + """
+CHILD = (
+    REQUEST_SETUP
+    + """
 app = (XRayWSGIMiddleware if {kind!r} == "wsgi" else XRayASGIMiddleware)(plain) if {traced!r} else plain
 for _ in range(300):  # warm-up: caches, the sampler, recycled records
     request(app)
 for _ in range(int(sys.argv[1])):
     request(app)
 """
+)
 
 
 def main_thread_instructions(code: str, n: int) -> int:

@@ -91,7 +91,9 @@ request = wsgi_request if {kind!r} == "wsgi" else asgi_request
 """
 
 # Child program: the set-up, then alternating blocks of traced and untraced requests.
-CHILD = REQUEST_SETUP + """
+CHILD = (
+    REQUEST_SETUP
+    + """
 traced = (XRayWSGIMiddleware if {kind!r} == "wsgi" else XRayASGIMiddleware)(plain)
 
 def per_request(app, n):
@@ -116,6 +118,7 @@ for block in range({blocks}):
     added_cpu.append(traced_cpu - untraced_cpu)
 print(json.dumps({{"added": added, "base": base, "added_cpu": added_cpu}}))
 """
+)
 
 RAW_WSGI_LIST = """
 def plain(environ, start_response):
