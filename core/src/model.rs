@@ -361,87 +361,78 @@ impl EntityData {
         }
     }
 
+    /// The slot for the annotation `key`: its entry, else a stale slot made live with `key`
+    /// written into it; None when there is neither (the caller pushes a new entry).
+    fn annotation_slot(&mut self, key: &str) -> Option<&mut (String, AnnotationValue)> {
+        match self.annotations.iter().position(|(k, _)| k == key) {
+            Some(i) => Some(&mut self.annotations[i]),
+            None => {
+                let slot = self.annotations.reuse_next()?;
+                overwrite(&mut slot.0, key);
+                Some(slot)
+            }
+        }
+    }
+
+    /// The slot for the metadata `namespace`.`key`, as [`Self::annotation_slot`].
+    fn metadata_slot(&mut self, namespace: &str, key: &str) -> Option<&mut MetadataEntry> {
+        let found = self
+            .metadata
+            .iter()
+            .position(|e| e.namespace == namespace && e.key == key);
+        match found {
+            Some(i) => Some(&mut self.metadata[i]),
+            None => {
+                let entry = self.metadata.reuse_next()?;
+                set_namespace(&mut entry.namespace, namespace);
+                overwrite(&mut entry.key, key);
+                Some(entry)
+            }
+        }
+    }
+
     /// Inserts or replaces an annotation.
     pub fn set_annotation(&mut self, key: &str, value: AnnotationValue) {
-        if let Some(slot) = self.annotations.iter_mut().find(|(k, _)| k == key) {
-            slot.1 = value;
-        } else if let Some(slot) = self.annotations.reuse_next() {
-            overwrite(&mut slot.0, key);
-            slot.1 = value;
-        } else {
-            self.annotations.push((key.to_string(), value));
+        match self.annotation_slot(key) {
+            Some(slot) => slot.1 = value,
+            None => self.annotations.push((key.to_string(), value)),
         }
     }
 
     /// Inserts or replaces a string annotation, copying `value` into the buffer of the slot it
     /// takes when it has one.
     pub fn set_annotation_text(&mut self, key: &str, value: &str) {
-        let slot = match self.annotations.iter().position(|(k, _)| k == key) {
-            Some(i) => &mut self.annotations[i],
-            None => match self.annotations.reuse_next() {
-                Some(slot) => {
-                    overwrite(&mut slot.0, key);
-                    slot
-                }
-                None => {
-                    let value = AnnotationValue::Str(value.to_string());
-                    self.annotations.push((key.to_string(), value));
-                    return;
-                }
-            },
-        };
-        match &mut slot.1 {
-            AnnotationValue::Str(text) => overwrite(text, value),
-            other => *other = AnnotationValue::Str(value.to_string()),
+        match self.annotation_slot(key) {
+            Some((_, AnnotationValue::Str(text))) => overwrite(text, value),
+            Some((_, other)) => *other = AnnotationValue::Str(value.to_string()),
+            None => self
+                .annotations
+                .push((key.to_string(), AnnotationValue::Str(value.to_string()))),
         }
     }
 
     /// Inserts or replaces a metadata value given as JSON text the caller vouches for,
     /// copying it into the buffer of the slot it takes when it has one.
     pub fn set_metadata_text(&mut self, namespace: &str, key: &str, json: &str) {
-        let found = self
-            .metadata
-            .iter()
-            .position(|e| e.namespace == namespace && e.key == key);
-        let entry = match found {
-            Some(i) => &mut self.metadata[i],
-            None => match self.metadata.reuse_next() {
-                Some(entry) => {
-                    set_namespace(&mut entry.namespace, namespace);
-                    overwrite(&mut entry.key, key);
-                    entry
-                }
-                None => {
-                    self.metadata.push(MetadataEntry {
-                        namespace: MetadataEntry::namespace_text(namespace),
-                        key: key.to_string(),
-                        value: JsonText(json.to_string()),
-                    });
-                    return;
-                }
-            },
-        };
-        overwrite(&mut entry.value.0, json);
+        match self.metadata_slot(namespace, key) {
+            Some(entry) => overwrite(&mut entry.value.0, json),
+            None => self.metadata.push(MetadataEntry {
+                namespace: MetadataEntry::namespace_text(namespace),
+                key: key.to_string(),
+                value: JsonText(json.to_string()),
+            }),
+        }
     }
 
     /// Inserts or replaces a metadata value.
     pub fn set_metadata(&mut self, namespace: &str, key: &str, value: JsonText) {
-        if let Some(entry) = self
-            .metadata
-            .iter_mut()
-            .find(|e| e.namespace == namespace && e.key == key)
-        {
-            entry.value = value;
-        } else if let Some(entry) = self.metadata.reuse_next() {
-            set_namespace(&mut entry.namespace, namespace);
-            overwrite(&mut entry.key, key);
-            entry.value = value;
-        } else {
-            self.metadata.push(MetadataEntry {
+        match self.metadata_slot(namespace, key) {
+            Some(entry) => entry.value = value,
+            None => self.metadata.push(MetadataEntry {
                 namespace: MetadataEntry::namespace_text(namespace),
                 key: key.to_string(),
                 value,
-            });
+            }),
         }
     }
 
