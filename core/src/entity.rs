@@ -23,7 +23,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::emit::Counters;
-use crate::entity_lock::{EntityGuard, EntityLock};
+use crate::entity_lock::EntityLock;
 use crate::header::TraceHeader;
 use crate::id::{EntityId, TraceId};
 use crate::json;
@@ -161,10 +161,6 @@ impl std::fmt::Debug for Entity {
     }
 }
 
-fn lock(m: &EntityLock<State>) -> EntityGuard<'_, State> {
-    m.lock()
-}
-
 /// Parameters for creating a segment or facade (used by the recorder).
 pub(crate) struct NewEntity {
     pub kind: EntityKind,
@@ -239,7 +235,7 @@ impl Entity {
     }
 
     pub fn is_ended(&self) -> bool {
-        lock(&self.inner.state).ended
+        self.inner.state.lock().ended
     }
 
     /// True when both handles refer to the same entity.
@@ -304,7 +300,7 @@ impl Entity {
         if !self.inner.sampled {
             return Ok(());
         }
-        let mut st = lock(&self.inner.state);
+        let mut st = self.inner.state.lock();
         let ended = st.ended;
         match st.data.as_mut() {
             Some(data) => {
@@ -673,7 +669,7 @@ impl Entity {
     /// Ends the entity at `end_micros` (epoch microseconds; clamped to its start).
     pub fn end_at(&self, end_micros: u64) -> Result<(), TraceError> {
         let (data, children) = {
-            let mut st = lock(&self.inner.state);
+            let mut st = self.inner.state.lock();
             if st.ended {
                 drop(st);
                 if self.inner.sampled {
@@ -701,7 +697,7 @@ impl Entity {
     /// its children. The complete document sent at `end()` replaces it.
     pub fn send_in_progress(&self) -> Result<(), TraceError> {
         let snapshot = {
-            let st = lock(&self.inner.state);
+            let st = self.inner.state.lock();
             match st.data.as_ref() {
                 Some(d) => d.clone(),
                 None => return Ok(()),
@@ -778,7 +774,7 @@ impl Entity {
             return Route::Streamed;
         }
         let config = &shared.config;
-        let st = lock(&parent.inner.state);
+        let st = parent.inner.state.lock();
         if st.ended {
             Route::OnItsOwn
         } else if st.children.len() >= config.max_embedded_children
@@ -843,7 +839,7 @@ impl Entity {
             crate::fragment_pool::give_back(fragment);
             return;
         };
-        let mut st = lock(&parent.inner.state);
+        let mut st = parent.inner.state.lock();
         let full = st.children.len() >= shared.config.max_embedded_children
             || st.children_bytes + fragment.len() > shared.config.max_embedded_bytes;
         if st.ended || full {
@@ -871,7 +867,7 @@ impl Entity {
     /// Streams the closed children this open entity holds (flush). Returns how many.
     pub(crate) fn stream_pending(inner: &Arc<Inner>) -> usize {
         let children = {
-            let mut st = lock(&inner.state);
+            let mut st = inner.state.lock();
             st.listed = false;
             if st.ended {
                 return 0;
