@@ -137,6 +137,11 @@ for (const impl of Object.keys(IMPLS)) {
     datagrams: received,
     sentByTracer: sum(nested, 'sentByTracer'),
   };
+  // The same window again, with the main thread's run-queue waits read around each invocation:
+  // how much of the p99 was the thread waiting for a CPU (other threads and processes).
+  const queued = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', RUNQUEUE: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
+  await settle();
+  r.runQueue = { p99Us: med(queued, 'p99Us'), p99OnCpuUs: med(queued, 'p99OnCpuUs'), waitedCount: med(queued, 'waitedCount'), meanWaitUs: med(queued, 'meanWaitUs') };
   const awaits = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await', TRACER_MODULE: module }));
   r.await = { awaitUs: med(awaits, 'awaitUs'), awaitSameTurnUs: med(awaits, 'awaitSameTurnUs'), awaitInHandlerUs: med(awaits, 'awaitInHandlerUs') };
 }
@@ -160,6 +165,10 @@ const rows = [
   ['nested-10 invocation, median µs', P.nested.medianUs, O.nested.medianUs],
   ['nested-10 invocation, p99 µs', P.nested.p99Us, O.nested.p99Us],
   ['nested-10 invocation, mean µs of main-thread CPU (traced − plain)', P.nested.cpuUs - P.nested.plainCpuUs, O.nested.cpuUs - O.nested.plainCpuUs],
+  ['nested-10, run-queue run: p99 µs (wall)', P.runQueue.p99Us, O.runQueue.p99Us],
+  ['nested-10, run-queue run: p99 µs less the time the main thread waited for a CPU', P.runQueue.p99OnCpuUs, O.runQueue.p99OnCpuUs],
+  [`nested-10, run-queue run: timed invocations that waited ≥ 0.1 ms for a CPU (of ${INVOCATIONS})`, P.runQueue.waitedCount, O.runQueue.waitedCount],
+  ['nested-10, run-queue run: mean µs waited for a CPU per invocation', P.runQueue.meanWaitUs, O.runQueue.meanWaitUs],
   ['nested-10 invocation after 5,000 (steady state), median µs', P.nested.steadyMedianUs, O.nested.steadyMedianUs],
   ['nested-10 invocation after 5,000 (steady state), p99 µs', P.nested.steadyP99Us, O.nested.steadyP99Us],
   ['nested-10 invocation, mean µs of process CPU (traced − plain)', P.nested.processCpuUs - P.nested.plainProcessCpuUs, O.nested.processCpuUs - O.nested.plainProcessCpuUs],
