@@ -174,6 +174,118 @@ def test_an_iterator_class_ending_with_stop_iteration_is_made_and_closed_in_the_
     assert memory.segment()["http"]["response"] == {"status": 200, "content_length": 5}
 
 
+def test_a_streamed_body_runs_in_one_copy_of_the_request_context(memory):
+    # Each item is made in the same copy of the request's context (as Context.run does): a
+    # variable the body sets is seen by its next item and by close(), never by the server.
+    from contextvars import ContextVar
+
+    mark: ContextVar[str] = ContextVar("mark", default="unset")
+    seen: List[str] = []
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            try:
+                seen.append(f"first: {mark.get()} under {_current.get().name}")
+                mark.set("set by the body")
+                yield b"a"
+                seen.append(f"second: {mark.get()} under {_current.get().name}")
+                yield b"bc"
+            finally:
+                seen.append(f"closed: {mark.get()} under {_current.get().name}")
+
+        return body()
+
+    result = XRayWSGIMiddleware(app, name="ctx")(environ(), Server().start_response)
+    assert next(result) == b"a"
+    assert mark.get() == "unset" and _current.get() is None, "the server's context is untouched"
+    assert next(result) == b"bc"
+    with pytest.raises(StopIteration):
+        next(result)
+    with pytest.raises(StopIteration):
+        next(result)  # an ended body stays ended
+    result.close()
+    assert seen == [
+        "first: unset under ctx",
+        "second: set by the body under ctx",
+        "closed: set by the body under ctx",
+    ]
+    assert memory.segment()["http"]["response"] == {"status": 200, "content_length": 3}
+
+
+def test_the_apps_close_is_called_once_and_the_segment_sent_once(memory):
+    closed: List[str] = []
+
+    class Body:
+        def __iter__(self):
+            return iter([b"xy"])
+
+        def close(self):
+            closed.append(_current.get().name)
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+        return Body()
+
+    result = XRayWSGIMiddleware(app, name="once")(environ(), Server().start_response)
+    assert list(result) == [b"xy"]
+    result.close()
+    assert closed == ["once"]
+    [seg] = memory.documents()
+    assert seg["http"]["response"] == {"status": 200, "content_length": 2}
+
+
+def test_an_exception_on_a_later_item_is_recorded_once_with_the_bytes_sent(memory):
+    def app(env, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            yield b"abc"
+            raise AppError("stream broke")
+
+        return body()
+
+    result = XRayWSGIMiddleware(app)(environ(), Server().start_response)
+    assert next(result) == b"abc"
+    with pytest.raises(AppError, match="stream broke"):
+        next(result)
+    assert _current.get() is None
+    result.close()  # the server still closes the response
+    [seg] = memory.documents()
+    assert seg["fault"] is True and seg["cause"]["exceptions"][0]["message"] == "stream broke"
+    assert seg["http"]["response"]["status"] == 200
+
+
+def test_a_body_that_reads_itself_gets_the_context_error(memory):
+    # Re-entering the body from one of its own items enters its context twice: the same
+    # RuntimeError Context.run raises; it is recorded and raised on.
+    holder: List[Any] = []
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            yield next(holder[0])
+
+        return body()
+
+    result = XRayWSGIMiddleware(app)(environ(), Server().start_response)
+    holder.append(result)
+    with pytest.raises(RuntimeError, match="already entered"):
+        next(result)
+    result.close()
+    assert memory.segment()["fault"] is True
+
+
+def test_the_server_state_needs_a_context_variable(memory):
+    from oxray.middleware import _request
+
+    capture, hooks = vars(_request._capture), _request.HOOKS
+    with pytest.raises(TypeError):
+        _core.ServerState(capture, vars(_runtime), xray_recorder, Tracer, object(), hooks, print)
+
+
 def test_content_length_header_wins_over_the_bytes_seen(memory):
     def app(env, start_response):
         start_response("200 OK", [("content-length", "3")])

@@ -1,44 +1,16 @@
 //! [`Body`]: a streamed WSGI response body the server reads item by item, passed through.
 //!
-//! Each item is made in the request's context (its segment current), through that context's
-//! `run`, only when the server asks for it. The bytes are counted on the exchange; `close()`
+//! Each item is made in the request's context (its segment current), entered as
+//! `Context.run` does, only when the server asks for it. The bytes are counted on the exchange; `close()`
 //! closes the application's iterable and ends the request. An exception is handed to the
 //! middleware's `fail` hook (which records it and ends the request) and raised on unchanged.
 
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
+use super::context::Context;
 use super::exchange::Exchange;
-
-/// What a body needs from Python, looked up once: `contextvars.copy_context`, the unbound
-/// `Context.run` (called as `run(context, f, *args)`: no bound method is made per request),
-/// `next`, and a private object `next` returns at the end of an iterator (`next(it, end)`: no
-/// StopIteration to raise and catch per body).
-struct Builtins {
-    copy_context: Py<PyAny>,
-    run: Py<PyAny>,
-    next: Py<PyAny>,
-    end: Py<PyAny>,
-}
-
-static BUILTINS: PyOnceLock<Builtins> = PyOnceLock::new();
-
-fn builtins(py: Python<'_>) -> PyResult<&Builtins> {
-    BUILTINS.get_or_try_init(py, || {
-        let contextvars = py.import(intern!(py, "contextvars"))?;
-        let builtins = py.import(intern!(py, "builtins"))?;
-        Ok(Builtins {
-            copy_context: contextvars.getattr(intern!(py, "copy_context"))?.unbind(),
-            run: contextvars
-                .getattr(intern!(py, "Context"))?
-                .getattr(intern!(py, "run"))?
-                .unbind(),
-            next: builtins.getattr(intern!(py, "next"))?.unbind(),
-            end: builtins.getattr(intern!(py, "object"))?.call0()?.unbind(),
-        })
-    })
-}
 
 #[pyclass(frozen, name = "Body", module = "oxray._core")]
 pub struct Body {
@@ -48,7 +20,7 @@ pub struct Body {
     iterator: Py<PyAny>,
     exchange: Py<Exchange>,
     /// A copy of the request's context (its segment current), each item is made in.
-    context: Py<PyAny>,
+    context: Context,
 }
 
 impl Body {
@@ -60,7 +32,7 @@ impl Body {
         iterator: Py<PyAny>,
         exchange: Py<Exchange>,
     ) -> PyResult<Bound<'py, Body>> {
-        let context = builtins(py)?.copy_context.call0(py)?;
+        let context = Context::copy_current(py)?;
         let body = Body {
             iterable,
             iterator,
@@ -89,18 +61,24 @@ impl Body {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let b = builtins(py)?;
-        match b
-            .run
-            .call1(py, (&self.context, &b.next, &self.iterator, &b.end))
-        {
-            Ok(item) if item.is(&b.end) => Ok(None),
-            Ok(item) => {
+        let iterator = self.iterator.bind(py);
+        // SAFETY: the GIL is held; `iterator` came from PyObject_GetIter (it is an iterator).
+        // PyIter_Next returns a new reference, or NULL: the end, or an error when one is set.
+        let next = || unsafe {
+            let item = ffi::PyIter_Next(iterator.as_ptr());
+            if item.is_null() {
+                return PyErr::take(py).map_or(Ok(None), Err);
+            }
+            Ok(Some(Py::<PyAny>::from_owned_ptr(py, item)))
+        };
+        match self.context.run(py, next) {
+            Ok(Some(item)) => {
                 if let Ok(n) = item.bind(py).len() {
                     self.exchange.get().count(n);
                 }
                 Ok(Some(item))
             }
+            Ok(None) => Ok(None),
             Err(e) => Err(self.failed(py, e)),
         }
     }
@@ -108,8 +86,7 @@ impl Body {
     /// Closes the application's iterable (in the request's context) and ends the request.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         if let Ok(close) = self.iterable.bind(py).getattr(intern!(py, "close")) {
-            let run = &builtins(py)?.run;
-            if let Err(e) = run.call1(py, (&self.context, close)) {
+            if let Err(e) = self.context.run(py, || close.call0()) {
                 return Err(self.failed(py, e));
             }
         }

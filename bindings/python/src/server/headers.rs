@@ -150,28 +150,46 @@ pub fn wsgi_headers<'py>(
 ) -> Option<Bound<'py, PyList>> {
     let py = headers.py();
     let out = PyList::empty(py);
-    for item in headers.try_iter().ok()? {
-        let item = item.ok()?;
-        let name = pair_item(&item, 0);
-        match name
-            .as_ref()
-            .and_then(|n| n.cast::<PyString>().ok())
-            .map(classify_str)
-        {
-            Some(Name::Trace) => continue,
-            Some(Name::ContentLength) => {
-                let v = pair_item(&item, 1);
-                if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
-                    *content_length = text::utf8(s).and_then(|s| parse_length(s.as_bytes()));
-                }
+    // A list (what PEP 3333 requires) is read by index, without an iterator object.
+    match headers.cast::<PyList>() {
+        Ok(list) => {
+            for item in list.iter() {
+                wsgi_header(&out, item, content_length)?;
             }
-            _ => {}
         }
-        out.append(item).ok()?;
+        Err(_) => {
+            for item in headers.try_iter().ok()? {
+                wsgi_header(&out, item.ok()?, content_length)?;
+            }
+        }
     }
     let ours = PyTuple::new(py, [intern!(py, HEADER_NAME), value]).ok()?;
     out.append(ours).ok()?;
     Some(out)
+}
+
+/// One header of the application's list, copied to `out` unless it is a trace header.
+fn wsgi_header<'py>(
+    out: &Bound<'py, PyList>,
+    item: Bound<'py, PyAny>,
+    content_length: &mut Option<i64>,
+) -> Option<()> {
+    let name = pair_item(&item, 0);
+    match name
+        .as_ref()
+        .and_then(|n| n.cast::<PyString>().ok())
+        .map(classify_str)
+    {
+        Some(Name::Trace) => return Some(()),
+        Some(Name::ContentLength) => {
+            let v = pair_item(&item, 1);
+            if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
+                *content_length = text::utf8(s).and_then(|s| parse_length(s.as_bytes()));
+            }
+        }
+        _ => {}
+    }
+    out.append(item).ok()
 }
 
 /// What an ASGI response start said.

@@ -12,6 +12,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use super::context::Var;
 use super::exchange::{Exchange, Interface};
 use super::hooks::Hooks;
 use super::request::WsgiRequest;
@@ -31,10 +32,8 @@ pub struct State {
     xray_recorder: Py<PyAny>,
     /// The `Tracer` class: `_config["service"]`.
     tracer: Py<PyAny>,
-    /// `ContextVar.get`, `.set`, `.reset` of the current-entity variable, bound.
-    get: Py<PyAny>,
-    set: Py<PyAny>,
-    reset: Py<PyAny>,
+    /// The current-entity variable (`oxray.context._current`).
+    current: Var,
     hooks: Py<Hooks>,
     /// `begin_failed(problem)`: logs that a request is not traced.
     begin_failed: Py<PyAny>,
@@ -57,9 +56,7 @@ impl State {
             runtime,
             xray_recorder,
             tracer,
-            get: current.getattr(intern!(current.py(), "get"))?.unbind(),
-            set: current.getattr(intern!(current.py(), "set"))?.unbind(),
-            reset: current.getattr(intern!(current.py(), "reset"))?.unbind(),
+            current: Var::new(current)?,
             hooks,
             begin_failed,
         })
@@ -92,8 +89,8 @@ impl State {
 
     /// Makes the previous entity current again. A token from another context (the
     /// application switched contexts) cannot be reset; that must not reach the server.
-    fn reset(&self, py: Python<'_>, token: &Bound<'_, PyAny>) {
-        let _ = self.reset.bind(py).call1((token,));
+    fn reset(&self, token: &Bound<'_, PyAny>) {
+        let _ = self.current.reset(token);
     }
 }
 
@@ -169,7 +166,7 @@ impl Setup {
     ) -> PyResult<Option<Bound<'py, Exchange>>> {
         let rec = state.recorder(py)?;
         let name = self.segment_name(py, state)?;
-        let parent = state.get.bind(py).call0()?;
+        let parent = state.current.get(py)?;
         if let (Ok(rec), Ok(request)) = (rec.cast::<PyRecorder>(), request.cast::<PyDict>()) {
             let parent = match parent.cast::<PyEntity>() {
                 Ok(p) => Some(Some(p)),
@@ -297,7 +294,7 @@ impl WsgiMiddleware {
         let segment = exchange.get().segment_ref().bind(py);
         // Tracing must not keep the application from running: if the segment cannot be made
         // current (no memory), the request is ended at once and runs untraced.
-        let Ok(token) = state.set.bind(py).call1((segment,)) else {
+        let Ok(token) = state.current.set(segment.as_any()) else {
             Exchange::end(&exchange, false, 0);
             return app.call1((environ, start_response));
         };
@@ -312,7 +309,7 @@ impl WsgiMiddleware {
                 .fail
                 .call1(py, (&exchange, error.value(py)));
         }
-        state.reset(py, &token);
+        state.reset(&token);
         outcome
     }
 }

@@ -12,6 +12,7 @@
 //! treated as absent, and headers the middleware cannot rewrite are passed on unchanged.
 
 mod body;
+mod context;
 mod exchange;
 mod headers;
 mod hooks;
@@ -147,12 +148,9 @@ fn record_request(
     details: RequestDetails<'_>,
 ) {
     let url = host.as_ref().map(|host| {
-        format!(
-            "{}://{}{}",
-            details.scheme.as_ref().map_or("http", Text::as_str),
-            host.as_str(),
-            path.as_ref().map_or("/", Text::as_str)
-        )
+        let scheme = details.scheme.as_ref().map_or("http", Text::as_str);
+        let path = path.as_ref().map_or("/", Text::as_str);
+        text::concat(&[scheme, "://", host.as_str(), path])
     });
     let forwarded = details
         .forwarded_for

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::headers::pair_item;
-use super::text::Text;
+use super::text::{concat, Text};
 
 /// What a sampled request records besides its Host, method and path.
 #[derive(Default)]
@@ -61,7 +61,7 @@ fn is_default_port(scheme: Option<&str>, port: &str) -> bool {
 /// `host:port`, or None when the port is absent or the scheme's default (the host alone).
 fn with_port(host: &str, port: Option<&str>, scheme: Option<&str>) -> Option<String> {
     match port {
-        Some(p) if !is_default_port(scheme, p) => Some(format!("{host}:{p}")),
+        Some(p) if !is_default_port(scheme, p) => Some(concat(&[host, ":", p])),
         _ => None,
     }
 }
@@ -113,7 +113,7 @@ impl<'py> RequestSource<'py> for WsgiRequest<'_, 'py> {
         let script = self.get(intern!(py, "SCRIPT_NAME"));
         let path_info = self.get(intern!(py, "PATH_INFO"));
         match (script, path_info) {
-            (Some(s), Some(p)) => Some(Text::Owned(format!("{}{}", s.as_str(), p.as_str()))),
+            (Some(s), Some(p)) => Some(Text::Owned(concat(&[s.as_str(), p.as_str()]))),
             (s, p) => p.or(s),
         }
     }
