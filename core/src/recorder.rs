@@ -14,7 +14,7 @@ use crate::entity::{Entity, EntityKind, Inner, NewEntity};
 use crate::header::{Sampled, TraceHeader};
 use crate::id::{EntityId, TraceId};
 use crate::lambda::{self, FacadeError};
-use crate::model::{EntityData, XrayInfo};
+use crate::model::XrayInfo;
 use crate::sampling::{
     setup, CentralizedSampler, LocalRules, LocalSampler, RulesError, Sampler, SamplingDecision,
     SamplingRequest, SamplingStatus,
@@ -328,18 +328,16 @@ impl Recorder {
         let start = crate::time::checked_now_micros();
         let mut data = None;
         if decision.sampled {
-            let mut d = EntityData {
-                name: crate::entity::clean_name(|| &self.shared, name).into_owned(),
-                start_micros: start,
-                origin: config.origin.clone(),
-                ..EntityData::default()
-            };
+            // A recycled record, as for subsegments: a server begins a segment per request.
+            let mut d =
+                crate::record_pool::take(&crate::entity::clean_name(|| &self.shared, name), start);
+            d.origin = config.origin.clone();
             // Pre-serialized, not a JSON map: built and dropped for every request otherwise.
             d.xray = Some(XrayInfo {
                 sdk_members: Arc::clone(&self.shared.sdk_members),
                 sampling_rule_name: decision.rule_name.clone(),
             });
-            data = Some(Box::new(d));
+            data = Some(d);
         }
         Entity::create(
             Arc::clone(&self.shared),

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use oxray_core::config::{Config, EmitMode};
-use oxray_core::model::{Exception, JsonText, StackFrame};
+use oxray_core::model::{Exception, HttpRequest, JsonText, StackFrame};
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{AnnotationValue, ContextMissing, Recorder, TraceError, TraceHeader};
 use serde_json::Value;
@@ -315,6 +315,58 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
         d["annotations"]["long"].as_str().unwrap().chars().count(),
         1000
     );
+}
+
+#[test]
+fn a_segment_begun_in_a_recycled_record_carries_nothing_of_the_previous_one() {
+    // Segments, like subsegments, begin in the record an ended entity gave back (a server
+    // begins one per request): the second and third segments must show none of the first's.
+    let r = Recorder::in_memory();
+    for i in 0..3 {
+        let name = format!("svc {i}");
+        let seg = r.begin_segment(Some(&name), None, &SamplingRequest::default());
+        if i == 0 {
+            let request = HttpRequest {
+                method: Some("POST".into()),
+                url: Some("http://h/x".into()),
+                user_agent: Some("ua".into()),
+                client_ip: Some("192.0.2.1".into()),
+                x_forwarded_for: true,
+                traced: false,
+            };
+            seg.set_http_request(request).unwrap();
+            seg.set_http_response(Some(503), Some(7)).unwrap();
+            seg.put_annotation_str("k", "v").unwrap();
+            seg.put_metadata_json(Some("ns"), "m", "1").unwrap();
+        }
+        seg.end().unwrap();
+    }
+    let docs = validated(&r);
+    assert_eq!(docs.len(), 3);
+    assert_eq!(docs[0]["http"]["response"]["status"], 503);
+    assert_eq!(docs[0]["fault"], true);
+    for (i, d) in docs.iter().enumerate().skip(1) {
+        assert_eq!(d["name"], format!("svc {i}"));
+        for key in [
+            "http",
+            "annotations",
+            "metadata",
+            "fault",
+            "error",
+            "throttle",
+            "end_time",
+        ] {
+            if key == "end_time" {
+                assert!(d[key].as_f64().unwrap() >= d["start_time"].as_f64().unwrap());
+            } else {
+                assert!(d.get(key).is_none(), "{key} in {d}");
+            }
+        }
+        assert_eq!(
+            d["aws"], docs[0]["aws"],
+            "the SDK's own fields, as for any segment"
+        );
+    }
 }
 
 #[test]
