@@ -214,24 +214,17 @@ pub fn asgi_start<'py>(
         .unwrap_or(false);
     let out = PyList::empty(py);
     if let Some(headers) = item(intern!(py, "headers")) {
-        for pair in headers.try_iter().ok()? {
-            let pair = pair.ok()?;
-            let name = pair_item(&pair, 0);
-            match name
-                .as_ref()
-                .and_then(|n| n.cast::<PyBytes>().ok())
-                .map(|n| classify(n.as_bytes()))
-            {
-                Some(Name::Trace) => continue,
-                Some(Name::ContentLength) => {
-                    let v = pair_item(&pair, 1);
-                    if let Some(b) = v.as_ref().and_then(|v| v.cast::<PyBytes>().ok()) {
-                        start.content_length = parse_length(b.as_bytes());
-                    }
+        match headers.cast::<PyList>() {
+            Ok(list) => {
+                for pair in list.iter() {
+                    asgi_header(&out, pair, start)?;
                 }
-                _ => {}
             }
-            out.append(pair).ok()?;
+            Err(_) => {
+                for pair in headers.try_iter().ok()? {
+                    asgi_header(&out, pair.ok()?, start)?;
+                }
+            }
         }
     }
     let name = ASGI_NAME.get_or_init(py, || PyBytes::new(py, HEADER_NAME_LOWER).unbind());
@@ -240,6 +233,30 @@ pub fn asgi_start<'py>(
     let copy = message.copy().ok()?;
     copy.set_item(intern!(py, "headers"), out).ok()?;
     Some(copy)
+}
+
+/// One header of an ASGI response start, copied to `out` unless it is a trace header.
+fn asgi_header<'py>(
+    out: &Bound<'py, PyList>,
+    pair: Bound<'py, PyAny>,
+    start: &mut AsgiStart,
+) -> Option<()> {
+    let name = pair_item(&pair, 0);
+    match name
+        .as_ref()
+        .and_then(|n| n.cast::<PyBytes>().ok())
+        .map(|n| classify(n.as_bytes()))
+    {
+        Some(Name::Trace) => return Some(()),
+        Some(Name::ContentLength) => {
+            let v = pair_item(&pair, 1);
+            if let Some(b) = v.as_ref().and_then(|v| v.cast::<PyBytes>().ok()) {
+                start.content_length = parse_length(b.as_bytes());
+            }
+        }
+        _ => {}
+    }
+    out.append(pair).ok()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::headers::pair_item;
 use super::text::{concat, Text};
@@ -151,29 +151,40 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
             .get_item(intern!(scope.py(), "headers"))
             .ok()
             .flatten();
-        if let Some(iter) = headers.and_then(|h| h.try_iter().ok()) {
-            for pair in iter.flatten() {
-                let (Some(name), Some(value)) = (pair_item(&pair, 0), pair_item(&pair, 1)) else {
-                    continue;
-                };
-                let (Ok(name), Ok(value)) =
-                    (name.cast_into::<PyBytes>(), value.cast_into::<PyBytes>())
-                else {
-                    continue;
-                };
-                let slot = match name.as_bytes() {
-                    b"x-amzn-trace-id" => &mut request.trace_header,
-                    b"host" => &mut request.host,
-                    b"user-agent" => &mut request.user_agent,
-                    b"x-forwarded-for" => &mut request.forwarded_for,
-                    _ => continue,
-                };
-                if slot.is_none() {
-                    *slot = Some(value);
+        if let Some(headers) = headers {
+            match headers.cast::<PyList>() {
+                // A list (what servers give) is read by index, without an iterator object.
+                Ok(list) => list.iter().for_each(|pair| request.read_header(&pair)),
+                Err(_) => {
+                    if let Ok(iter) = headers.try_iter() {
+                        iter.flatten().for_each(|pair| request.read_header(&pair));
+                    }
                 }
             }
         }
         request
+    }
+
+    /// One `(name, value)` pair of the scope's headers: kept if it is one we read (the first
+    /// of each name).
+    fn read_header(&mut self, pair: &Bound<'py, PyAny>) {
+        let (Some(name), Some(value)) = (pair_item(pair, 0), pair_item(pair, 1)) else {
+            return;
+        };
+        let (Ok(name), Ok(value)) = (name.cast_into::<PyBytes>(), value.cast_into::<PyBytes>())
+        else {
+            return;
+        };
+        let slot = match name.as_bytes() {
+            b"x-amzn-trace-id" => &mut self.trace_header,
+            b"host" => &mut self.host,
+            b"user-agent" => &mut self.user_agent,
+            b"x-forwarded-for" => &mut self.forwarded_for,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
     }
 
     fn item(&self, key: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
