@@ -16,6 +16,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use super::body::Body;
 use super::headers::{self, AsgiStart, ResponseHeader};
 use super::hooks::Hooks;
+use super::text;
 use super::Begun;
 use crate::diag;
 use crate::entity::PyEntity;
@@ -196,35 +197,44 @@ impl Exchange {
                 .map(|v| v.is_truthy().unwrap_or(false))
                 .unwrap_or(false)
         };
-        let is = |name: &Bound<'_, PyString>| kind.eq(name).unwrap_or(false);
-        if is(intern!(py, "http.response.body")) {
-            if let Some(body) = dict.get_item(intern!(py, "body")).ok().flatten() {
-                if let Ok(n) = body.len() {
-                    self.sent.fetch_add(n as i64, Ordering::Relaxed);
+        // The type read as UTF-8 in place (a str comparison through Python costs more).
+        let kind = match kind.cast::<PyString>() {
+            Ok(kind) => text::utf8(kind).unwrap_or(""),
+            Err(_) => return message.clone(),
+        };
+        match kind {
+            "http.response.body" => {
+                if let Some(body) = dict.get_item(intern!(py, "body")).ok().flatten() {
+                    if let Ok(n) = body.len() {
+                        self.sent.fetch_add(n as i64, Ordering::Relaxed);
+                    }
+                }
+                if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
+                    self.response_done();
                 }
             }
-            if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
-                self.response_done();
+            "http.response.start" => {
+                let mut start = AsgiStart::default();
+                let copy = headers::asgi_start(dict, self.header.as_bytes(), &mut start);
+                self.set_status(start.status);
+                self.set_length(start.content_length);
+                self.trailers.store(start.trailers, Ordering::Relaxed);
+                if let Some(copy) = copy {
+                    return copy.into_any();
+                }
             }
-        } else if is(intern!(py, "http.response.start")) {
-            let mut start = AsgiStart::default();
-            let copy = headers::asgi_start(dict, self.header.as_bytes(), &mut start);
-            self.set_status(start.status);
-            self.set_length(start.content_length);
-            self.trailers.store(start.trailers, Ordering::Relaxed);
-            if let Some(copy) = copy {
-                return copy.into_any();
+            "http.response.trailers" => {
+                if !flag(intern!(py, "more_trailers")) {
+                    self.response_done();
+                }
             }
-        } else if is(intern!(py, "http.response.trailers")) {
-            if !flag(intern!(py, "more_trailers")) {
-                self.response_done();
+            "http.response.zerocopysend" => {
+                if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
+                    self.response_done();
+                }
             }
-        } else if is(intern!(py, "http.response.zerocopysend")) {
-            if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
-                self.response_done();
-            }
-        } else if is(intern!(py, "http.response.pathsend")) {
-            self.response_done();
+            "http.response.pathsend" => self.response_done(),
+            _ => {}
         }
         message.clone()
     }

@@ -199,13 +199,17 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
         value.clone().and_then(Text::from_bytes)
     }
 
+    /// The host of the `client` / `server` entry (`(host, port)`).
+    fn address_host(&self, key: &Bound<'py, PyString>) -> Option<Text<'py>> {
+        let value = self.item(key).filter(|v| !v.is_none())?;
+        Text::from_any(pair_item(&value, 0)?)
+    }
+
     /// `(host, port)` of the `client` / `server` entry.
     fn address(&self, key: &Bound<'py, PyString>) -> Option<(Text<'py>, Option<String>)> {
         let value = self.item(key).filter(|v| !v.is_none())?;
-        let host = Text::from_any(value.get_item(0).ok()?)?;
-        let port = value
-            .get_item(1)
-            .ok()
+        let host = Text::from_any(pair_item(&value, 0)?)?;
+        let port = pair_item(&value, 1)
             .and_then(|p| p.extract::<i64>().ok())
             .map(|p| p.to_string());
         Some((host, port))
@@ -244,7 +248,8 @@ impl<'py> RequestSource<'py> for AsgiRequest<'_, 'py> {
             scheme: self.text(intern!(py, "scheme")),
             user_agent: Self::header(&self.user_agent),
             forwarded_for: Self::header(&self.forwarded_for),
-            remote_addr: self.address(intern!(py, "client")).map(|(host, _)| host),
+            // Its port is not recorded: not read.
+            remote_addr: self.address_host(intern!(py, "client")),
         }
     }
 }
