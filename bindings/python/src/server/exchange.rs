@@ -223,15 +223,13 @@ impl Exchange {
                     return copy.into_any();
                 }
             }
-            "http.response.trailers" => {
-                if !flag(intern!(py, "more_trailers")) {
-                    self.response_done();
-                }
+            "http.response.trailers" if !flag(intern!(py, "more_trailers")) => {
+                self.response_done();
             }
-            "http.response.zerocopysend" => {
-                if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) {
-                    self.response_done();
-                }
+            "http.response.zerocopysend"
+                if !flag(intern!(py, "more_body")) && !self.trailers.load(Ordering::Relaxed) =>
+            {
+                self.response_done();
             }
             "http.response.pathsend" => self.response_done(),
             _ => {}
