@@ -1,9 +1,10 @@
 //! [`Body`]: a streamed WSGI response body the server reads item by item, passed through.
 //!
-//! Each item is made in the request's context (its segment current), entered as
-//! `Context.run` does, only when the server asks for it. The bytes are counted on the exchange; `close()`
-//! closes the application's iterable and ends the request. An exception is handed to the
-//! middleware's `fail` hook (which records it and ends the request) and raised on unchanged.
+//! Each item is made in the request's context (its segment current), entered and left around
+//! it as `Context.run` does, only when the server asks for it. The bytes are counted on the
+//! exchange; `close()` closes the application's iterable (in the same context) and ends the
+//! request. An exception is handed to the middleware's `fail` hook (which records it and ends
+//! the request) and raised on unchanged.
 
 use pyo3::ffi;
 use pyo3::intern;
