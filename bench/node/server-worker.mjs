@@ -99,6 +99,9 @@ function batchText(n, sampled) {
 async function connect(server) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   server.keepAliveTimeout = 600000;
+  // No request or header time limits: under valgrind a pipelined request can wait longer.
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
   const socket = net.connect(server.address().port, '127.0.0.1');
   socket.setNoDelay(true);
   socket.setEncoding('latin1');
@@ -164,7 +167,9 @@ if (process.env.CASE) {
   const [server, sampled] = cases[only];
   // Every server first (the process-wide context tracking is then on, as in the measured run).
   for (const [other, decision] of Object.values(cases)) await clients[other](BLOCK, decision);
-  for (let i = 0; i < 3; i++) await clients[server](BLOCK, sampled);
+  // WARMUP=<blocks> (default 3): more blocks of the case first, so that its code is compiled
+  // before the counted requests (TurboFan compiles on the main thread under --predictable).
+  for (let i = 0; i < Number(process.env.WARMUP ?? 3); i++) await clients[server](BLOCK, sampled);
   // CALLGRIND_CONTROL=1 (with `--instr-atstart=no`): instructions are counted only from here,
   // so one run gives the cost per request without start-up and warm-up.
   const control = (on) => new Promise((resolve) => spawn('callgrind_control', ['-i', on, String(process.pid)], { stdio: 'ignore' }).on('close', resolve));
