@@ -22,8 +22,7 @@
 
 const context = require('./context');
 const logger = require('./logger');
-
-const HEADER = 'X-Amzn-Trace-Id';
+const { setTraceHeader } = require('./response-header');
 
 /** @typedef {import('./tracer').Tracer} Tracer */
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
@@ -182,7 +181,7 @@ function beginRequest(tracer, req, res, name, url, registry = null) {
       if (h === 0) return null;
       answer = native.responseHeader(h);
     }
-    if (answer !== null && !res.headersSent) res.setHeader(HEADER, answer);
+    if (answer !== null && !res.headersSent) setTraceHeader(res, answer);
     const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res, registry);
     // A closure rather than a property added to `res` (whose shape oxray leaves alone).
     res.on('close', () => endRequest(traced));
@@ -195,16 +194,19 @@ function beginRequest(tracer, req, res, name, url, registry = null) {
 }
 
 /**
- * The response's length: its Content-Length header, or the one Node computed itself when
- * `end(body)` came before the headers were sent.
+ * The response's length. Node keeps it in `_contentLength` once the headers are sent: the
+ * Content-Length header's value (`+value`, set while writing the headers) or, without one, the
+ * length it computed itself when `end(body)` came first. Else (a chunked response, or a
+ * response class that does not keep it) the Content-Length header, if any. Reading the field
+ * first spares `getHeader`'s lower-casing and table look-up on every request.
  * @param {ServerResponse} res
  * @returns {number | undefined}
  */
 function contentLength(res) {
-  const declared = res.getHeader('content-length');
-  if (declared !== undefined) return Number(declared);
   const computed = /** @type {any} */ (res)._contentLength;
-  return typeof computed === 'number' ? computed : undefined;
+  if (typeof computed === 'number') return computed;
+  const declared = res.getHeader('content-length');
+  return declared !== undefined ? Number(declared) : undefined;
 }
 
 /**
