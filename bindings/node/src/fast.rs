@@ -471,7 +471,7 @@ unsafe extern "C" fn begin_request(
     // SAFETY: called before this callback returns, so the values are still live.
     let h = crate::server::begin_request(&key, || unsafe {
         crate::server::RequestDetails {
-            scheme: string(env, scheme),
+            scheme: string(env, scheme).map(Cow::Owned),
             user_agent: string(env, agent),
             remote_addr: string(env, remote),
             forwarded_for: string(env, forwarded),

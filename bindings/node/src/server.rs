@@ -9,6 +9,8 @@
 //! [`end_request`] records the response and ends the segment. Nothing here fails on what a
 //! client sends: an unusable trace header is logged, counted and ignored.
 
+use std::borrow::Cow;
+
 use oxray_core::entity::EntityKind;
 use oxray_core::request_headers::{first_forwarded, host_name};
 use oxray_core::sampling::SamplingRequest;
@@ -34,8 +36,8 @@ pub struct RequestKey<'a> {
 /// What a sampled request records besides its key (read only for sampled requests).
 #[derive(Default)]
 pub struct RequestDetails {
-    /// `http` or `https`.
-    pub scheme: Option<String>,
+    /// `http` or `https` (borrowed when it is one of those constants: no allocation).
+    pub scheme: Option<Cow<'static, str>>,
     pub user_agent: Option<String>,
     /// The peer address of the connection.
     pub remote_addr: Option<String>,
@@ -258,9 +260,14 @@ pub fn response_header(handle: u32) -> Option<String> {
 /// is known: the connection closed before an answer) and ends the segment. False if it had already ended or the handle is stale.
 pub fn end_request(handle: u32, status: Option<u16>, content_length: Option<i64>) -> bool {
     let known = status.is_some() || content_length.is_some();
-    let recorded = state::with_entity(handle, |e| {
+    // One look-up of the handle for both (as `entity::end` does it, then the slot is marked).
+    let ended = state::with_entity(handle, |e| {
         !e.is_ended()
             && (!known || !e.is_sampled() || e.set_http_response(status, content_length).is_ok())
-    });
-    recorded == Some(true) && crate::entity::end(handle)
+            && e.end().is_ok()
+    }) == Some(true);
+    if ended {
+        state::with(|s| s.slab.ended(handle));
+    }
+    ended
 }

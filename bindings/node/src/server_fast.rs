@@ -18,7 +18,7 @@ use napi::bindgen_prelude::{Env, JsValue, Object};
 use napi::sys;
 use napi_derive::napi;
 
-use crate::fast::{args, handle, long_string as owned, read_into, ROOM};
+use crate::fast::{args, handle, read_into, ROOM};
 use crate::server::{RequestDetails, RequestSource};
 
 thread_local! {
@@ -70,6 +70,18 @@ impl<'b> RequestSource<'b> for Args<'b> {
     }
 }
 
+/// A string argument as an owned `String` (None if it is not a string): read once into a stack
+/// buffer and copied from there (a string longer than the buffer is read again at full length).
+/// Measuring the string first, as `fast::long_string` does, costs a second pass over it.
+///
+/// # Safety
+/// `value` must be a live value of the running callback's scope (or null).
+unsafe fn owned(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
+    let mut buf = [0u8; ROOM];
+    // SAFETY: as required of our caller.
+    unsafe { read_into(env, value, &mut buf) }.map(Cow::into_owned)
+}
+
 /// `serveRequest(...)`: see the module docs.
 unsafe extern "C" fn serve_request(
     env: sys::napi_env,
@@ -96,7 +108,7 @@ unsafe extern "C" fn serve_request(
         // SAFETY: as above.
         unsafe {
             RequestDetails {
-                scheme: Some(if secure { "https" } else { "http" }.to_string()),
+                scheme: Some(Cow::Borrowed(if secure { "https" } else { "http" })),
                 user_agent: owned(env, agent),
                 remote_addr: owned(env, remote),
                 forwarded_for: owned(env, forwarded),
