@@ -179,3 +179,23 @@ test('header values longer than the addon reads on its stack, and non-ASCII ones
   assert.equal(accented.http.request.user_agent, 'café/1.0');
   assert.equal(accented.http.request.client_ip, '127.0.0.1');
 });
+
+test('every request on a kept-alive connection records the peer address', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const ports = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          ports.push(res.socket.localPort);
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
+    });
+  }
+  agent.destroy();
+  const docs = await sink.take(3);
+  assert.equal(new Set(ports).size, 1, 'one connection');
+  assert.deepEqual(docs.map((d) => d.http.request.client_ip), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+});
