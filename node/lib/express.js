@@ -30,9 +30,11 @@ function traceExpress(tracer, options) {
   startServerMode(tracer, options?.samplingRules);
   const name = options?.name;
   return function oxrayTraceExpress(req, res, next) {
-    // Mounted twice (an app inside an app): the first one traces the request.
+    // Mounted twice (an app inside an app): the first one traces the request. The current
+    // store may also be that of the previous request on this connection, still open when the
+    // client pipelines requests: that one is another response, and this request is traced.
     const current = context.currentStore();
-    if (current === null || !requests.has(current)) {
+    if (current === null || requests.get(current)?.res !== res) {
       const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl, requests);
       if (traced !== null) requests.set(traced.store, traced);
     }
