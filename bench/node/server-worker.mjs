@@ -10,7 +10,7 @@
 // The untraced servers run in the same process as the traced ones, so they pay whatever the
 // process-wide context tracking costs (AsyncLocalStorage, enabled once oxray serves requests);
 // ALS_FLOOR=1 adds an untraced server that only enters an AsyncLocalStorage store per request,
-// to show that floor. Prints one JSON line: medians in µs per request.
+// and an untraced Express app with one middleware that only calls next(), to show those floors. Prints one JSON line: medians in µs per request.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -71,6 +71,8 @@ if (process.env.ALS_FLOOR === '1') {
     als.enterWith({ req });
     handler(req, res);
   });
+  // What any middleware costs Express (one more layer for its router to walk), untraced.
+  servers.expressNoop = http.createServer(expressApp((req, res, next) => next()));
 }
 
 const MARK = 'HTTP/1.1 200';
@@ -141,7 +143,7 @@ const cases = {
   express: ['express', 1],
   expressSampled: ['expressTraced', 1],
   expressUnsampled: ['expressTraced', 0],
-  ...(servers.httpAls ? { httpAls: ['httpAls', 1] } : {}),
+  ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1] } : {}),
   ...(servers.httpTracedBase
     ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0] }
     : {}),
@@ -198,7 +200,7 @@ const result = { rounds: ROUNDS, block: BLOCK, perRequest: {}, added: {} };
 for (const name of Object.keys(cases)) {
   result.perRequest[name] = { wallUs: median(samples[name].wall), threadCpuUs: median(samples[name].thread), processCpuUs: median(samples[name].process) };
 }
-const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['httpAls', 'http']];
+const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express']];
 for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
 for (const [name, base] of pairs) {
   if (!samples[name]) continue;

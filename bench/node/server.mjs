@@ -77,6 +77,7 @@ line('traceHttpServer, not sampled (Sampled=0)', 'httpUnsampled', 'http');
 line('Express + traceExpress, sampled', 'expressSampled', 'express');
 line('Express + traceExpress, not sampled', 'expressUnsampled', 'express');
 if (A.httpAls) line('floor: an AsyncLocalStorage store entered per request, no tracing', 'httpAls', 'http');
+if (A.expressNoop) line('floor: Express with one more middleware (only next()), no tracing', 'expressNoop', 'express');
 if (A.httpSampledBase) {
   line('baseline build: traceHttpServer, sampled', 'httpSampledBase', 'http');
   line('baseline build: traceHttpServer, not sampled', 'httpUnsampledBase', 'http');
