@@ -26,12 +26,13 @@
  */
 
 /**
- * @typedef {{ h: number, seg: object | undefined, name: string | undefined, done: boolean, unsampled: boolean, handler: number }} Store
+ * @typedef {{ h: number, seg: object | undefined, name: string | undefined, done: boolean, unsampled: boolean, handler: number, request: import('./request').Traced | null }} Store
  * `done` marks a store entered with enterWith (middy) after its invocation ended: it may
  * linger in the caller's async flow and must not be used any more. `unsampled` is true only
  * when the entity is known not to be sampled (false: sampled, or not asked). `handler` is the
  * handle of an invocation's handler subsegment (0 in every other store): `h` may be changed
- * by setSegment(), the end of the invocation still ends the handler.
+ * by setSegment(), the end of the invocation still ends the handler. `request` is the open
+ * server-mode request (request.js `Traced`) whose segment the store is, else null.
  */
 
 /** @type {import('node:async_hooks').AsyncLocalStorage<Store> | null} */
@@ -74,7 +75,7 @@ function als() {
  * @returns {Store}
  */
 function newStore(h, name, seg, unsampled = false) {
-  return { h, seg, name, done: false, unsampled, handler: 0 };
+  return { h, seg, name, done: false, unsampled, handler: 0, request: null };
 }
 
 /** Keeps the storage enabled until the matching {@link release}. */

@@ -11,17 +11,6 @@ const { startServerMode } = require('./server-mode');
 const context = require('./context');
 
 /**
- * The traced requests whose response is not done yet, by context store: for the error
- * middleware, and for an app mounted in a traced app (one segment per request). A Map whose
- * entries are removed when the request ends (request.js), not a WeakMap: each WeakMap entry
- * is an ephemeron the garbage collector must process (about 1 µs per request in a loop
- * here). Not a property of `req` or `res` either: a computed-key property added to an object
- * with as many properties as a response turns it into a slow dictionary-mode object.
- * @type {Map<object, import('./request').Traced>}
- */
-const requests = new Map();
-
-/**
  * @param {import('./tracer').Tracer} tracer
  * @param {{ name?: string, samplingRules?: unknown }} [options]
  * @returns {(req: any, res: any, next: (err?: unknown) => void) => void}
@@ -33,11 +22,8 @@ function traceExpress(tracer, options) {
     // Mounted twice (an app inside an app): the first one traces the request. The current
     // store may also be that of the previous request on this connection, still open when the
     // client pipelines requests: that one is another response, and this request is traced.
-    const current = context.currentStore();
-    if (current === null || requests.get(current)?.res !== res) {
-      const traced = beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl, requests);
-      if (traced !== null) requests.set(traced.store, traced);
-    }
+    const open = context.currentStore()?.request;
+    if (open?.res !== res) beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl);
     next();
   };
 }
@@ -49,9 +35,8 @@ function traceExpress(tracer, options) {
 function traceExpressErrors(tracer) {
   startServerMode(tracer, undefined);
   return function oxrayTraceExpressErrors(err, req, res, next) {
-    const store = context.currentStore();
-    const traced = store !== null ? requests.get(store) : undefined;
-    if (traced !== undefined && !traced.failed) recordFailure(traced, err);
+    const traced = context.currentStore()?.request;
+    if (traced && !traced.failed) recordFailure(traced, err);
     next(err);
   };
 }

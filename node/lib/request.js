@@ -34,14 +34,11 @@ class Traced {
    * @param {Tracer} tracer
    * @param {import('./context').Store} store
    * @param {ServerResponse} res
-   * @param {Map<object, Traced> | null} registry
    */
-  constructor(tracer, store, res, registry) {
+  constructor(tracer, store, res) {
     this.tracer = tracer;
     this.store = store;
     this.res = res;
-    /** Where the caller keeps it by store while it is open (express.js), or null. */
-    this.registry = registry;
     /** The request's segment (the store's handle may be changed by `setSegment`). */
     this.h = store.h;
     /** The handler failed and that was recorded: a closed connection is no news then. */
@@ -156,10 +153,9 @@ function remoteAddress(socket) {
  * @param {ServerResponse} res
  * @param {string | undefined} name segment name (see {@link segmentName})
  * @param {string | undefined} url the URL to record (Express: `originalUrl`), else `req.url`
- * @param {Map<object, Traced> | null} [registry] a map the caller keeps the request in while it is open
  * @returns {Traced | null}
  */
-function beginRequest(tracer, req, res, name, url, registry = null) {
+function beginRequest(tracer, req, res, name, url) {
   if (!tracer.isTracingEnabled()) return null;
   try {
     const native = /** @type {any} */ (tracer._native);
@@ -195,7 +191,10 @@ function beginRequest(tracer, req, res, name, url, registry = null) {
       answer = native.responseHeader(h);
     }
     if (answer !== null && !res.headersSent) setTraceHeader(res, answer);
-    const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res, registry);
+    const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res);
+    // The store knows its request while it is open (Express's error middleware and a mounted
+    // app find it there: no map from stores to requests to keep up per request).
+    traced.store.request = traced;
     // A closure rather than a property added to `res` (whose shape oxray leaves alone).
     res.on('close', () => endRequest(traced));
     context.enter(traced.store);
@@ -230,7 +229,9 @@ function endRequest(traced) {
   const { tracer, store, res } = traced;
   if (store.done) return;
   store.done = true;
-  if (traced.registry !== null) traced.registry.delete(store);
+  // The store may stay referenced (by the connection, by promises made in the request) after
+  // the end: it must not keep the response alive.
+  store.request = null;
   try {
     const native = /** @type {import('./native').Native} */ (tracer._native);
     if (!res.writableFinished && !traced.failed) {
