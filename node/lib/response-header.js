@@ -49,7 +49,9 @@ function setTraceHeader(res, answer) {
         r[table] = fresh;
         return;
       }
-      if (typeof headers === 'object') {
+      // Only the table as Node 20–24 make it (a prototype-less object): anything else, say a
+      // Map in a later version, gets the header through setHeader.
+      if (typeof headers === 'object' && Object.getPrototypeOf(headers) === null) {
         headers[KEY] = [NAME, answer];
         return;
       }
