@@ -1,7 +1,7 @@
 // Server mode through Express: requests a client pipelines on one kept-alive connection (the
 // next one read while the previous response is still open) are each traced, with their own
-// segment current in their handlers; an app mounted inside a traced app still makes one
-// segment per request.
+// segment current in their handlers; an app mounted inside a traced app, or served by
+// traceHttpServer, still makes one segment per request.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -11,7 +11,7 @@ import { newTraceHeader } from './helpers/lambda.mjs';
 
 const sink = await setupServerMode();
 const { Tracer } = await import('oxray');
-const { traceExpress } = await import('oxray/middleware');
+const { traceExpress, traceHttpServer } = await import('oxray/middleware');
 const { default: express } = await import('express');
 const tracer = new Tracer({ serviceName: 'piped' });
 
@@ -25,11 +25,18 @@ app.get('/items/:id', (req, res) => res.send(`${req.params.id} ${tracer.getRootX
 const server = http.createServer(app);
 const port = await listen(server);
 after(() => server.close());
+// The same kind of app (traceExpress first) handed to traceHttpServer as its handler.
+const wrapped = express();
+wrapped.use(traceExpress(tracer));
+wrapped.get('/w', (req, res) => res.send(`w ${tracer.getRootXrayTraceId()}`));
+const wrappedServer = http.createServer(traceHttpServer(tracer, wrapped, { samplingRules: ALWAYS }));
+const wrappedPort = await listen(wrappedServer);
+after(() => wrappedServer.close());
 
 /** Sends `texts` in one write on one connection; resolves with the raw answer once `count` answers came. */
-function pipeline(texts, count) {
+function pipeline(texts, count, to = port) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(texts.join('')));
+    const socket = net.connect(to, '127.0.0.1', () => socket.write(texts.join('')));
     let raw = '';
     socket.setEncoding('latin1');
     socket.on('data', (d) => {
@@ -67,5 +74,20 @@ test('an app mounted in a traced app: one segment per request, pipelined or not'
   const docs = await sink.take(2);
   assert.deepEqual(docs.map((d) => d.trace_id).sort(), headers.map((h) => h.root).sort());
   for (const h of headers) assert.ok(raw.includes(`inner ${h.root}`));
+  await sink.none();
+});
+
+test('an Express app with traceExpress served by traceHttpServer: one segment per request', async () => {
+  const headers = [newTraceHeader(1), newTraceHeader(1)];
+  const raw = await pipeline(
+    headers.map((h) => `GET /w HTTP/1.1\r\nHost: x\r\nX-Amzn-Trace-Id: ${h.header}\r\n\r\n`),
+    2,
+    wrappedPort,
+  );
+  const docs = await sink.take(2);
+  assert.deepEqual(docs.map((d) => d.trace_id).sort(), headers.map((h) => h.root).sort());
+  for (const h of headers) assert.ok(raw.includes(`w ${h.root}`));
+  // One answer header per response, not one per middleware.
+  assert.equal(raw.split(/\r\nX-Amzn-Trace-Id:/i).length - 1, 2);
   await sink.none();
 });
