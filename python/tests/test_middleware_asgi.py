@@ -201,6 +201,21 @@ def test_odd_messages_go_to_the_server_as_they_are(rec, message):
     assert len(documents(rec)) == 1
 
 
+@pytest.mark.parametrize("make", [tuple, iter], ids=["tuple", "iterator"])
+def test_header_collections_other_than_lists_are_read_through_their_iterators(rec, make):
+    incoming = [(b"host", b"a.example"), (b"x-amzn-trace-id", f"Root={T};Parent=53995c3f42cd8ad8;Sampled=1".encode())]
+    app_headers = [(b"content-length", b"2"), (b"x-amzn-trace-id", b"Root=set-by-the-app")]
+    app = XRayASGIMiddleware(responder(headers=make(app_headers), chunks=(b"ok",)))
+    conversation = run(app, scope(headers=make(incoming)))
+    [answer] = [v for k, v in conversation.headers() if k == b"x-amzn-trace-id"]
+    assert answer == f"Root={T}".encode()
+    assert (b"content-length", b"2") in conversation.headers()
+    [segment] = documents(rec)
+    assert segment["trace_id"] == T and segment["parent_id"] == "53995c3f42cd8ad8"
+    assert segment["http"]["request"]["url"] == "http://a.example/items"
+    assert segment["http"]["response"] == {"status": 200, "content_length": 2}
+
+
 @pytest.mark.parametrize(
     "headers",
     [None, 42, [(b"only-a-name",)], [("str", "pair")], [[b"x-list", b"pair"]]],

@@ -455,6 +455,21 @@ def test_the_apps_header_list_is_not_changed_and_its_trace_header_is_replaced(me
     assert len(memory.documents()) == 2
 
 
+@pytest.mark.parametrize("make", [tuple, iter], ids=["tuple", "iterator"])
+def test_a_header_collection_other_than_a_list_is_read_through_its_iterator(memory, make):
+    def app(env, start_response):
+        start_response("200 OK", make([("Content-Length", "2"), ("X-Amzn-Trace-Id", "Root=set-by-the-app")]))
+        return [b"ok"]
+
+    server = Server()
+    XRayWSGIMiddleware(app)(environ(), server.start_response)
+    assert header_values(server.headers, "Content-Length") == ["2"]
+    [answer] = header_values(server.headers, "X-Amzn-Trace-Id")
+    segment = memory.segment()
+    assert answer == f"Root={segment['trace_id']}"
+    assert segment["http"]["response"] == {"status": 200, "content_length": 2}
+
+
 @pytest.mark.parametrize("headers", [None, 42, [("only-a-name",)], [(b"bytes", b"pair")]])
 def test_headers_the_middleware_cannot_read_are_given_to_the_server(memory, headers):
     def app(env, start_response):

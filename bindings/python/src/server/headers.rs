@@ -65,6 +65,19 @@ impl ResponseHeader {
     }
 }
 
+/// Calls `each` on every item of `items`: a list (what PEP 3333 requires and ASGI servers
+/// give) by index, without an iterator object; anything else through its iterator. Stops at
+/// the first item `each` refuses or the iterator fails on, and then returns None.
+pub fn for_each_item<'py>(
+    items: &Bound<'py, PyAny>,
+    mut each: impl FnMut(Bound<'py, PyAny>) -> Option<()>,
+) -> Option<()> {
+    match items.cast::<PyList>() {
+        Ok(list) => list.iter().try_for_each(each),
+        Err(_) => items.try_iter().ok()?.try_for_each(|item| each(item.ok()?)),
+    }
+}
+
 /// Item `index` of a header pair: tuples (what servers and frameworks use) read directly,
 /// any other sequence through the generic protocol.
 pub fn pair_item<'py>(pair: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'py, PyAny>> {
@@ -150,19 +163,7 @@ pub fn wsgi_headers<'py>(
 ) -> Option<Bound<'py, PyList>> {
     let py = headers.py();
     let out = PyList::empty(py);
-    // A list (what PEP 3333 requires) is read by index, without an iterator object.
-    match headers.cast::<PyList>() {
-        Ok(list) => {
-            for item in list.iter() {
-                wsgi_header(&out, item, content_length)?;
-            }
-        }
-        Err(_) => {
-            for item in headers.try_iter().ok()? {
-                wsgi_header(&out, item.ok()?, content_length)?;
-            }
-        }
-    }
+    for_each_item(headers, |item| wsgi_header(&out, item, content_length))?;
     let ours = PyTuple::new(py, [intern!(py, HEADER_NAME), value]).ok()?;
     out.append(ours).ok()?;
     Some(out)
@@ -214,18 +215,7 @@ pub fn asgi_start<'py>(
         .unwrap_or(false);
     let out = PyList::empty(py);
     if let Some(headers) = item(intern!(py, "headers")) {
-        match headers.cast::<PyList>() {
-            Ok(list) => {
-                for pair in list.iter() {
-                    asgi_header(&out, pair, start)?;
-                }
-            }
-            Err(_) => {
-                for pair in headers.try_iter().ok()? {
-                    asgi_header(&out, pair.ok()?, start)?;
-                }
-            }
-        }
+        for_each_item(&headers, |pair| asgi_header(&out, pair, start))?;
     }
     let name = ASGI_NAME.get_or_init(py, || PyBytes::new(py, HEADER_NAME_LOWER).unbind());
     let ours = PyTuple::new(py, [name.bind(py), &PyBytes::new(py, value)]).ok()?;

@@ -9,9 +9,9 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
-use super::headers::pair_item;
+use super::headers::{for_each_item, pair_item};
 use super::text::{concat, Text};
 
 /// What a sampled request records besides its Host, method and path.
@@ -152,15 +152,11 @@ impl<'a, 'py> AsgiRequest<'a, 'py> {
             .ok()
             .flatten();
         if let Some(headers) = headers {
-            match headers.cast::<PyList>() {
-                // A list (what servers give) is read by index, without an iterator object.
-                Ok(list) => list.iter().for_each(|pair| request.read_header(&pair)),
-                Err(_) => {
-                    if let Ok(iter) = headers.try_iter() {
-                        iter.flatten().for_each(|pair| request.read_header(&pair));
-                    }
-                }
-            }
+            // Unreadable pairs are skipped by read_header; an iterator that fails ends the scan.
+            let _ = for_each_item(&headers, |pair| {
+                request.read_header(&pair);
+                Some(())
+            });
         }
         request
     }
