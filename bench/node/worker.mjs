@@ -27,11 +27,16 @@ const threadCpu = () => {
 };
 /**
  * Time this (main) thread has spent runnable but waiting for a CPU, in µs (the second field of
- * its schedstat: exact, updated whenever the thread is switched in).
+ * its schedstat: exact, updated whenever the thread is switched in). NaN where the kernel
+ * does not give it (the run-queue rows then read NaN, as the CPU-time rows do).
  */
 const runQueueWait = () => {
-  schedstat ??= `/proc/self/task/${process.pid}/schedstat`;
-  return Number(readFileSync(schedstat, 'utf8').split(' ')[1]) / 1000;
+  try {
+    schedstat ??= `/proc/self/task/${process.pid}/schedstat`;
+    return Number(readFileSync(schedstat, 'utf8').split(' ')[1]) / 1000;
+  } catch {
+    return NaN;
+  }
 };
 const RUNQUEUE = process.env.RUNQUEUE === '1';
 /** CPU time of the whole process (every thread: sender, GC, compiler) in µs; exact. */
@@ -185,7 +190,7 @@ async function main() {
       return {
         p99Us: pct(times, 0.99),
         p99OnCpuUs: pct(times.map((t, i) => t - waits[i]), 0.99),
-        waitedCount: waits.filter((w) => w >= 100).length,
+        waitedCount: waits.some(Number.isNaN) ? NaN : waits.filter((w) => w >= 100).length,
         meanWaitUs: waits.reduce((a, b) => a + b, 0) / waits.length,
       };
     }
