@@ -9,6 +9,7 @@
 const { beginRequest, recordFailure, segmentName } = require('./request');
 const { startServerMode } = require('./server-mode');
 const context = require('./context');
+const { generic } = require('./access');
 
 /**
  * @param {import('./tracer').Tracer} tracer
@@ -23,7 +24,8 @@ function traceExpress(tracer, options) {
     // store may also be that of the previous request on this connection, still open when the
     // client pipelines requests: that one is another response, and this request is traced.
     const open = context.currentStore()?.request;
-    if (open?.res !== res) beginRequest(tracer, req, res, segmentName(tracer, name), req.originalUrl);
+    // Express gives each request's req and res hidden classes of their own: read generically.
+    if (open?.res !== res) beginRequest(tracer, req, res, segmentName(tracer, name), Reflect.get(req, 'originalUrl'), generic);
     next();
   };
 }

@@ -23,10 +23,12 @@
 const context = require('./context');
 const logger = require('./logger');
 const { setTraceHeader } = require('./response-header');
+const access = require('./access');
 
 /** @typedef {import('./tracer').Tracer} Tracer */
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
 /** @typedef {import('node:http').ServerResponse} ServerResponse */
+/** @typedef {import('./access').Access} Access */
 
 /** What the traced request keeps until its end. */
 class Traced {
@@ -34,11 +36,13 @@ class Traced {
    * @param {Tracer} tracer
    * @param {import('./context').Store} store
    * @param {ServerResponse} res
+   * @param {Access} read how `res` is read at the end
    */
-  constructor(tracer, store, res) {
+  constructor(tracer, store, res, read) {
     this.tracer = tracer;
     this.store = store;
     this.res = res;
+    this.read = read;
     /** The request's segment (the store's handle may be changed by `setSegment`). */
     this.h = store.h;
     /** The handler failed and that was recorded: a closed connection is no news then. */
@@ -153,17 +157,18 @@ function remoteAddress(socket) {
  * @param {ServerResponse} res
  * @param {string | undefined} name segment name (see {@link segmentName})
  * @param {string | undefined} url the URL to record (Express: `originalUrl`), else `req.url`
+ * @param {Access} [read] how `req` and `res` are read (access.js; Express: `generic`)
  * @returns {Traced | null}
  */
-function beginRequest(tracer, req, res, name, url) {
+function beginRequest(tracer, req, res, name, url, read = access.direct) {
   if (!tracer.isTracingEnabled()) return null;
   try {
     const native = /** @type {any} */ (tracer._native);
     if (native !== slotsOf) bindAddon(native);
-    const { trace, host, agent, forwarded } = readHeaders(req.rawHeaders);
-    const target = url ?? req.url ?? '/';
+    const { trace, host, agent, forwarded } = readHeaders(read.rawHeaders(req));
+    const target = url ?? read.url(req) ?? '/';
     const query = target.indexOf('?');
-    const socket = req.socket;
+    const socket = read.socket(req);
     const path = query === -1 ? target : target.slice(0, query);
     /** @type {number} */ let h;
     /** @type {string | null | undefined} */ let answer;
@@ -171,7 +176,7 @@ function beginRequest(tracer, req, res, name, url) {
     if (slots !== null) {
       // One crossing: the handle and the sampling decision come back in `slots`. The details
       // after the path are read by the addon only when the request is sampled.
-      answer = native.serveRequest(nameArg(native, name), trace, host, req.method, path, /** @type {any} */ (socket)?.encrypted === true, agent, remoteAddress(socket), forwarded);
+      answer = native.serveRequest(nameArg(native, name), trace, host, read.method(req), path, /** @type {any} */ (socket)?.encrypted === true, agent, remoteAddress(socket), forwarded);
       if (answer === undefined) return null;
       h = slots[0];
       unsampled = slots[1] === 0;
@@ -180,7 +185,7 @@ function beginRequest(tracer, req, res, name, url) {
         name,
         trace,
         host,
-        req.method,
+        read.method(req),
         path,
         /** @type {any} */ (socket)?.encrypted ? 'https' : 'http',
         agent,
@@ -190,13 +195,13 @@ function beginRequest(tracer, req, res, name, url) {
       if (h === 0) return null;
       answer = native.responseHeader(h);
     }
-    if (answer !== null && !res.headersSent) setTraceHeader(res, answer);
-    const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res);
+    if (answer !== null && !read.headersSent(res)) setTraceHeader(res, answer, read);
+    const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res, read);
     // The store knows its request while it is open (Express's error middleware and a mounted
     // app find it there: no map from stores to requests to keep up per request).
     traced.store.request = traced;
     // A closure rather than a property added to `res` (whose shape oxray leaves alone).
-    res.on('close', () => endRequest(traced));
+    read.onClose(res, () => endRequest(traced));
     context.enter(traced.store);
     return traced;
   } catch (err) {
@@ -212,10 +217,11 @@ function beginRequest(tracer, req, res, name, url) {
  * response class that does not keep it) the Content-Length header, if any. Reading the field
  * first spares `getHeader`'s lower-casing and table look-up on every request.
  * @param {ServerResponse} res
+ * @param {Access} read
  * @returns {number | undefined}
  */
-function contentLength(res) {
-  const computed = /** @type {any} */ (res)._contentLength;
+function contentLength(res, read) {
+  const computed = read.contentLength(res);
   if (typeof computed === 'number') return computed;
   const declared = res.getHeader('content-length');
   return declared !== undefined ? Number(declared) : undefined;
@@ -226,7 +232,7 @@ function contentLength(res) {
  * @param {Traced} traced
  */
 function endRequest(traced) {
-  const { tracer, store, res } = traced;
+  const { tracer, store, res, read } = traced;
   if (store.done) return;
   store.done = true;
   // The store may stay referenced (by the connection, by promises made in the request) after
@@ -234,7 +240,7 @@ function endRequest(traced) {
   store.request = null;
   try {
     const native = /** @type {import('./native').Native} */ (tracer._native);
-    if (!res.writableFinished && !traced.failed) {
+    if (!read.writableFinished(res) && !traced.failed) {
       native.setFlags(traced.h, true, false, false);
       native.addException(traced.h, {
         typeName: 'ClientClosedRequest',
@@ -243,7 +249,8 @@ function endRequest(traced) {
         stack: [],
       });
     }
-    native.endRequest(traced.h, res.headersSent ? res.statusCode : 0, res.headersSent ? contentLength(res) : undefined);
+    const sent = read.headersSent(res);
+    native.endRequest(traced.h, sent ? read.statusCode(res) : 0, sent ? contentLength(res, read) : undefined);
   } catch (err) {
     tracer._internalError(err);
   }

@@ -35,13 +35,14 @@ function findTable(res) {
 /**
  * @param {import('node:http').ServerResponse} res
  * @param {string} answer
+ * @param {import('./access').Access} read how `res` is read (see access.js)
  */
-function setTraceHeader(res, answer) {
-  if (res.setHeader === nodeSetHeader) {
+function setTraceHeader(res, answer, read) {
+  if (read.setHeader(res) === nodeSetHeader) {
     if (table === undefined) table = findTable(res);
     if (table !== null) {
       const r = /** @type {any} */ (res);
-      const headers = r[table];
+      const headers = read.symbol(r, table);
       if (headers === null) {
         // As setHeader makes it: an object without prototype.
         const fresh = { __proto__: null };
