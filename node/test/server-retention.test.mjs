@@ -55,31 +55,32 @@ async function collected(responses) {
   return responses.filter((ref) => ref.deref() !== undefined).length;
 }
 
-test('traceHttpServer: an ended request keeps no response alive', async () => {
-  tracer.loadSamplingRules(ALWAYS);
-  const { responses, close } = await serve((handle) => traceHttpServer(tracer, handle), 5);
+/**
+ * Five requests through `makeListener`: each traced (its segment received), and every response
+ * but the last collected once the requests have ended (the last may still be the kept-alive
+ * connection's current one).
+ */
+async function tracedThenCollected(makeListener) {
+  const { responses, close } = await serve(makeListener, 5);
   try {
     const docs = await sink.take(5);
     assert.deepEqual(docs.map((d) => d.http.request.url.replace(/^http:\/\/[^/]+/, '')).sort(), ['/r/0', '/r/1', '/r/2', '/r/3', '/r/4']);
-    // All but the last: the last response may still be the connection's current one.
     assert.equal(await collected(responses.slice(0, -1)), true);
   } finally {
     close();
   }
+}
+
+test('traceHttpServer: an ended request keeps no response alive', async () => {
+  tracer.loadSamplingRules(ALWAYS);
+  await tracedThenCollected((handle) => traceHttpServer(tracer, handle));
 });
 
 test('traceExpress: an ended request keeps no response alive', async () => {
-  const { responses, close } = await serve((handle) => {
+  await tracedThenCollected((handle) => {
     const app = express();
     app.use(traceExpress(tracer));
     app.get('/r/:id', handle);
     return app;
-  }, 5);
-  try {
-    const docs = await sink.take(5);
-    assert.deepEqual(docs.map((d) => d.http.request.url.replace(/^http:\/\/[^/]+/, '')).sort(), ['/r/0', '/r/1', '/r/2', '/r/3', '/r/4']);
-    assert.equal(await collected(responses.slice(0, -1)), true);
-  } finally {
-    close();
-  }
+  });
 });
