@@ -46,7 +46,8 @@ const get = Reflect.get;
 /** @param {any} res */
 function headersSent(res) {
   const header = get(res, '_header');
-  return header === null ? false : typeof header === 'string' ? true : get(res, 'headersSent');
+  // The getter is `!!this._header`.
+  return header === null ? false : typeof header === 'string' ? header !== '' : get(res, 'headersSent');
 }
 
 /** @param {any} res */
@@ -71,7 +72,7 @@ const generic = {
   contentLength: (res) => get(res, '_contentLength'),
   setHeader: (res) => get(res, 'setHeader'),
   symbol: (res, key) => get(res, key),
-  onClose: (res, fn) => Reflect.apply(get(res, 'on'), res, ['close', fn]),
+  onClose: (res, fn) => get(res, 'on').call(res, 'close', fn),
 };
 
 module.exports = { direct, generic };
