@@ -73,9 +73,18 @@ pub fn for_each_item<'py>(
     mut each: impl FnMut(Bound<'py, PyAny>) -> Option<()>,
 ) -> Option<()> {
     match items.cast::<PyList>() {
-        Ok(list) => list.iter().try_for_each(each),
-        Err(_) => items.try_iter().ok()?.try_for_each(|item| each(item.ok()?)),
+        Ok(list) => {
+            for item in list.iter() {
+                each(item)?;
+            }
+        }
+        Err(_) => {
+            for item in items.try_iter().ok()? {
+                each(item.ok()?)?;
+            }
+        }
     }
+    Some(())
 }
 
 /// Item `index` of a header pair: tuples (what servers and frameworks use) read directly,
