@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
 const MODE = process.env.MODE;
@@ -39,6 +40,12 @@ const runQueueWait = () => {
   }
 };
 const RUNQUEUE = process.env.RUNQUEUE === '1';
+/**
+ * GC_LOG=1 (nested mode, diagnostics): V8's collections during the timed invocations (kind as
+ * in `PerformanceEntry.detail.kind`: 1 scavenge, 4 mark-compact, 8 incremental marking; and
+ * milliseconds), printed to stderr; the figures are those of a normal run.
+ */
+const GC_LOG = process.env.GC_LOG === '1';
 /** CPU time of the whole process (every thread: sender, GC, compiler) in µs; exact. */
 const processCpu = () => {
   const u = process.cpuUsage();
@@ -170,7 +177,13 @@ async function main() {
     // RUNQUEUE=1 (a separate run: the reads would disturb the others): how long the main thread
     // waited for a CPU during each timed invocation, from the kernel's scheduler accounting.
     const waits = RUNQUEUE ? [] : null;
+    /** @type {{ kind: number, ms: number, at: number }[]} */
+    const collections = [];
+    const gcObserver = GC_LOG ? new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => ({ kind: e.detail?.kind, ms: e.duration, at: e.startTime })))) : null;
+    gcObserver?.observe({ entryTypes: ['gc'] });
+    let windowStart = 0;
     for (let k = 0; k < 100 + INVOCATIONS; k++) {
+      if (k === 100) windowStart = performance.now();
       process.env._X_AMZN_TRACE_ID = header();
       const w0 = waits !== null ? runQueueWait() : 0;
       let t0 = now();
@@ -185,6 +198,14 @@ async function main() {
         plainTimes.push(p);
         waits?.push(w);
       }
+    }
+    if (gcObserver !== null) {
+      const windowEnd = performance.now();
+      // Entries arrive on a later turn of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      gcObserver.disconnect();
+      const inWindow = collections.filter((c) => c.at >= windowStart && c.at <= windowEnd);
+      process.stderr.write(`collections in the timed window: ${JSON.stringify(inWindow.map((c) => [c.kind, Number(c.ms.toFixed(2))]))}\n`);
     }
     if (waits !== null) {
       return {
