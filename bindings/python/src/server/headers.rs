@@ -184,22 +184,38 @@ fn wsgi_header<'py>(
     item: Bound<'py, PyAny>,
     content_length: &mut Option<i64>,
 ) -> Option<()> {
-    let name = pair_item(&item, 0);
-    match name
-        .as_ref()
-        .and_then(|n| n.cast::<PyString>().ok())
-        .map(classify_str)
-    {
+    copy_header(
+        out,
+        item,
+        |name| name.cast::<PyString>().ok().map(classify_str),
+        |value| {
+            let s = value.cast::<PyString>().ok()?;
+            Some(text::utf8(s).and_then(|s| parse_length(s.as_bytes())))
+        },
+        content_length,
+    )
+}
+
+/// One `(name, value)` pair copied to `out` unless its name is a trace header's. `classify`
+/// reads a name (None: not of the interface's type); `length` reads a Content-Length value
+/// (None: not of the interface's type, left unrecorded; Some(None): unreadable).
+fn copy_header<'py>(
+    out: &Bound<'py, PyList>,
+    pair: Bound<'py, PyAny>,
+    classify: impl Fn(&Bound<'py, PyAny>) -> Option<Name>,
+    length: impl Fn(&Bound<'py, PyAny>) -> Option<Option<i64>>,
+    content_length: &mut Option<i64>,
+) -> Option<()> {
+    match pair_item(&pair, 0).as_ref().and_then(&classify) {
         Some(Name::Trace) => return Some(()),
         Some(Name::ContentLength) => {
-            let v = pair_item(&item, 1);
-            if let Some(s) = v.as_ref().and_then(|v| v.cast::<PyString>().ok()) {
-                *content_length = text::utf8(s).and_then(|s| parse_length(s.as_bytes()));
+            if let Some(parsed) = pair_item(&pair, 1).as_ref().and_then(&length) {
+                *content_length = parsed;
             }
         }
         _ => {}
     }
-    out.append(item).ok()
+    out.append(pair).ok()
 }
 
 /// What an ASGI response start said.
@@ -240,22 +256,13 @@ fn asgi_header<'py>(
     pair: Bound<'py, PyAny>,
     start: &mut AsgiStart,
 ) -> Option<()> {
-    let name = pair_item(&pair, 0);
-    match name
-        .as_ref()
-        .and_then(|n| n.cast::<PyBytes>().ok())
-        .map(|n| classify(n.as_bytes()))
-    {
-        Some(Name::Trace) => return Some(()),
-        Some(Name::ContentLength) => {
-            let v = pair_item(&pair, 1);
-            if let Some(b) = v.as_ref().and_then(|v| v.cast::<PyBytes>().ok()) {
-                start.content_length = parse_length(b.as_bytes());
-            }
-        }
-        _ => {}
-    }
-    out.append(pair).ok()
+    copy_header(
+        out,
+        pair,
+        |name| name.cast::<PyBytes>().ok().map(|n| classify(n.as_bytes())),
+        |value| Some(parse_length(value.cast::<PyBytes>().ok()?.as_bytes())),
+        &mut start.content_length,
+    )
 }
 
 #[cfg(test)]
