@@ -236,17 +236,23 @@ def test_the_apps_close_is_called_once_and_the_segment_sent_once(memory):
     assert seg["http"]["response"] == {"status": 200, "content_length": 2}
 
 
-def test_an_exception_on_a_later_item_is_recorded_once_with_the_bytes_sent(memory):
+def streams_then_fails(chunk: bytes) -> Any:
+    """A WSGI app answering 200 whose body yields `chunk`, then raises AppError("stream broke")."""
+
     def app(env, start_response):
         start_response("200 OK", [])
 
         def body():
-            yield b"abc"
+            yield chunk
             raise AppError("stream broke")
 
         return body()
 
-    result = XRayWSGIMiddleware(app)(environ(), Server().start_response)
+    return app
+
+
+def test_an_exception_on_a_later_item_is_recorded_once_with_the_bytes_sent(memory):
+    result = XRayWSGIMiddleware(streams_then_fails(b"abc"))(environ(), Server().start_response)
     assert next(result) == b"abc"
     with pytest.raises(AppError, match="stream broke"):
         next(result)
@@ -321,16 +327,7 @@ def test_an_exception_before_the_response_is_a_500_and_is_reraised_unchanged(mem
 
 
 def test_an_exception_while_streaming_is_recorded_with_the_status_sent(memory):
-    def app(env, start_response):
-        start_response("200 OK", [])
-
-        def body():
-            yield b"partial"
-            raise AppError("stream broke")
-
-        return body()
-
-    result = XRayWSGIMiddleware(app)(environ(), Server().start_response)
+    result = XRayWSGIMiddleware(streams_then_fails(b"partial"))(environ(), Server().start_response)
     iterator = iter(result)
     assert next(iterator) == b"partial"
     with pytest.raises(AppError, match="stream broke"):
