@@ -28,8 +28,8 @@ use crate::header::TraceHeader;
 use crate::id::{EntityId, TraceId};
 use crate::json;
 use crate::model::{
-    AnnotationValue, Cause, EntityData, Exception, HttpRequest, HttpResponse, JsonText, Namespace,
-    Sql,
+    AnnotationValue, Cause, EntityData, Exception, HttpRequest, HttpResponse, IncomingRequest,
+    JsonText, Namespace, Sql,
 };
 use crate::recorder::Shared;
 use crate::sanitize;
@@ -492,6 +492,22 @@ impl Entity {
             }
         }
         self.with_data(|d| d.http_request = Some(request))
+    }
+
+    /// Sets `http.request` of a request a server received (see [`IncomingRequest`]): the same
+    /// as [`Entity::set_http_request`], written into the record's recycled buffers.
+    pub fn set_incoming_request(&self, request: &IncomingRequest<'_>) -> Result<(), TraceError> {
+        self.with_data(|d| {
+            let mut recorded = d
+                .http_request
+                .take()
+                .or_else(|| d.spare_http_request.take())
+                .unwrap_or_default();
+            recorded.overwrite_with(request);
+            // A segment-only field (PROTOCOL.md §1.10).
+            recorded.x_forwarded_for &= self.inner.kind == EntityKind::Segment;
+            d.http_request = Some(recorded);
+        })
     }
 
     /// Sets `http.response` and, from the status, the error/throttle/fault flags.

@@ -33,7 +33,9 @@ pub use emit::{Counters, CountersSnapshot, Emitter};
 pub use entity::{Entity, EntityKind};
 pub use header::{Sampled, TraceHeader};
 pub use id::{EntityId, TraceId};
-pub use model::{AnnotationValue, Exception, HttpRequest, Namespace, Sql, StackFrame};
+pub use model::{
+    AnnotationValue, Exception, HttpRequest, IncomingRequest, Namespace, Sql, StackFrame,
+};
 pub use recorder::Recorder;
 
 /// Largest document (JSON text, without the daemon frame header) oxray ever sends.

@@ -57,6 +57,83 @@ pub struct HttpRequest {
     pub traced: bool,
 }
 
+/// `http.request` of a request a server received, borrowed from the caller:
+/// [`crate::Entity::set_incoming_request`] writes it into the buffers a recycled record kept
+/// from its previous request, so a server allocates nothing for it per request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IncomingRequest<'a> {
+    /// Recorded upper-cased.
+    pub method: Option<&'a str>,
+    /// Scheme, host (as sent, with its port) and path: `url` is `scheme://host` + path.
+    pub url: Option<[&'a str; 3]>,
+    pub user_agent: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
+    /// `client_ip` was read from `X-Forwarded-For`.
+    pub x_forwarded_for: bool,
+}
+
+impl HttpRequest {
+    /// Overwrites this request with `incoming`, in the buffers its fields already hold; every
+    /// text is cut to the schema's 250 characters.
+    pub(crate) fn overwrite_with(&mut self, incoming: &IncomingRequest<'_>) {
+        use std::slice::from_ref;
+        write_short(&mut self.method, incoming.method.as_ref().map(from_ref));
+        if let Some(method) = &mut self.method {
+            method.make_ascii_uppercase();
+        }
+        let url = incoming
+            .url
+            .map(|[scheme, host, path]| [scheme, "://", host, path]);
+        write_short(&mut self.url, url.as_ref().map(|parts| &parts[..]));
+        write_short(
+            &mut self.user_agent,
+            incoming.user_agent.as_ref().map(from_ref),
+        );
+        write_short(
+            &mut self.client_ip,
+            incoming.client_ip.as_ref().map(from_ref),
+        );
+        self.x_forwarded_for = incoming.x_forwarded_for;
+        self.traced = false;
+    }
+
+    /// Frees the buffers too large to keep in a recycled record.
+    fn drop_large(&mut self) {
+        for text in [
+            &mut self.method,
+            &mut self.url,
+            &mut self.user_agent,
+            &mut self.client_ip,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            drop_if_large(text);
+        }
+    }
+}
+
+/// Writes `parts` joined into `slot`'s own buffer (absent: None), cut to
+/// [`crate::sanitize::MAX_SHORT_FIELD_CHARS`] characters.
+fn write_short(slot: &mut Option<String>, parts: Option<&[&str]>) {
+    let Some(parts) = parts else {
+        *slot = None;
+        return;
+    };
+    let text = slot.get_or_insert_with(String::new);
+    text.clear();
+    for part in parts {
+        text.push_str(part);
+    }
+    let limit = crate::sanitize::MAX_SHORT_FIELD_CHARS;
+    // Never more characters than bytes: only a long text can be over the limit.
+    if text.len() > limit {
+        if let Some((cut, _)) = text.char_indices().nth(limit) {
+            text.truncate(cut);
+        }
+    }
+}
+
 /// `http.response`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -222,6 +299,9 @@ pub struct EntityData {
     /// `service` object (segments): version, runtime, runtime_version, …
     pub service: Vec<(String, String)>,
     pub http_request: Option<HttpRequest>,
+    /// The buffers of the `http_request` a recycled record held, for the next
+    /// [`crate::Entity::set_incoming_request`]. Never serialized.
+    pub spare_http_request: Option<HttpRequest>,
     pub http_response: Option<HttpResponse>,
     /// `aws` object: free-form (operation, region, request_id, table_name, xray, …).
     pub aws: serde_json::Map<String, serde_json::Value>,
@@ -285,6 +365,7 @@ impl EntityData {
             resource_arn,
             service,
             http_request,
+            spare_http_request,
             http_response,
             aws,
             xray,
@@ -313,8 +394,9 @@ impl EntityData {
             *resource_arn = None;
         }
         service.clear();
-        if http_request.is_some() {
-            *http_request = None;
+        if let Some(mut request) = http_request.take() {
+            request.drop_large();
+            *spare_http_request = Some(request);
         }
         *http_response = None;
         if !aws.is_empty() {

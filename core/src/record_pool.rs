@@ -13,10 +13,13 @@ use std::cell::RefCell;
 
 use crate::model::EntityData;
 
-/// Records kept per thread: enough for a handler with ten nested traced calls open at once
-/// (eight dropped three records of such an invocation), small enough (about 20 KB)
-/// that a process with hundreds of threads does not notice.
-const POOL_CAPACITY: usize = 16;
+/// Records kept per thread: enough for a Node server's main thread with dozens of requests
+/// open at once (each a segment; with 16, a keep-alive client pipelining 32 requests had half
+/// of them begun in new records and ended by freeing them). A thread only keeps as many as it
+/// once had open at the same time, so a handler with ten nested calls keeps eleven. A kept
+/// record is about 1 KB with an ordinary entity's buffers, at most ~17 KB (its name and
+/// `KEEP_ENTRIES` annotation and metadata slots, each text within 256 bytes).
+const POOL_CAPACITY: usize = 64;
 /// A record whose name buffer grew beyond this is freed rather than kept.
 const KEEP_NAME_BYTES: usize = 256;
 /// A record whose annotation or metadata vectors grew beyond this many slots is freed.

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use oxray_core::config::{Config, EmitMode};
-use oxray_core::model::{Exception, HttpRequest, JsonText, StackFrame};
+use oxray_core::model::{Exception, HttpRequest, IncomingRequest, JsonText, StackFrame};
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{AnnotationValue, ContextMissing, Recorder, TraceError, TraceHeader};
 use serde_json::Value;
@@ -367,6 +367,69 @@ fn a_segment_begun_in_a_recycled_record_carries_nothing_of_the_previous_one() {
             "the SDK's own fields, as for any segment"
         );
     }
+}
+
+#[test]
+fn incoming_requests_are_written_into_recycled_buffers_and_keep_nothing_of_the_previous_one() {
+    // A server's segments record `http.request` through set_incoming_request, in the buffers
+    // the record kept from its previous request: each document shows only its own request.
+    let r = Recorder::in_memory();
+    let long_agent = "é".repeat(300);
+    let requests = [
+        IncomingRequest {
+            method: Some("post"),
+            url: Some(["https", "shop.example:8443", "/orders/42"]),
+            user_agent: Some(&long_agent),
+            client_ip: Some("203.0.113.9"),
+            x_forwarded_for: true,
+        },
+        // Fewer fields than the one before: what it had must not show through.
+        IncomingRequest {
+            method: Some("GET"),
+            url: None,
+            user_agent: None,
+            client_ip: Some("192.0.2.1"),
+            x_forwarded_for: false,
+        },
+        IncomingRequest::default(),
+    ];
+    for (i, request) in requests.iter().enumerate() {
+        let seg = r.begin_segment(Some(&format!("svc {i}")), None, &SamplingRequest::default());
+        seg.set_incoming_request(request).unwrap();
+        let child = seg.begin_subsegment("downstream");
+        child.set_incoming_request(request).unwrap();
+        child.end().unwrap();
+        seg.end().unwrap();
+    }
+    // A segment that records no request, in a record that held one.
+    r.begin_segment(Some("svc 3"), None, &SamplingRequest::default())
+        .end()
+        .unwrap();
+    let docs = validated(&r);
+    assert_eq!(docs.len(), 4);
+    let first = &docs[0]["http"]["request"];
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["url"], "https://shop.example:8443/orders/42");
+    assert_eq!(first["client_ip"], "203.0.113.9");
+    assert_eq!(first["x_forwarded_for"], true);
+    let agent = first["user_agent"].as_str().unwrap();
+    assert_eq!(
+        agent.chars().count(),
+        250,
+        "cut to the schema's 250 characters"
+    );
+    assert!(agent.chars().all(|c| c == 'é'));
+    // x_forwarded_for is a segment-only field (PROTOCOL.md §1.10).
+    let child = &docs[0]["subsegments"][0]["http"]["request"];
+    assert_eq!(child["method"], "POST");
+    assert!(child.get("x_forwarded_for").is_none(), "{child}");
+    let second = &docs[1]["http"]["request"];
+    assert_eq!(
+        second,
+        &serde_json::json!({"method": "GET", "client_ip": "192.0.2.1"})
+    );
+    assert_eq!(docs[2]["http"]["request"], serde_json::json!({}));
+    assert!(docs[3].get("http").is_none(), "{}", docs[3]);
 }
 
 #[test]

@@ -58,15 +58,6 @@ pub(crate) unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
     out
 }
 
-/// A string argument as UTF-8 (lone surrogates become U+FFFD), or None if it is not a string.
-///
-/// # Safety
-/// `value` must be a live value of the running callback's scope (or null).
-unsafe fn string(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
-    // SAFETY: as required of our caller.
-    unsafe { with_str(env, value, str::to_owned) }
-}
-
 /// [`string`] in two passes (length, then copy): for strings too long for a stack buffer.
 ///
 /// # Safety
@@ -468,13 +459,15 @@ unsafe extern "C" fn begin_request(
         method: method.as_deref(),
         path: path.as_deref(),
     };
+    let mut detail_bufs = [[0u8; ROOM]; 4];
+    let [b5, b6, b7, b8] = &mut detail_bufs;
     // SAFETY: called before this callback returns, so the values are still live.
-    let h = crate::server::begin_request(&key, || unsafe {
+    let h = crate::server::begin_request(&key, move || unsafe {
         crate::server::RequestDetails {
-            scheme: string(env, scheme).map(Cow::Owned),
-            user_agent: string(env, agent),
-            remote_addr: string(env, remote),
-            forwarded_for: string(env, forwarded),
+            scheme: read_into(env, scheme, b5),
+            user_agent: read_into(env, agent, b6),
+            remote_addr: read_into(env, remote, b7),
+            forwarded_for: read_into(env, forwarded, b8),
         }
     });
     unsafe { uint(env, h) }

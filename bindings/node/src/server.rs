@@ -11,10 +11,9 @@
 
 use std::borrow::Cow;
 
-use oxray_core::entity::EntityKind;
 use oxray_core::request_headers::{first_forwarded, host_name};
 use oxray_core::sampling::SamplingRequest;
-use oxray_core::{Entity, HttpRequest, Recorder, Sampled, TraceHeader};
+use oxray_core::{Entity, IncomingRequest, Recorder, Sampled, TraceHeader};
 
 use crate::state;
 
@@ -33,27 +32,31 @@ pub struct RequestKey<'a> {
     pub path: Option<&'a str>,
 }
 
-/// What a sampled request records besides its key (read only for sampled requests).
+/// What a sampled request records besides its key (read only for sampled requests), borrowed
+/// from the caller's buffers where it fits in them.
 #[derive(Default)]
-pub struct RequestDetails {
-    /// `http` or `https` (borrowed when it is one of those constants: no allocation).
-    pub scheme: Option<Cow<'static, str>>,
-    pub user_agent: Option<String>,
+pub struct RequestDetails<'d> {
+    /// `http` or `https`.
+    pub scheme: Option<Cow<'d, str>>,
+    pub user_agent: Option<Cow<'d, str>>,
     /// The peer address of the connection.
-    pub remote_addr: Option<String>,
+    pub remote_addr: Option<Cow<'d, str>>,
     /// The `X-Forwarded-For` header.
-    pub forwarded_for: Option<String>,
+    pub forwarded_for: Option<Cow<'d, str>>,
 }
 
 /// Begins the request's segment and returns its handle; 0 when tracing is disabled or
 /// before `init` (the middleware then passes the request through untouched). `details` is
 /// called only when the request is sampled.
-pub fn begin_request(key: &RequestKey<'_>, details: impl FnOnce() -> RequestDetails) -> u32 {
+pub fn begin_request<'d>(
+    key: &RequestKey<'_>,
+    details: impl FnOnce() -> RequestDetails<'d>,
+) -> u32 {
     let entity = state::with(|s| begin_entity(&s.recorder, key)).flatten();
     match entity {
         Some(entity) => {
             if entity.is_sampled() {
-                record_request(&entity, key, details());
+                record_request(&entity, key, &details());
             }
             state::insert(entity)
         }
@@ -92,31 +95,24 @@ fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
 }
 
 /// `http.request` of a sampled request: method, full URL (no query), user agent, and the
-/// client's address (the first `X-Forwarded-For` entry when there is one, flagged so).
-fn record_request(entity: &Entity, key: &RequestKey<'_>, details: RequestDetails) {
-    let url = key.host.map(|host| {
-        let scheme = details.scheme.as_deref().unwrap_or("http");
-        let path = key.path.unwrap_or("/");
-        let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
-        url.push_str(scheme);
-        url.push_str("://");
-        url.push_str(host);
-        url.push_str(path);
-        url
-    });
+/// client's address (the first `X-Forwarded-For` entry when there is one, flagged so), written
+/// into the record's recycled buffers.
+fn record_request(entity: &Entity, key: &RequestKey<'_>, details: &RequestDetails<'_>) {
     let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
     let (client_ip, x_forwarded_for) = match forwarded {
-        Some(first) => (Some(first.to_string()), true),
-        None => (details.remote_addr, false),
+        Some(first) => (Some(first), true),
+        None => (details.remote_addr.as_deref(), false),
     };
-    let _ = entity.set_http_request(HttpRequest {
-        method: key.method.map(str::to_ascii_uppercase),
+    let url = key.host.map(|host| {
+        let scheme = details.scheme.as_deref().unwrap_or("http");
+        [scheme, host, key.path.unwrap_or("/")]
+    });
+    let _ = entity.set_incoming_request(&IncomingRequest {
+        method: key.method,
         url,
-        user_agent: details.user_agent,
+        user_agent: details.user_agent.as_deref(),
         client_ip,
-        // A segment-only field (PROTOCOL.md §1.10); in Lambda the request is a subsegment.
-        x_forwarded_for: x_forwarded_for && entity.kind() == EntityKind::Segment,
-        traced: false,
+        x_forwarded_for,
     });
 }
 
@@ -161,10 +157,10 @@ fn request_key<'k, 'a: 'k>(
 /// [`begin_request`] and [`response_header`] in one pass, reading the request lazily from
 /// `source` (see [`RequestSource`]): an unsampled request decided by its header never reads
 /// its method or path. `name` is the segment name asked for (None: the Host's name).
-pub fn begin_request_answered<'a>(
+pub fn begin_request_answered<'a, 'd>(
     name: Option<&str>,
     source: &mut impl RequestSource<'a>,
-    details: impl FnOnce() -> RequestDetails,
+    details: impl FnOnce() -> RequestDetails<'d>,
 ) -> Begun {
     let mut begun = Begun {
         handle: 0,
@@ -227,7 +223,7 @@ pub fn begin_request_answered<'a>(
     begun.sampled = entity.is_sampled();
     if begun.sampled {
         let key = request_key(name, trace_header, source);
-        record_request(&entity, &key, details());
+        record_request(&entity, &key, &details());
     }
     begun.answer_len = write_answer(&entity, &mut begun.answer);
     begun.handle = state::insert(entity);

@@ -70,16 +70,32 @@ impl<'b> RequestSource<'b> for Args<'b> {
     }
 }
 
-/// A string argument as an owned `String` (None if it is not a string): read once into a stack
-/// buffer and copied from there (a string longer than the buffer is read again at full length).
-/// Measuring the string first, as `fast::long_string` does, costs a second pass over it.
+/// What a sampled request records besides its key, read only when asked for (an unsampled
+/// request never reads it): whether the connection is encrypted, and the user agent, peer and
+/// `X-Forwarded-For`, each read once into its own stack buffer (measuring a string first
+/// costs a second pass over it).
 ///
 /// # Safety
-/// `value` must be a live value of the running callback's scope (or null).
-unsafe fn owned(env: sys::napi_env, value: sys::napi_value) -> Option<String> {
-    let mut buf = [0u8; ROOM];
-    // SAFETY: as required of our caller.
-    unsafe { read_into(env, value, &mut buf) }.map(Cow::into_owned)
+/// The values must belong to the running callback, and the closure be called before it returns.
+unsafe fn details_reader<'b>(
+    env: sys::napi_env,
+    [encrypted, agent, remote, forwarded]: [sys::napi_value; 4],
+    bufs: &'b mut [[u8; ROOM]; 3],
+) -> impl FnOnce() -> RequestDetails<'b> {
+    move || {
+        let [agent_buf, remote_buf, forwarded_buf] = bufs;
+        let mut secure = false;
+        // SAFETY: as required of our caller; a non-boolean leaves `secure` false.
+        unsafe {
+            sys::napi_get_value_bool(env, encrypted, &mut secure);
+            RequestDetails {
+                scheme: Some(Cow::Borrowed(if secure { "https" } else { "http" })),
+                user_agent: read_into(env, agent, agent_buf),
+                remote_addr: read_into(env, remote, remote_buf),
+                forwarded_for: read_into(env, forwarded, forwarded_buf),
+            }
+        }
+    }
 }
 
 /// `serveRequest(...)`: see the module docs.
@@ -94,6 +110,7 @@ unsafe extern "C" fn serve_request(
     let mut long: [Option<String>; 4] = Default::default();
     let [b0, b1, b2, b3, b4] = &mut bufs;
     let [l0, l1, l2, l3] = &mut long;
+    let mut detail_bufs = [[0u8; ROOM]; 3];
     let mut source = Args {
         env,
         values: [header, host, method, path],
@@ -101,20 +118,9 @@ unsafe extern "C" fn serve_request(
         long: [Some(l0), Some(l1), Some(l2), Some(l3)],
         read: [None; 4],
     };
-    let details = || {
-        let mut secure = false;
-        // SAFETY: read before this callback returns; a non-boolean leaves `secure` false.
-        unsafe { sys::napi_get_value_bool(env, encrypted, &mut secure) };
-        // SAFETY: as above.
-        unsafe {
-            RequestDetails {
-                scheme: Some(Cow::Borrowed(if secure { "https" } else { "http" })),
-                user_agent: owned(env, agent),
-                remote_addr: owned(env, remote),
-                forwarded_for: owned(env, forwarded),
-            }
-        }
-    };
+    // SAFETY: the closure is called (at most once) before this callback returns.
+    let details =
+        unsafe { details_reader(env, [encrypted, agent, remote, forwarded], &mut detail_bufs) };
     // An interned name id (0: not a number, or no id: the name as text, or none).
     // SAFETY: as above.
     let begun = match unsafe { handle(env, name) } {

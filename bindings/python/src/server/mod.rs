@@ -23,7 +23,7 @@ mod text;
 use std::sync::Arc;
 
 use oxray_core::sampling::SamplingRequest;
-use oxray_core::{Entity, HttpRequest, Recorder, Sampled, TraceHeader};
+use oxray_core::{Entity, IncomingRequest, Recorder, Sampled, TraceHeader};
 use pyo3::prelude::*;
 
 pub use body::Body;
@@ -147,25 +147,28 @@ fn record_request(
     path: Option<Text<'_>>,
     details: RequestDetails<'_>,
 ) {
+    let scheme = details.scheme.as_ref().map_or("http", Text::as_str);
     let url = host.as_ref().map(|host| {
-        let scheme = details.scheme.as_ref().map_or("http", Text::as_str);
-        let path = path.as_ref().map_or("/", Text::as_str);
-        text::concat(&[scheme, "://", host.as_str(), path])
+        [
+            scheme,
+            host.as_str(),
+            path.as_ref().map_or("/", Text::as_str),
+        ]
     });
     let forwarded = details
         .forwarded_for
         .as_ref()
         .and_then(|f| first_forwarded(f.as_str()));
     let (client_ip, x_forwarded_for) = match forwarded {
-        Some(first) => (Some(first.to_string()), true),
-        None => (details.remote_addr.map(Text::into_string), false),
+        Some(first) => (Some(first), true),
+        None => (details.remote_addr.as_ref().map(Text::as_str), false),
     };
-    let _ = entity.set_http_request(HttpRequest {
-        method: method.map(|m| m.as_str().to_ascii_uppercase()),
+    // Written into the record's recycled buffers: nothing allocated per request.
+    let _ = entity.set_incoming_request(&IncomingRequest {
+        method: method.as_ref().map(Text::as_str),
         url,
-        user_agent: details.user_agent.map(Text::into_string),
+        user_agent: details.user_agent.as_ref().map(Text::as_str),
         client_ip,
         x_forwarded_for,
-        traced: false,
     });
 }
