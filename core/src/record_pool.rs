@@ -133,4 +133,18 @@ mod tests {
         give_back(big);
         assert_eq!(POOL.with(|p| p.borrow().len()), 0);
     }
+
+    #[test]
+    fn a_thread_keeps_as_many_records_as_it_had_open_up_to_the_bound() {
+        while POOL.with(|p| p.borrow_mut().pop()).is_some() {}
+        // A server's thread with 40 requests open at once: all 40 records come back.
+        let open: Vec<_> = (0..40).map(|i| take("request", i)).collect();
+        open.into_iter().for_each(give_back);
+        assert_eq!(POOL.with(|p| p.borrow().len()), 40);
+        let open: Vec<_> = (0..POOL_CAPACITY + 10)
+            .map(|_| take("request", 1))
+            .collect();
+        open.into_iter().for_each(give_back);
+        assert_eq!(POOL.with(|p| p.borrow().len()), POOL_CAPACITY);
+    }
 }
