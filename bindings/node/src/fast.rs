@@ -58,7 +58,8 @@ pub(crate) unsafe fn handle(env: sys::napi_env, value: sys::napi_value) -> u32 {
     out
 }
 
-/// [`string`] in two passes (length, then copy): for strings too long for a stack buffer.
+/// A string argument as UTF-8 (lone surrogates become U+FFFD), or None if it is not a string,
+/// read in two passes (length, then copy): for strings too long for a stack buffer.
 ///
 /// # Safety
 /// `value` must be a live value of the running callback's scope (or null).
