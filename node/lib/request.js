@@ -238,8 +238,12 @@ function endRequest(traced) {
   // The store may stay referenced (by the connection, by promises made in the request) after
   // the end: it must not keep the response alive.
   store.request = null;
+  const native = /** @type {import('./native').Native} */ (tracer._native);
+  // What could be read of the response is recorded; a read that throws (a response class or a
+  // framework replacing `getHeader`, say) is logged, and the segment is still ended and sent.
+  let status = 0;
+  /** @type {number | undefined} */ let length;
   try {
-    const native = /** @type {import('./native').Native} */ (tracer._native);
     if (!read.writableFinished(res) && !traced.failed) {
       native.setFlags(traced.h, true, false, false);
       native.addException(traced.h, {
@@ -249,8 +253,15 @@ function endRequest(traced) {
         stack: [],
       });
     }
-    const sent = read.headersSent(res);
-    native.endRequest(traced.h, sent ? read.statusCode(res) : 0, sent ? contentLength(res, read) : undefined);
+    if (read.headersSent(res)) {
+      status = read.statusCode(res);
+      length = contentLength(res, read);
+    }
+  } catch (err) {
+    tracer._internalError(err);
+  }
+  try {
+    native.endRequest(traced.h, status, length);
   } catch (err) {
     tracer._internalError(err);
   }

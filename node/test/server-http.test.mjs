@@ -90,6 +90,16 @@ async function app(req, res) {
       res.end(body);
       return;
     }
+    case '/chunked-broken-getheader': {
+      // A chunked answer (Node keeps no length of its own), then a `getHeader` that throws,
+      // as a framework replacing it might: oxray's read of Content-Length fails at the end.
+      res.write('first');
+      res.getHeader = () => {
+        throw new Error('getHeader replaced and broken');
+      };
+      res.end('second');
+      return;
+    }
     case '/whoami':
       res.setHeader('x-root', String(tracer.getRootXrayTraceId()));
       res.setHeader('x-sampled', String(tracer.isTraceSampled()));
@@ -357,4 +367,23 @@ test('a connection closed before any answer still ends the segment', async () =>
   assert.equal(seg.error, true);
   assert.equal(seg.http.response, undefined, 'nothing was answered');
   assert.equal(seg.cause.exceptions[0].type, 'ClientClosedRequest');
+});
+
+test('a response whose fields cannot be read at the end is still ended and sent, the problem logged', async () => {
+  const logs = captureLogs();
+  try {
+    const res = await request(port, { path: '/chunked-broken-getheader' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'firstsecond', 'the client got the whole answer');
+    const [seg] = await sink.take(1);
+    assert.equal(seg.http.request.url, `http://127.0.0.1:${port}/chunked-broken-getheader`);
+    assert.ok(seg.end_time >= seg.start_time, 'ended');
+    assert.equal(seg.in_progress, undefined);
+    // The status was read before the length failed; the length is unknown.
+    assert.deepEqual(seg.http.response, { status: 200 });
+    const lines = await logs.settle();
+    assert.ok(lines.some((l) => l.includes('internal tracing error') && l.includes('getHeader replaced and broken')), lines.join('\n'));
+  } finally {
+    logs.restore();
+  }
 });
