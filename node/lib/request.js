@@ -162,8 +162,10 @@ function remoteAddress(socket) {
  */
 function beginRequest(tracer, req, res, name, url, read = access.direct) {
   if (!tracer.isTracingEnabled()) return null;
+  const native = /** @type {any} */ (tracer._native);
+  /** The segment once begun: ended here if what follows fails, so it is sent, not left open. */
+  let begun = 0;
   try {
-    const native = /** @type {any} */ (tracer._native);
     if (native !== slotsOf) bindAddon(native);
     const { trace, host, agent, forwarded } = readHeaders(read.rawHeaders(req));
     const target = url ?? read.url(req) ?? '/';
@@ -178,7 +180,7 @@ function beginRequest(tracer, req, res, name, url, read = access.direct) {
       // after the path are read by the addon only when the request is sampled.
       answer = native.serveRequest(nameArg(native, name), trace, host, read.method(req), path, /** @type {any} */ (socket)?.encrypted === true, agent, remoteAddress(socket), forwarded);
       if (answer === undefined) return null;
-      h = slots[0];
+      h = begun = slots[0];
       unsampled = slots[1] === 0;
     } else {
       h = native.beginRequest(
@@ -193,9 +195,17 @@ function beginRequest(tracer, req, res, name, url, read = access.direct) {
         forwarded,
       );
       if (h === 0) return null;
+      begun = h;
       answer = native.responseHeader(h);
     }
-    if (answer !== null && !read.headersSent(res)) setTraceHeader(res, answer, read);
+    if (answer !== null && !read.headersSent(res)) {
+      try {
+        setTraceHeader(res, answer, read);
+      } catch (err) {
+        // A replaced `setHeader` that throws: the request is traced, answered without the header.
+        tracer._internalError(err);
+      }
+    }
     const traced = new Traced(tracer, context.newStore(h, name, undefined, unsampled), res, read);
     // The store knows its request while it is open (Express's error middleware and a mounted
     // app find it there: no map from stores to requests to keep up per request).
@@ -206,6 +216,13 @@ function beginRequest(tracer, req, res, name, url, read = access.direct) {
     return traced;
   } catch (err) {
     tracer._internalError(err);
+    if (begun !== 0) {
+      try {
+        native.endRequest(begun, 0, undefined);
+      } catch (endErr) {
+        tracer._internalError(endErr);
+      }
+    }
     return null;
   }
 }

@@ -387,3 +387,58 @@ test('a response whose fields cannot be read at the end is still ended and sent,
     logs.restore();
   }
 });
+
+/** A server traced by oxray whose responses are `Response` (Node's `ServerResponse` option). */
+async function serverWith(Response) {
+  const other = http.createServer({ ServerResponse: Response }, traceHttpServer(tracer, (req, res) => res.end('ok'), { samplingRules: ALWAYS }));
+  return { other, otherPort: await listen(other) };
+}
+
+test('a response class whose setHeader refuses the trace header: traced, answered without it, logged', async () => {
+  class Refusing extends http.ServerResponse {
+    setHeader(name, value) {
+      if (String(name).toLowerCase() === 'x-amzn-trace-id') throw new Error('setHeader refused the trace header');
+      return super.setHeader(name, value);
+    }
+  }
+  const { other, otherPort } = await serverWith(Refusing);
+  const logs = captureLogs();
+  try {
+    const res = await request(otherPort, { path: '/refused' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'ok');
+    assert.equal(res.headers['x-amzn-trace-id'], undefined);
+    const [seg] = await sink.take(1);
+    assert.deepEqual(seg.http.response, { status: 200, content_length: 2 }, 'the request is still traced to its end');
+    const lines = await logs.settle();
+    assert.ok(lines.some((l) => l.includes('setHeader refused the trace header')), lines.join('\n'));
+  } finally {
+    logs.restore();
+    other.close();
+  }
+});
+
+test('a response whose end cannot be watched: the request runs untraced, its segment ended and sent, logged', async () => {
+  class Unwatchable extends http.ServerResponse {
+    on(event, listener) {
+      if (event === 'close') throw new Error('close listeners refused');
+      return super.on(event, listener);
+    }
+  }
+  const { other, otherPort } = await serverWith(Unwatchable);
+  const logs = captureLogs();
+  try {
+    const res = await request(otherPort, { path: '/unwatchable' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'ok', 'the handler ran');
+    const [seg] = await sink.take(1);
+    assert.equal(seg.http.request.url, `http://127.0.0.1:${otherPort}/unwatchable`);
+    assert.ok(seg.end_time >= seg.start_time, 'ended at once rather than left open');
+    assert.equal(seg.http.response, undefined, 'nothing was known of the answer yet');
+    const lines = await logs.settle();
+    assert.ok(lines.some((l) => l.includes('close listeners refused')), lines.join('\n'));
+  } finally {
+    logs.restore();
+    other.close();
+  }
+});
