@@ -371,6 +371,7 @@ test('a connection closed before any answer still ends the segment', async () =>
 
 test('a response whose fields cannot be read at the end is still ended and sent, the problem logged', async () => {
   const logs = captureLogs();
+  const warnings = tracer.getCounters().warnings;
   try {
     const res = await request(port, { path: '/chunked-broken-getheader' });
     assert.equal(res.status, 200);
@@ -383,6 +384,7 @@ test('a response whose fields cannot be read at the end is still ended and sent,
     assert.deepEqual(seg.http.response, { status: 200 });
     const lines = await logs.settle();
     assert.ok(lines.some((l) => l.includes('internal tracing error') && l.includes('getHeader replaced and broken')), lines.join('\n'));
+    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
   } finally {
     logs.restore();
   }
@@ -403,6 +405,7 @@ test('a response class whose setHeader refuses the trace header: traced, answere
   }
   const { other, otherPort } = await serverWith(Refusing);
   const logs = captureLogs();
+  const warnings = tracer.getCounters().warnings;
   try {
     const res = await request(otherPort, { path: '/refused' });
     assert.equal(res.status, 200);
@@ -412,6 +415,7 @@ test('a response class whose setHeader refuses the trace header: traced, answere
     assert.deepEqual(seg.http.response, { status: 200, content_length: 2 }, 'the request is still traced to its end');
     const lines = await logs.settle();
     assert.ok(lines.some((l) => l.includes('setHeader refused the trace header')), lines.join('\n'));
+    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
   } finally {
     logs.restore();
     other.close();
@@ -427,6 +431,7 @@ test('a response whose end cannot be watched: the request runs untraced, its seg
   }
   const { other, otherPort } = await serverWith(Unwatchable);
   const logs = captureLogs();
+  const warnings = tracer.getCounters().warnings;
   try {
     const res = await request(otherPort, { path: '/unwatchable' });
     assert.equal(res.status, 200);
@@ -437,6 +442,7 @@ test('a response whose end cannot be watched: the request runs untraced, its seg
     assert.equal(seg.http.response, undefined, 'nothing was known of the answer yet');
     const lines = await logs.settle();
     assert.ok(lines.some((l) => l.includes('close listeners refused')), lines.join('\n'));
+    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
   } finally {
     logs.restore();
     other.close();
