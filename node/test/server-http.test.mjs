@@ -390,10 +390,27 @@ test('a response whose fields cannot be read at the end is still ended and sent,
   }
 });
 
-/** A server traced by oxray whose responses are `Response` (Node's `ServerResponse` option). */
-async function serverWith(Response) {
+/**
+ * One request to a server traced by oxray whose responses are of class `Response` (Node's
+ * `ServerResponse` option); checks that `problem` was logged and counted, and returns the
+ * client's answer, the segment and the server's port.
+ */
+async function throughResponseClass(Response, path, problem) {
   const other = http.createServer({ ServerResponse: Response }, traceHttpServer(tracer, (req, res) => res.end('ok'), { samplingRules: ALWAYS }));
-  return { other, otherPort: await listen(other) };
+  const otherPort = await listen(other);
+  const logs = captureLogs();
+  const warnings = tracer.getCounters().warnings;
+  try {
+    const res = await request(otherPort, { path });
+    const [seg] = await sink.take(1);
+    const lines = await logs.settle();
+    assert.ok(lines.some((l) => l.includes(problem)), lines.join('\n'));
+    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
+    return { res, seg, otherPort };
+  } finally {
+    logs.restore();
+    other.close();
+  }
 }
 
 test('a response class whose setHeader refuses the trace header: traced, answered without it, logged', async () => {
@@ -403,23 +420,11 @@ test('a response class whose setHeader refuses the trace header: traced, answere
       return super.setHeader(name, value);
     }
   }
-  const { other, otherPort } = await serverWith(Refusing);
-  const logs = captureLogs();
-  const warnings = tracer.getCounters().warnings;
-  try {
-    const res = await request(otherPort, { path: '/refused' });
-    assert.equal(res.status, 200);
-    assert.equal(res.body, 'ok');
-    assert.equal(res.headers['x-amzn-trace-id'], undefined);
-    const [seg] = await sink.take(1);
-    assert.deepEqual(seg.http.response, { status: 200, content_length: 2 }, 'the request is still traced to its end');
-    const lines = await logs.settle();
-    assert.ok(lines.some((l) => l.includes('setHeader refused the trace header')), lines.join('\n'));
-    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
-  } finally {
-    logs.restore();
-    other.close();
-  }
+  const { res, seg } = await throughResponseClass(Refusing, '/refused', 'setHeader refused the trace header');
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ok');
+  assert.equal(res.headers['x-amzn-trace-id'], undefined);
+  assert.deepEqual(seg.http.response, { status: 200, content_length: 2 }, 'the request is still traced to its end');
 });
 
 test('a response whose end cannot be watched: the request runs untraced, its segment ended and sent, logged', async () => {
@@ -429,22 +434,10 @@ test('a response whose end cannot be watched: the request runs untraced, its seg
       return super.on(event, listener);
     }
   }
-  const { other, otherPort } = await serverWith(Unwatchable);
-  const logs = captureLogs();
-  const warnings = tracer.getCounters().warnings;
-  try {
-    const res = await request(otherPort, { path: '/unwatchable' });
-    assert.equal(res.status, 200);
-    assert.equal(res.body, 'ok', 'the handler ran');
-    const [seg] = await sink.take(1);
-    assert.equal(seg.http.request.url, `http://127.0.0.1:${otherPort}/unwatchable`);
-    assert.ok(seg.end_time >= seg.start_time, 'ended at once rather than left open');
-    assert.equal(seg.http.response, undefined, 'nothing was known of the answer yet');
-    const lines = await logs.settle();
-    assert.ok(lines.some((l) => l.includes('close listeners refused')), lines.join('\n'));
-    assert.ok(tracer.getCounters().warnings > warnings, 'and counted');
-  } finally {
-    logs.restore();
-    other.close();
-  }
+  const { res, seg, otherPort } = await throughResponseClass(Unwatchable, '/unwatchable', 'close listeners refused');
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ok', 'the handler ran');
+  assert.equal(seg.http.request.url, `http://127.0.0.1:${otherPort}/unwatchable`);
+  assert.ok(seg.end_time >= seg.start_time, 'ended at once rather than left open');
+  assert.equal(seg.http.response, undefined, 'nothing was known of the answer yet');
 });
