@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfStaleAddon } from './stale-addon.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -26,6 +27,7 @@ const INVOCATIONS = arg('invocations', 500);
 
 // OXRAY_NODE_DIR: another built copy of the node/ package (e.g. an older commit), to compare.
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
+warnIfStaleAddon(oxrayDir);
 // OXRAY_BASELINE_DIR: a second built copy measured in the same run (per-call, nested and await
 // rows; not cold start), right after the others, for before/after tables of one run.
 const baselineDir = process.env.OXRAY_BASELINE_DIR ? path.resolve(process.env.OXRAY_BASELINE_DIR) : null;

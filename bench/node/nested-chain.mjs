@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { warnIfStaleAddon } from './stale-addon.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +33,7 @@ export async function nestedChain() {
     POWERTOOLS_SERVICE_NAME: 'bench',
     AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${sink.address().port}`,
   });
+  if (process.env.TRACER_MODULE === undefined) warnIfStaleAddon(new URL('../../node', import.meta.url).pathname);
   const { Tracer } = require(process.env.TRACER_MODULE ?? new URL('../../node/lib/index.js', import.meta.url).pathname);
   const tracer = new Tracer();
   const plain = process.env.PLAIN === '1';

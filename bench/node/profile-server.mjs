@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfStaleAddon } from './stale-addon.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -40,6 +41,7 @@ const OUT = option('out', undefined) ?? mkdtempSync(path.join(os.tmpdir(), 'prof
 const ALL = ['http', 'httpSampled', 'httpUnsampled', 'express', 'expressSampled', 'expressUnsampled'];
 const cases = argv.length > 0 ? argv : ALL;
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
+warnIfStaleAddon(oxrayDir);
 
 // Sampled segments go to a UDP sink here (as in server.mjs), not to a closed port.
 const sink = dgram.createSocket('udp4');

@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warnIfStaleAddon } from './stale-addon.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, dflt) => {
@@ -19,6 +20,7 @@ const RUNS = arg('runs', 3);
 const ROUNDS = arg('rounds', 40);
 const BLOCK = arg('block', 1000);
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
+warnIfStaleAddon(oxrayDir);
 // OXRAY_BASELINE_DIR: another build of the package, traced in the same processes and rounds.
 const baselineDir = process.env.OXRAY_BASELINE_DIR ? path.resolve(process.env.OXRAY_BASELINE_DIR) : undefined;
 
