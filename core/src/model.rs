@@ -67,9 +67,11 @@ pub struct IncomingRequest<'a> {
     /// Scheme, host (as sent, with its port) and path: `url` is `scheme://host` + path.
     pub url: Option<[&'a str; 3]>,
     pub user_agent: Option<&'a str>,
-    pub client_ip: Option<&'a str>,
-    /// `client_ip` was read from `X-Forwarded-For`.
-    pub x_forwarded_for: bool,
+    /// The `X-Forwarded-For` header: its first address is recorded as `client_ip`, flagged
+    /// `x_forwarded_for` (on segments).
+    pub forwarded_for: Option<&'a str>,
+    /// The connection's peer address: `client_ip` without a usable `X-Forwarded-For`.
+    pub peer: Option<&'a str>,
 }
 
 impl HttpRequest {
@@ -89,11 +91,12 @@ impl HttpRequest {
             &mut self.user_agent,
             incoming.user_agent.as_ref().map(from_ref),
         );
-        write_short(
-            &mut self.client_ip,
-            incoming.client_ip.as_ref().map(from_ref),
-        );
-        self.x_forwarded_for = incoming.x_forwarded_for;
+        let forwarded = incoming
+            .forwarded_for
+            .and_then(crate::request_headers::first_forwarded);
+        let client_ip = forwarded.or(incoming.peer);
+        write_short(&mut self.client_ip, client_ip.as_ref().map(from_ref));
+        self.x_forwarded_for = forwarded.is_some();
         self.traced = false;
     }
 
@@ -125,12 +128,8 @@ fn write_short(slot: &mut Option<String>, parts: Option<&[&str]>) {
     for part in parts {
         text.push_str(part);
     }
-    let limit = crate::sanitize::MAX_SHORT_FIELD_CHARS;
-    // Never more characters than bytes: only a long text can be over the limit.
-    if text.len() > limit {
-        if let Some((cut, _)) = text.char_indices().nth(limit) {
-            text.truncate(cut);
-        }
+    if let Some(cut) = crate::sanitize::char_cut(text, crate::sanitize::MAX_SHORT_FIELD_CHARS) {
+        text.truncate(cut);
     }
 }
 

@@ -116,15 +116,20 @@ pub fn annotation_key(raw: &str) -> Option<(Cow<'_, str>, bool)> {
     Some((Cow::Owned(cleaned), true))
 }
 
-/// Truncates `s` to at most `max_chars` characters.
-pub fn truncate_chars(s: &str, max_chars: usize) -> (Cow<'_, str>, bool) {
+/// Where `s` must be cut to keep at most `max_chars` characters (None: it is short enough).
+pub fn char_cut(s: &str, max_chars: usize) -> Option<usize> {
     if s.len() <= max_chars {
         // Never more characters than bytes.
-        return (Cow::Borrowed(s), false);
+        return None;
     }
-    match s.char_indices().nth(max_chars) {
+    s.char_indices().nth(max_chars).map(|(cut, _)| cut)
+}
+
+/// Truncates `s` to at most `max_chars` characters.
+pub fn truncate_chars(s: &str, max_chars: usize) -> (Cow<'_, str>, bool) {
+    match char_cut(s, max_chars) {
         None => (Cow::Borrowed(s), false),
-        Some((cut, _)) => (Cow::Owned(s[..cut].to_string()), true),
+        Some(cut) => (Cow::Owned(s[..cut].to_string()), true),
     }
 }
 

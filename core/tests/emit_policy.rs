@@ -380,16 +380,16 @@ fn incoming_requests_are_written_into_recycled_buffers_and_keep_nothing_of_the_p
             method: Some("post"),
             url: Some(["https", "shop.example:8443", "/orders/42"]),
             user_agent: Some(&long_agent),
-            client_ip: Some("203.0.113.9"),
-            x_forwarded_for: true,
+            forwarded_for: Some("203.0.113.9, 10.0.0.1"),
+            peer: Some("10.0.0.2"),
         },
         // Fewer fields than the one before: what it had must not show through.
         IncomingRequest {
             method: Some("GET"),
             url: None,
             user_agent: None,
-            client_ip: Some("192.0.2.1"),
-            x_forwarded_for: false,
+            forwarded_for: None,
+            peer: Some("192.0.2.1"),
         },
         IncomingRequest::default(),
     ];

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use oxray_core::request_headers::{first_forwarded, host_name};
+use oxray_core::request_headers::host_name;
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Entity, IncomingRequest, Recorder, Sampled, TraceHeader};
 
@@ -98,11 +98,6 @@ fn begin_entity(recorder: &Recorder, key: &RequestKey<'_>) -> Option<Entity> {
 /// client's address (the first `X-Forwarded-For` entry when there is one, flagged so), written
 /// into the record's recycled buffers.
 fn record_request(entity: &Entity, key: &RequestKey<'_>, details: &RequestDetails<'_>) {
-    let forwarded = details.forwarded_for.as_deref().and_then(first_forwarded);
-    let (client_ip, x_forwarded_for) = match forwarded {
-        Some(first) => (Some(first), true),
-        None => (details.remote_addr.as_deref(), false),
-    };
     let url = key.host.map(|host| {
         let scheme = details.scheme.as_deref().unwrap_or("http");
         [scheme, host, key.path.unwrap_or("/")]
@@ -111,8 +106,8 @@ fn record_request(entity: &Entity, key: &RequestKey<'_>, details: &RequestDetail
         method: key.method,
         url,
         user_agent: details.user_agent.as_deref(),
-        client_ip,
-        x_forwarded_for,
+        forwarded_for: details.forwarded_for.as_deref(),
+        peer: details.remote_addr.as_deref(),
     });
 }
 

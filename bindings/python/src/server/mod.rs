@@ -35,7 +35,7 @@ pub use request::{AsgiRequest, RequestSource, WsgiRequest};
 use crate::diag;
 use crate::entity::PyEntity;
 use headers::ResponseHeader;
-use oxray_core::request_headers::{first_forwarded, host_name};
+use oxray_core::request_headers::host_name;
 use request::RequestDetails;
 use text::Text;
 
@@ -155,20 +155,12 @@ fn record_request(
             path.as_ref().map_or("/", Text::as_str),
         ]
     });
-    let forwarded = details
-        .forwarded_for
-        .as_ref()
-        .and_then(|f| first_forwarded(f.as_str()));
-    let (client_ip, x_forwarded_for) = match forwarded {
-        Some(first) => (Some(first), true),
-        None => (details.remote_addr.as_ref().map(Text::as_str), false),
-    };
     // Written into the record's recycled buffers: nothing allocated per request.
     let _ = entity.set_incoming_request(&IncomingRequest {
         method: method.as_ref().map(Text::as_str),
         url,
         user_agent: details.user_agent.as_ref().map(Text::as_str),
-        client_ip,
-        x_forwarded_for,
+        forwarded_for: details.forwarded_for.as_ref().map(Text::as_str),
+        peer: details.remote_addr.as_ref().map(Text::as_str),
     });
 }
