@@ -10,10 +10,11 @@
 // Only the counted requests are instrumented (`--instr-atstart=no`, switched on and off by the
 // worker with `callgrind_control`), after WARMUP blocks of 1,000 requests of the case.
 //   node profile-server.mjs [--n1 2000] [--n2 6000] [--warmup 10] [--jobs 2] [--out DIR] [--symbols] [case ...]
-// Cases: http, httpSampled, httpUnsampled, express, expressSampled, expressUnsampled (default:
-// all). The callgrind files stay in DIR (default: a new temporary folder) for
-// `callgrind_annotate`; the main thread's file is the one ending in `-01`. OXRAY_NODE_DIR
-// picks the build of the package, as for server.mjs.
+// Cases: http, httpSampled, httpUnsampled, express, expressSampled, expressUnsampled,
+// expressAppSampled, expressAppUnsampled (traceExpressApp) (default: all). The callgrind files
+// stay in DIR (default: a new temporary folder) for `callgrind_annotate`; the main thread's
+// file is the one ending in `-01`. OXRAY_NODE_DIR picks the build of the package, as for
+// server.mjs.
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -38,7 +39,7 @@ const WARMUP = Number(option('warmup', 10));
 // interpreted frames included), by which the JIT addresses in the callgrind files can be named.
 const SYMBOLS = argv.includes('--symbols') ? (argv.splice(argv.indexOf('--symbols'), 1), ['--perf-basic-prof', '--interpreted-frames-native-stack']) : [];
 const OUT = option('out', undefined) ?? mkdtempSync(path.join(os.tmpdir(), 'profile-server-'));
-const ALL = ['http', 'httpSampled', 'httpUnsampled', 'express', 'expressSampled', 'expressUnsampled'];
+const ALL = ['http', 'httpSampled', 'httpUnsampled', 'express', 'expressSampled', 'expressUnsampled', 'expressAppSampled', 'expressAppUnsampled'];
 const cases = argv.length > 0 ? argv : ALL;
 const oxrayDir = process.env.OXRAY_NODE_DIR ? path.resolve(process.env.OXRAY_NODE_DIR) : path.resolve(here, '../../node');
 warnIfStaleAddon(oxrayDir);

@@ -1,6 +1,7 @@
-// One server-mode benchmark process. It runs four real HTTP servers on 127.0.0.1 side by side —
+// One server-mode benchmark process. It runs five real HTTP servers on 127.0.0.1 side by side —
 // a plain `http.createServer` handler, the same handler under `traceHttpServer`, an Express app
-// with one route, and the same app behind `traceExpress` — and, in the same process, one
+// with one route, the same app behind the `traceExpress` middleware, and the same app traced
+// from its entry by `traceExpressApp` — and, in the same process, one
 // keep-alive connection to each that pipelines GET requests (HTTP/1.1 pipelining: the server
 // answers them one by one). Blocks of BLOCK requests go to each server in turn, ROUNDS times,
 // and each traced block is compared with the untraced block of the same round (the same
@@ -10,7 +11,8 @@
 // The untraced servers run in the same process as the traced ones, so they pay whatever the
 // process-wide context tracking costs (AsyncLocalStorage, enabled once oxray serves requests);
 // ALS_FLOOR=1 adds an untraced server that only enters an AsyncLocalStorage store per request,
-// and an untraced Express app with one middleware that only calls next(), to show those floors. Prints one JSON line: medians in µs per request.
+// an untraced Express app with one middleware that only calls next(), and one whose app.handle
+// is wrapped by a function that only calls it, to show those floors. Prints one JSON line: medians in µs per request.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -25,7 +27,7 @@ const PIPELINE = 32;
 const oxrayDir = process.env.OXRAY_NODE_DIR;
 const express = require('express');
 const { Tracer } = require(`${oxrayDir}/lib/index.js`);
-const { traceHttpServer, traceExpress } = require(`${oxrayDir}/lib/middleware.js`);
+const { traceHttpServer, traceExpress, traceExpressApp } = require(`${oxrayDir}/lib/middleware.js`);
 
 const now = () => Number(process.hrtime.bigint()) / 1000;
 /** On-CPU time of the main thread (µs), from the scheduler's accounting. */
@@ -53,6 +55,7 @@ const servers = {
   httpTraced: http.createServer(traceHttpServer(tracer, handler)),
   express: http.createServer(expressApp(null)),
   expressTraced: http.createServer(expressApp(traceExpress(tracer))),
+  expressAppTraced: http.createServer(traceExpressApp(tracer, expressApp(null))),
 };
 // OXRAY_BASELINE_DIR: the same traced servers with another build of oxray, in the same
 // process and rounds (a same-run A/B comparison of two builds).
@@ -73,6 +76,13 @@ if (process.env.ALS_FLOOR === '1') {
   });
   // What any middleware costs Express (one more layer for its router to walk), untraced.
   servers.expressNoop = http.createServer(expressApp((req, res, next) => next()));
+  // What wrapping the app's entry costs by itself (traceExpressApp's place), untraced.
+  const wrappedNoop = expressApp(null);
+  const handle = wrappedNoop.handle;
+  wrappedNoop.handle = function passThrough(req, res, callback) {
+    return Reflect.apply(handle, this, [req, res, callback]);
+  };
+  servers.expressNoopEntry = http.createServer(wrappedNoop);
 }
 
 const MARK = 'HTTP/1.1 200';
@@ -143,7 +153,9 @@ const cases = {
   express: ['express', 1],
   expressSampled: ['expressTraced', 1],
   expressUnsampled: ['expressTraced', 0],
-  ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1] } : {}),
+  expressAppSampled: ['expressAppTraced', 1],
+  expressAppUnsampled: ['expressAppTraced', 0],
+  ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1], expressNoopEntry: ['expressNoopEntry', 1] } : {}),
   ...(servers.httpTracedBase
     ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0] }
     : {}),
@@ -200,7 +212,7 @@ const result = { rounds: ROUNDS, block: BLOCK, perRequest: {}, added: {} };
 for (const name of Object.keys(cases)) {
   result.perRequest[name] = { wallUs: median(samples[name].wall), threadCpuUs: median(samples[name].thread), processCpuUs: median(samples[name].process) };
 }
-const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express']];
+const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['expressAppSampled', 'express'], ['expressAppUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express'], ['expressNoopEntry', 'express']];
 for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
 for (const [name, base] of pairs) {
   if (!samples[name]) continue;

@@ -1,5 +1,5 @@
-// Server mode: what tracing adds to one HTTP request, through traceHttpServer and through
-// Express's traceExpress (see server-worker.mjs for the method: real servers and a pipelining
+// Server mode: what tracing adds to one HTTP request, through traceHttpServer and, for Express,
+// through the traceExpress middleware and the traceExpressApp wrapper (see server-worker.mjs for the method: real servers and a pipelining
 // keep-alive client on 127.0.0.1 in one process, traced and untraced blocks interleaved and
 // compared pairwise). Runs RUNS worker processes and reports the medians; sampled segments go
 // to a UDP sink here. Prints a table and writes results-server.json.
@@ -78,8 +78,11 @@ line('traceHttpServer, sampled (Sampled=1)', 'httpSampled', 'http');
 line('traceHttpServer, not sampled (Sampled=0)', 'httpUnsampled', 'http');
 line('Express + traceExpress, sampled', 'expressSampled', 'express');
 line('Express + traceExpress, not sampled', 'expressUnsampled', 'express');
+line('Express traced by traceExpressApp, sampled', 'expressAppSampled', 'express');
+line('Express traced by traceExpressApp, not sampled', 'expressAppUnsampled', 'express');
 if (A.httpAls) line('floor: an AsyncLocalStorage store entered per request, no tracing', 'httpAls', 'http');
 if (A.expressNoop) line('floor: Express with one more middleware (only next()), no tracing', 'expressNoop', 'express');
+if (A.expressNoopEntry) line('floor: Express with app.handle wrapped (only calls it), no tracing', 'expressNoopEntry', 'express');
 if (A.httpSampledBase) {
   line('baseline build: traceHttpServer, sampled', 'httpSampledBase', 'http');
   line('baseline build: traceHttpServer, not sampled', 'httpUnsampledBase', 'http');

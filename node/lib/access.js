@@ -15,6 +15,8 @@
  * property up without an inline cache: the same answer for a fraction of that. `traceExpress`
  * uses it.
  *
+ * `appEntry`: `direct` for what is read at the begin, `generic` for what is read at the end.
+ *
  * Each function reads one property; none of them throws for Node's own objects.
  */
 
@@ -75,4 +77,18 @@ const generic = {
   onClose: (res, fn) => get(res, 'on').call(res, 'close', fn),
 };
 
-module.exports = { direct, generic };
+/**
+ * An Express app's entry (`traceExpressApp`): the request is begun before Express changes the
+ * prototypes, while `req` and `res` still have Node's shared maps (plain loads, as `direct`);
+ * the response is read at its end, after that change, as `generic` reads it.
+ * @type {Access}
+ */
+const appEntry = {
+  ...direct,
+  headersSent,
+  writableFinished,
+  statusCode: generic.statusCode,
+  contentLength: generic.contentLength,
+};
+
+module.exports = { direct, generic, appEntry };

@@ -2,8 +2,8 @@
 /**
  * `oxray/middleware`: the middy middleware `captureLambdaHandler(tracer, { captureResponse })`,
  * producing the same document as the decorator; and, for server mode (outside Lambda), the
- * `http.createServer` wrapper `traceHttpServer` (http-server.js) and the Express middleware
- * `traceExpress` / `traceExpressErrors` (express.js).
+ * `http.createServer` wrapper `traceHttpServer` (http-server.js) and, for Express, the app
+ * wrapper `traceExpressApp` and the middleware `traceExpress` / `traceExpressErrors` (express.js).
  *
  * Middy cannot wrap the handler, so `before` makes the handler subsegment current with
  * AsyncLocalStorage.enterWith for the rest of the invocation's async flow; `after`/`onError`
@@ -69,5 +69,6 @@ module.exports = { captureLambdaHandler };
 Object.defineProperties(module.exports, {
   traceHttpServer: { enumerable: true, get: () => require('./http-server').traceHttpServer },
   traceExpress: { enumerable: true, get: () => require('./express').traceExpress },
+  traceExpressApp: { enumerable: true, get: () => require('./express').traceExpressApp },
   traceExpressErrors: { enumerable: true, get: () => require('./express').traceExpressErrors },
 });

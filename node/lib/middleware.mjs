@@ -3,4 +3,4 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-export const { captureLambdaHandler, traceHttpServer, traceExpress, traceExpressErrors } = require('./middleware.js');
+export const { captureLambdaHandler, traceHttpServer, traceExpress, traceExpressApp, traceExpressErrors } = require('./middleware.js');

@@ -11,7 +11,7 @@ import { newTraceHeader } from './helpers/lambda.mjs';
 
 const sink = await setupServerMode();
 const { Tracer } = await import('oxray');
-const { traceExpress, traceHttpServer } = await import('oxray/middleware');
+const { traceExpress, traceExpressApp, traceHttpServer } = await import('oxray/middleware');
 const { default: express } = await import('express');
 const tracer = new Tracer({ serviceName: 'piped' });
 
@@ -32,6 +32,16 @@ wrapped.get('/w', (req, res) => res.send(`w ${tracer.getRootXrayTraceId()}`));
 const wrappedServer = http.createServer(traceHttpServer(tracer, wrapped, { samplingRules: ALWAYS }));
 const wrappedPort = await listen(wrappedServer);
 after(() => wrappedServer.close());
+
+// The same routes traced from the app's entry (traceExpressApp), with a traced app mounted in it.
+const entryApp = traceExpressApp(tracer, express(), { samplingRules: ALWAYS });
+const entryInner = traceExpressApp(tracer, express());
+entryInner.get('/inner', (req, res) => res.send(`inner ${tracer.getRootXrayTraceId()}`));
+entryApp.use('/sub', entryInner);
+entryApp.get('/items/:id', (req, res) => res.send(`${req.params.id} ${tracer.getRootXrayTraceId()}`));
+const entryServer = http.createServer(entryApp);
+const entryPort = await listen(entryServer);
+after(() => entryServer.close());
 
 /** Sends `texts` in one write on one connection; resolves with the raw answer once `count` answers came. */
 function pipeline(texts, count, to = port) {
@@ -89,5 +99,20 @@ test('an Express app with traceExpress served by traceHttpServer: one segment pe
   for (const h of headers) assert.ok(raw.includes(`w ${h.root}`));
   // One answer header per response, not one per middleware.
   assert.equal(raw.split(/\r\nX-Amzn-Trace-Id:/i).length - 1, 2);
+  await sink.none();
+});
+
+test('traceExpressApp: pipelined requests, and an app mounted in the traced one, each traced once under their own trace', async () => {
+  const headers = [newTraceHeader(1), newTraceHeader(1), newTraceHeader(1), newTraceHeader(1)];
+  const paths = ['/items/0', '/sub/inner', '/items/2', '/sub/inner'];
+  const raw = await pipeline(
+    headers.map((h, i) => `GET ${paths[i]} HTTP/1.1\r\nHost: x\r\nX-Amzn-Trace-Id: ${h.header}\r\n\r\n`),
+    4,
+    entryPort,
+  );
+  const docs = await sink.take(4);
+  assert.deepEqual(docs.map((d) => d.trace_id).sort(), headers.map((h) => h.root).sort());
+  for (const [i, h] of headers.entries()) assert.ok(raw.includes(`${paths[i].startsWith('/sub') ? 'inner' : i} ${h.root}`), `request ${i} ran under its own trace`);
+  assert.equal(raw.split(/\r\nX-Amzn-Trace-Id:/i).length - 1, 4);
   await sink.none();
 });

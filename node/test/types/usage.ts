@@ -2,7 +2,7 @@
 // experimentalDecorators and once with standard decorators.
 import http from 'node:http';
 import { Tracer, samplingRuleFor, samplingRuleOrder, type Subsegment, type SamplingStatus } from 'oxray';
-import { captureLambdaHandler, traceHttpServer, traceExpress, traceExpressErrors } from 'oxray/middleware';
+import { captureLambdaHandler, traceHttpServer, traceExpress, traceExpressApp, traceExpressErrors } from 'oxray/middleware';
 
 const tracer = new Tracer({ serviceName: 'types', captureHTTPsRequests: true });
 
@@ -45,3 +45,7 @@ export const server = http.createServer(
   }, { name: 'api', samplingRules: '/etc/xray/rules.json' }),
 );
 export const expressMiddleware = [traceExpress(tracer, { name: 'api' }), traceExpressErrors(tracer)];
+// An Express-like app (a request function with `handle`): the same app comes back, typed as given.
+const expressLike = Object.assign((_req: http.IncomingMessage, _res: http.ServerResponse) => {}, { handle: (..._args: unknown[]) => undefined, locals: { answer: 42 } });
+export const tracedApp: typeof expressLike = traceExpressApp(tracer, expressLike, { name: 'api' });
+export const answer: number = tracedApp.locals.answer;

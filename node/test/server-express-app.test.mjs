@@ -1,0 +1,91 @@
+// Server mode with a real Express 5 app on 127.0.0.1, traced from its entry:
+// traceExpressApp(tracer, app). The shared suite (helpers/express-suite.mjs) first, then what
+// only this way has: an app mounted in an untraced one, wrapping twice, a client that goes away
+// (the response read at its end, after Express changed its prototype), a wrong argument.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { expressSuite } from './helpers/express-suite.mjs';
+import { listen, request } from './helpers/server.mjs';
+import { newTraceHeader } from './helpers/lambda.mjs';
+
+const { sink, tracer } = await expressSuite('app');
+const require = createRequire(import.meta.url);
+const express = require('express');
+const { traceExpressApp } = require('oxray/middleware');
+
+// A traced app mounted in an untraced one: its requests reach it with Express's prototypes and
+// the mount path cut from req.url.
+const outer = express();
+const mounted = traceExpressApp(tracer, express(), { name: 'mounted' });
+mounted.get('/ping', (req, res) => res.send(`pong ${tracer.getRootXrayTraceId()}`));
+outer.use('/v1', mounted);
+outer.get('/untraced', (req, res) => res.send('no segment'));
+const outerServer = http.createServer(outer);
+const outerPort = await listen(outerServer);
+
+// Wrapped twice; served through http.createServer(app) rather than app.listen.
+const twice = express();
+traceExpressApp(tracer, twice, { name: 'twice' });
+const handleOnce = twice.handle;
+assert.equal(traceExpressApp(tracer, twice, { name: 'twice' }), twice);
+twice.get('/slow', (req, res) => {
+  res.write('part');
+  setTimeout(() => res.end('rest'), 200);
+});
+twice.get('/t', (req, res) => res.send('t'));
+const twiceServer = http.createServer(twice);
+const twicePort = await listen(twiceServer);
+
+after(() => {
+  outerServer.close();
+  twiceServer.close();
+});
+
+test('app: an app mounted in an untraced app is traced with its full URL', async () => {
+  const t = newTraceHeader(1);
+  const res = await request(outerPort, { path: '/v1/ping?x=1', headers: { 'X-Amzn-Trace-Id': t.header } });
+  assert.equal(res.body, `pong ${t.root}`);
+  const [seg] = await sink.take(1);
+  assert.equal(seg.name, 'mounted');
+  assert.equal(seg.trace_id, t.root);
+  assert.equal(seg.http.request.url, `http://127.0.0.1:${outerPort}/v1/ping`);
+  assert.equal(seg.http.response.status, 200);
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
+  // The untraced app's own routes stay untraced.
+  assert.equal((await request(outerPort, { path: '/untraced' })).body, 'no segment');
+  await sink.none();
+});
+
+test('app: wrapping an app twice keeps one wrapper: one segment, one response header', async () => {
+  assert.equal(twice.handle, handleOnce);
+  const res = await request(twicePort, { path: '/t' });
+  assert.equal(res.status, 200);
+  const [seg] = await sink.take(1);
+  assert.equal(seg.name, 'twice');
+  assert.equal(res.headers['x-amzn-trace-id'], `Root=${seg.trace_id}`);
+  await sink.none();
+});
+
+test('app: a client that goes away mid-response is recorded with the status sent and the error flag', async () => {
+  await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: twicePort, path: '/slow', agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+  });
+  const [seg] = await sink.take(1);
+  assert.equal(seg.http.response.status, 200);
+  assert.equal(seg.error, true);
+  assert.equal(seg.fault ?? false, false);
+  assert.equal(seg.cause.exceptions[0].type, 'ClientClosedRequest');
+});
+
+test('app: anything but an Express app is refused with a clear error', () => {
+  assert.throws(() => traceExpressApp(tracer, {}), { name: 'TypeError', message: /app must be an Express application/ });
+  assert.throws(() => traceExpressApp(tracer, () => {}), { name: 'TypeError', message: /app must be an Express application/ });
+});
