@@ -1,7 +1,8 @@
 // Server mode with a real Express 5 app on 127.0.0.1, traced from its entry:
 // traceExpressApp(tracer, app). The shared suite (helpers/express-suite.mjs) first, then what
 // only this way has: an app mounted in an untraced one, wrapping twice, a client that goes away
-// (the response read at its end, after Express changed its prototype), a wrong argument.
+// (the response read at its end, after Express changed its prototype), an entry that throws,
+// a wrong argument.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -88,4 +89,38 @@ test('app: a client that goes away mid-response is recorded with the status sent
 test('app: anything but an Express app is refused with a clear error', () => {
   assert.throws(() => traceExpressApp(tracer, {}), { name: 'TypeError', message: /app must be an Express application/ });
   assert.throws(() => traceExpressApp(tracer, () => {}), { name: 'TypeError', message: /app must be an Express application/ });
+});
+
+test('app: an entry that throws is recorded as the fault and the error thrown on unchanged', async () => {
+  const failure = new Error('entry failed');
+  const app = function fakeApp(req, res, next) {
+    app.handle(req, res, next);
+  };
+  app.handle = () => {
+    throw failure;
+  };
+  traceExpressApp(tracer, app, { name: 'thrower' });
+  /** @type {unknown[]} */ const caught = [];
+  const server = http.createServer((req, res) => {
+    try {
+      app(req, res);
+    } catch (err) {
+      caught.push(err);
+      res.statusCode = 500;
+      res.end('caught');
+    }
+  });
+  const port = await listen(server);
+  try {
+    const res = await request(port, { path: '/x' });
+    assert.equal(res.status, 500);
+    assert.deepEqual(caught, [failure], 'the same error reaches the caller');
+    const [seg] = await sink.take(1);
+    assert.equal(seg.name, 'thrower');
+    assert.equal(seg.fault, true);
+    assert.equal(seg.cause.exceptions[0].message, 'entry failed');
+    assert.equal(seg.http.response.status, 500);
+  } finally {
+    server.close();
+  }
 });
