@@ -2,7 +2,8 @@
 // property loads, for Node's own objects) and `generic` (Reflect.get, for Express's objects,
 // whose hidden classes are new for every request) must read the same thing. Checked on real
 // requests over 127.0.0.1, on Node's objects and on Express's, when the request begins and
-// when its response has closed.
+// when its response has closed. `appEntry` (traceExpressApp) is made of the two: `direct` for
+// what is read when the request begins, `generic` for what is read at its end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -13,7 +14,7 @@ import { listen, request } from './helpers/server.mjs';
 const require = createRequire(import.meta.url);
 const express = require('express');
 // Internal: not among the package's exports, loaded from the installed package's files.
-const { direct, generic } = require(path.join(path.dirname(require.resolve('oxray')), 'access.js'));
+const { direct, generic, appEntry } = require(path.join(path.dirname(require.resolve('oxray')), 'access.js'));
 
 const REQUEST_FIELDS = ['rawHeaders', 'url', 'method', 'socket'];
 const RESPONSE_FIELDS = ['headersSent', 'writableFinished', 'statusCode', 'contentLength', 'setHeader'];
@@ -129,4 +130,10 @@ test('a response cut short by the client: both ways see it unfinished at the clo
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('appEntry: the begin read as direct reads it, the end as generic reads it', () => {
+  for (const field of [...REQUEST_FIELDS, 'setHeader', 'symbol', 'onClose']) assert.equal(appEntry[field], direct[field], field);
+  for (const field of ['headersSent', 'writableFinished', 'statusCode', 'contentLength']) assert.equal(appEntry[field], generic[field], field);
+  assert.deepEqual(Object.keys(appEntry).sort(), Object.keys(direct).sort());
 });
