@@ -57,16 +57,16 @@ function traceExpressApp(tracer, app, options) {
   /** @this {unknown} @param {any} req @param {any} res @param {unknown} callback */
   function tracedHandle(req, res, callback) {
     // Traced already: by an outer app or wrapper (this app mounted in it), or the previous
-    // request on this connection is still open (pipelining: this request is traced, see above).
+    // request on this connection is still open (pipelining: this request is traced, as in
+    // traceExpress).
     const open = context.currentStore()?.request;
     /** @type {import('./request').Traced | null} */ let traced = null;
     if (open?.res !== res) {
       // At a server's request event Node's own objects; mounted in another Express app they
       // already have Express's prototypes, and the path is what follows the mount point.
       const fresh = Object.getPrototypeOf(req) === IncomingMessage.prototype;
-      traced = fresh
-        ? beginRequest(tracer, req, res, segmentName(tracer, name), undefined, appEntry)
-        : beginRequest(tracer, req, res, segmentName(tracer, name), Reflect.get(req, 'originalUrl'), generic);
+      const url = fresh ? undefined : Reflect.get(req, 'originalUrl');
+      traced = beginRequest(tracer, req, res, segmentName(tracer, name), url, fresh ? appEntry : generic);
     }
     try {
       return Reflect.apply(handle, this, [req, res, callback]);
