@@ -2,7 +2,10 @@
 // simulated Lambda environment, both emitting to one UDP sink here. Prints a table of the
 // issue's metrics with ratios and writes results.json. The nested-10 rows time invocations
 // 101-600 of a fresh process (V8 still compiling: the issue's figures) and, in the same
-// processes, 500 more after 5,000 (steady state).
+// processes, 500 more after 5,000 (steady state). The "through emission" rows time each
+// invocation until one turn of the event loop after it, so that sends a tracer makes after its
+// handler's promise settles (all of Powertools') are timed too; their "daemon not waiting"
+// variant sends to a socket nobody reads (see `deaf` below).
 //   node bench.mjs [--runs 3] [--cold-runs 15] [--n 5000] [--invocations 500]
 // On a shared machine, run it under `nice -n -15` (as root) to keep other work from deciding
 // the wall-clock figures; main-thread CPU figures are less sensitive to load.
@@ -12,6 +15,8 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { warnIfStaleAddon } from './stale-addon.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,6 +47,23 @@ let received = 0;
 sink.on('message', () => received++);
 await new Promise((r) => sink.bind(0, '127.0.0.1', r));
 sink.setRecvBufferSize(4 * 1024 * 1024);
+/**
+ * A stand-in daemon that never reads: a worker thread binds a UDP socket and then blocks in
+ * `Atomics.wait`, so its event loop never runs. A datagram sent to it is queued, or dropped
+ * once the socket's buffer is full, and wakes nobody. On this VM waking a sleeping receiver
+ * costs the sender 15-20 µs (an interrupt to an idle virtual CPU), which a tracer that sends
+ * before its handler returns pays inside the invocation: sending here takes that cost out.
+ */
+const deafCode = `
+const { parentPort } = require('node:worker_threads');
+const socket = require('node:dgram').createSocket('udp4');
+socket.bind(0, '127.0.0.1', () => {
+  parentPort.postMessage(socket.address().port);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+});`;
+const deaf = new Worker(deafCode, { eval: true });
+const [deafPort] = await once(deaf, 'message');
+const deafDaemon = { AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${deafPort}` };
 const lambdaEnv = {
   LAMBDA_TASK_ROOT: here,
   AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
@@ -144,12 +166,22 @@ for (const impl of Object.keys(IMPLS)) {
   const queued = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', RUNQUEUE: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
   await settle();
   r.runQueue = { p99Us: med(queued, 'p99Us'), p99OnCpuUs: med(queued, 'p99OnCpuUs'), waitedCount: med(queued, 'waitedCount'), meanWaitUs: med(queued, 'meanWaitUs') };
+  // Through emission: each invocation timed until one turn of the event loop after it
+  // (worker.mjs EMIT_TURN), so every tracer's sends fall in its window; then the same with the
+  // daemon stand-in that never reads (no wake-up to pay for a send).
+  received = 0;
+  const turn = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', EMIT_TURN: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
+  await settle();
+  r.nestedTurn = { medianUs: med(turn, 'medianUs'), p99Us: med(turn, 'p99Us'), plainMedianUs: med(turn, 'plainMedianUs'), steadyMedianUs: med(turn, 'steadyMedianUs'), steadyP99Us: med(turn, 'steadyP99Us'), datagrams: received };
+  const deafTurn = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', EMIT_TURN: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS), ...deafDaemon }));
+  r.nestedTurnDeaf = { medianUs: med(deafTurn, 'medianUs'), p99Us: med(deafTurn, 'p99Us'), plainMedianUs: med(deafTurn, 'plainMedianUs'), steadyMedianUs: med(deafTurn, 'steadyMedianUs'), steadyP99Us: med(deafTurn, 'steadyP99Us') };
   const awaits = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await', TRACER_MODULE: module }));
   r.await = { awaitUs: med(awaits, 'awaitUs'), awaitSameTurnUs: med(awaits, 'awaitSameTurnUs'), awaitInHandlerUs: med(awaits, 'awaitInHandlerUs') };
 }
 const bareAwait = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await-bare' }));
 results.bareAwaitUs = med(bareAwait, 'awaitUs');
 sink.close();
+await deaf.terminate();
 writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
 // ---- report ----
@@ -174,6 +206,15 @@ const rows = [
   ['nested-10 invocation after 5,000 (steady state), median µs', P.nested.steadyMedianUs, O.nested.steadyMedianUs],
   ['nested-10 invocation after 5,000 (steady state), p99 µs', P.nested.steadyP99Us, O.nested.steadyP99Us],
   ['nested-10 invocation, mean µs of process CPU (traced − plain)', P.nested.processCpuUs - P.nested.plainProcessCpuUs, O.nested.processCpuUs - O.nested.plainProcessCpuUs],
+  ['nested-10 through emission (timed to the next event-loop turn), median µs', P.nestedTurn.medianUs, O.nestedTurn.medianUs],
+  ['nested-10 through emission, p99 µs', P.nestedTurn.p99Us, O.nestedTurn.p99Us],
+  ['nested-10 through emission, steady state, median µs', P.nestedTurn.steadyMedianUs, O.nestedTurn.steadyMedianUs],
+  ['nested-10 through emission, steady state, p99 µs', P.nestedTurn.steadyP99Us, O.nestedTurn.steadyP99Us],
+  ['nested-10 through emission, untraced chain (same turn), median µs', P.nestedTurn.plainMedianUs, O.nestedTurn.plainMedianUs],
+  ['nested-10 through emission, daemon not waiting (no wake-up), median µs', P.nestedTurnDeaf.medianUs, O.nestedTurnDeaf.medianUs],
+  ['nested-10 through emission, daemon not waiting, p99 µs', P.nestedTurnDeaf.p99Us, O.nestedTurnDeaf.p99Us],
+  ['nested-10 through emission, daemon not waiting, steady state, median µs', P.nestedTurnDeaf.steadyMedianUs, O.nestedTurnDeaf.steadyMedianUs],
+  ['nested-10 through emission, daemon not waiting, steady state, p99 µs', P.nestedTurnDeaf.steadyP99Us, O.nestedTurnDeaf.steadyP99Us],
   ['plain await µs, tracer loaded, next event-loop turn after an invocation', P.await.awaitUs, O.await.awaitUs],
   ['plain await µs, tracer loaded, same turn as the invocation', P.await.awaitSameTurnUs, O.await.awaitSameTurnUs],
   ['plain await µs, inside a traced handler', P.await.awaitInHandlerUs, O.await.awaitInHandlerUs],
@@ -216,4 +257,4 @@ if (results.baseline) {
     console.log(`| ${name} | ${f(p)} | ${f(b)} | ${f(o)} | ${b > 0 ? f(p / b, 1) + '×' : '-'} | ${o > 0 ? f(p / o, 1) + '×' : '-'} |`);
   }
 }
-console.log(`datagrams received by the sink: Powertools sampled ${P.sampled.datagrams}, nested ${P.nested.datagrams}; oxray sampled ${O.sampled.datagrams} (the tracer counted ${O.sampled.sentByTracer} sent, ${O.sampled.droppedByTracer} dropped), nested ${O.nested.datagrams} (${O.nested.sentByTracer} sent)`);
+console.log(`datagrams received by the sink: Powertools sampled ${P.sampled.datagrams}, nested ${P.nested.datagrams}; oxray sampled ${O.sampled.datagrams} (the tracer counted ${O.sampled.sentByTracer} sent, ${O.sampled.droppedByTracer} dropped), nested ${O.nested.datagrams} (${O.nested.sentByTracer} sent); through emission: Powertools ${P.nestedTurn.datagrams}, oxray ${O.nestedTurn.datagrams}`);

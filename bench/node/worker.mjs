@@ -46,6 +46,24 @@ const RUNQUEUE = process.env.RUNQUEUE === '1';
  * milliseconds), printed to stderr; the figures are those of a normal run.
  */
 const GC_LOG = process.env.GC_LOG === '1';
+/**
+ * EMIT_TURN=1 (nested mode): every invocation, traced and plain, ends one turn of the event loop
+ * after its handler's promise settles, and is timed to there. Powertools sends its datagrams
+ * from `process.nextTick` callbacks (Node's dgram looks the daemon's address up first), which
+ * run only once the microtask queue is empty: in the default loop, whose awaits never leave
+ * the microtask queue, none of them is sent until the whole loop ends, so its timed window
+ * holds none of its sends. With the turn, each invocation's datagrams are sent inside its own
+ * window. oxray sends before the handler's promise settles, so the turn only adds the turn.
+ */
+const EMIT_TURN = process.env.EMIT_TURN === '1';
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+/** One invocation of `target`'s handler (through the next turn under EMIT_TURN=1). */
+const invoke = EMIT_TURN
+  ? async (target) => {
+      await target.handler({}, {});
+      await nextTurn();
+    }
+  : (target) => target.handler({}, {});
 /** CPU time of the whole process (every thread: sender, GC, compiler) in µs; exact. */
 const processCpu = () => {
   const u = process.cpuUsage();
@@ -187,11 +205,11 @@ async function main() {
       process.env._X_AMZN_TRACE_ID = header();
       const w0 = waits !== null ? runQueueWait() : 0;
       let t0 = now();
-      await traced.handler({}, {});
+      await invoke(traced);
       const t = now() - t0;
       const w = waits !== null ? runQueueWait() - w0 : 0;
       t0 = now();
-      await plain.handler({}, {});
+      await invoke(plain);
       const p = now() - t0;
       if (k >= 100) {
         times.push(t);
@@ -223,7 +241,7 @@ async function main() {
       const p0 = processCpu();
       for (let k = 0; k < BATCH; k++) {
         process.env._X_AMZN_TRACE_ID = header();
-        await target.handler({}, {});
+        await invoke(target);
       }
       return [(threadCpu() - c0) / BATCH, (processCpu() - p0) / BATCH];
     };
@@ -234,15 +252,15 @@ async function main() {
     // above is the first ones of a fresh process, while V8 still compiles and tiers up).
     for (let k = 100 + INVOCATIONS + BATCH; k < STEADY_AFTER; k++) {
       process.env._X_AMZN_TRACE_ID = header();
-      await traced.handler({}, {});
+      await invoke(traced);
     }
     const steady = [];
     for (let k = 0; k < INVOCATIONS; k++) {
       process.env._X_AMZN_TRACE_ID = header();
       const t0 = now();
-      await traced.handler({}, {});
+      await invoke(traced);
       steady.push(now() - t0);
-      await plain.handler({}, {});
+      await invoke(plain);
     }
     return {
       steadyMedianUs: median(steady),
