@@ -62,6 +62,8 @@ socket.bind(0, '127.0.0.1', () => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 });`;
 const deaf = new Worker(deafCode, { eval: true });
+// Never what keeps this process alive (the bench exits even if it fails before terminate()).
+deaf.unref();
 const [deafPort] = await once(deaf, 'message');
 const deafDaemon = { AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${deafPort}` };
 const lambdaEnv = {
@@ -101,6 +103,8 @@ function bare() {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const med = (rows, key) => (rows[0][key] === undefined ? undefined : median(rows.map((r) => r[key])));
+/** The median over `rows` of each of `keys`, as an object keyed the same. */
+const medians = (rows, keys) => Object.fromEntries(keys.map((key) => [key, med(rows, key)]));
 const sum = (rows, key) => (rows[0][key] === undefined ? undefined : rows.reduce((a, r) => a + r[key], 0));
 async function repeat(times, fn) {
   const rows = [];
@@ -165,18 +169,19 @@ for (const impl of Object.keys(IMPLS)) {
   // how much of the p99 was the thread waiting for a CPU (other threads and processes).
   const queued = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', RUNQUEUE: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
   await settle();
-  r.runQueue = { p99Us: med(queued, 'p99Us'), p99OnCpuUs: med(queued, 'p99OnCpuUs'), waitedCount: med(queued, 'waitedCount'), meanWaitUs: med(queued, 'meanWaitUs') };
+  r.runQueue = medians(queued, ['p99Us', 'p99OnCpuUs', 'waitedCount', 'meanWaitUs']);
   // Through emission: each invocation timed until one turn of the event loop after it
   // (worker.mjs EMIT_TURN), so every tracer's sends fall in its window; then the same with the
   // daemon stand-in that never reads (no wake-up to pay for a send).
   received = 0;
   const turn = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', EMIT_TURN: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS) }));
   await settle();
-  r.nestedTurn = { medianUs: med(turn, 'medianUs'), p99Us: med(turn, 'p99Us'), plainMedianUs: med(turn, 'plainMedianUs'), steadyMedianUs: med(turn, 'steadyMedianUs'), steadyP99Us: med(turn, 'steadyP99Us'), datagrams: received };
+  const turnKeys = ['medianUs', 'p99Us', 'plainMedianUs', 'steadyMedianUs', 'steadyP99Us'];
+  r.nestedTurn = { ...medians(turn, turnKeys), datagrams: received };
   const deafTurn = await repeat(RUNS, () => run('worker.mjs', { MODE: 'nested', EMIT_TURN: '1', TRACER_MODULE: module, INVOCATIONS: String(INVOCATIONS), ...deafDaemon }));
-  r.nestedTurnDeaf = { medianUs: med(deafTurn, 'medianUs'), p99Us: med(deafTurn, 'p99Us'), plainMedianUs: med(deafTurn, 'plainMedianUs'), steadyMedianUs: med(deafTurn, 'steadyMedianUs'), steadyP99Us: med(deafTurn, 'steadyP99Us') };
+  r.nestedTurnDeaf = medians(deafTurn, turnKeys);
   const awaits = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await', TRACER_MODULE: module }));
-  r.await = { awaitUs: med(awaits, 'awaitUs'), awaitSameTurnUs: med(awaits, 'awaitSameTurnUs'), awaitInHandlerUs: med(awaits, 'awaitInHandlerUs') };
+  r.await = medians(awaits, ['awaitUs', 'awaitSameTurnUs', 'awaitInHandlerUs']);
 }
 const bareAwait = await repeat(RUNS, () => run('worker.mjs', { MODE: 'await-bare' }));
 results.bareAwaitUs = med(bareAwait, 'awaitUs');
