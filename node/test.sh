@@ -43,7 +43,7 @@ step "scratch project: install the tarball and the test dependencies"
 # Test dependencies at the versions node/package.json pins for development.
 deps="$(node -e '
   const d = require("./package.json").devDependencies;
-  const wanted = ["@aws-sdk/client-dynamodb", "@aws/lambda-invoke-store", "@middy/core", "@types/node", "ajv", "ajv-draft-04", "express", "typescript"];
+  const wanted = ["@aws-sdk/client-dynamodb", "@aws/lambda-invoke-store", "@middy/core", "@types/node", "ajv", "ajv-draft-04", "express", "express4", "typescript"];
   console.log(wanted.map((n) => `${n}@${d[n]}`).join(" "));
 ')"
 cp -r test "$scratch/test"

@@ -1,8 +1,10 @@
-// The Express server-mode suite, run for both ways of tracing an Express app (a real Express 5
+// The Express server-mode suite, run for both ways of tracing an Express app (a real Express
 // app on 127.0.0.1, documents received by a UDP daemon stand-in and validated on arrival):
 //   'middleware': app.use(traceExpress(tracer)) as the first middleware;
 //   'app':        traceExpressApp(tracer, app), the app's entry wrapped.
-// traceExpressErrors records route errors in both. Call it from a test file, once.
+// traceExpressErrors records route errors in both. Express 5 is the package `express`,
+// Express 4 the dev dependency `express4` (an npm alias of express@4). Call it from a test
+// file, once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -12,13 +14,19 @@ import { newTraceHeader, decorate } from './lambda.mjs';
 
 /**
  * @param {'middleware' | 'app'} mode
+ * @param {'express' | 'express4'} [expressPackage]
  * @returns {Promise<{ sink: any, tracer: any, port: number }>}
  */
-export async function expressSuite(mode) {
+export async function expressSuite(mode, expressPackage = 'express') {
   const sink = await setupServerMode({ POWERTOOLS_SERVICE_NAME: 'orders' });
   const require = createRequire(import.meta.url);
   // CommonJS entry points, as most Express apps load them.
-  const express = require('express');
+  const express = require(expressPackage);
+  const major = Number(require(`${expressPackage}/package.json`).version.split('.')[0]);
+  const label = `${mode}, Express ${major}`;
+  // Express 4 does not catch a route's rejected promise (the request would hang): such apps
+  // pass it to next() themselves. Express 5 is given the async function as it is.
+  const asyncRoute = major >= 5 ? (fn) => fn : (fn) => (req, res, next) => fn(req, res, next).catch(next);
   const { Tracer } = require('oxray');
   const { traceExpress, traceExpressApp, traceExpressErrors } = require('oxray/middleware');
 
@@ -55,20 +63,23 @@ export async function expressSuite(mode) {
     res.json({ id: req.params.id });
   });
   // Runs after express.json() read the body: in the connection's async context, not the handler's.
-  api.post('/orders', async (req, res) => {
+  api.post('/orders', asyncRoute(async (req, res) => {
     tracer.putAnnotation('sku', req.body.sku);
     const reserved = await store.reserve(req.body);
     res.status(201).json(reserved);
-  });
+  }));
   api.get('/boom', () => {
     throw new Error('route failed');
   });
-  api.get('/async-boom', async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    const err = new Error('upstream says no');
-    err.status = 503;
-    throw err;
-  });
+  api.get(
+    '/async-boom',
+    asyncRoute(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      const err = new Error('upstream says no');
+      err.status = 503;
+      throw err;
+    }),
+  );
   api.get('/teapot', (req, res, next) => {
     const err = new Error('I am a teapot');
     err.status = 418;
@@ -93,7 +104,7 @@ export async function expressSuite(mode) {
     downstream.close();
   });
 
-  test(`${mode}: a route under a mount path: segment named after POWERTOOLS_SERVICE_NAME, full URL recorded`, async () => {
+  test(`${label}: a route under a mount path: segment named after POWERTOOLS_SERVICE_NAME, full URL recorded`, async () => {
     const res = await request(port, { path: '/api/items/42?expand=1' });
     assert.equal(res.status, 200);
     const [seg] = await sink.take(1);
@@ -106,7 +117,7 @@ export async function expressSuite(mode) {
     assert.equal(res.headers['x-amzn-trace-id'], `Root=${seg.trace_id}`);
   });
 
-  test(`${mode}: after a body parser the route still sees its segment: annotations, captureMethod, fetch`, async () => {
+  test(`${label}: after a body parser the route still sees its segment: annotations, captureMethod, fetch`, async () => {
     seenDownstream.length = 0;
     const t = newTraceHeader(1);
     const res = await request(port, {
@@ -128,7 +139,7 @@ export async function expressSuite(mode) {
     assert.deepEqual(seenDownstream, [`Root=${t.root};Parent=${remote.id};Sampled=1`]);
   });
 
-  test(`${mode}: a throwing route: fault with its cause, answered 500 by the app`, async () => {
+  test(`${label}: a throwing route: fault with its cause, answered 500 by the app`, async () => {
     const res = await request(port, { path: '/api/boom' });
     assert.equal(res.status, 500);
     assert.deepEqual(JSON.parse(res.body), { error: 'route failed' });
@@ -139,7 +150,7 @@ export async function expressSuite(mode) {
     assert.ok(seg.cause.exceptions[0].stack.length > 0);
   });
 
-  test(`${mode}: an async route rejecting with status 503 is a fault; next(err) with 418 is an error`, async () => {
+  test(`${label}: an async route rejecting with status 503 is a fault; next(err) with 418 is an error`, async () => {
     assert.equal((await request(port, { path: '/api/async-boom' })).status, 503);
     assert.equal((await request(port, { path: '/api/teapot' })).status, 418);
     const docs = await sink.take(2);
@@ -151,14 +162,14 @@ export async function expressSuite(mode) {
     assert.equal(byStatus[418].cause.exceptions[0].message, 'I am a teapot');
   });
 
-  test(`${mode}: an unknown route is a 404: error flag, no cause`, async () => {
+  test(`${label}: an unknown route is a 404: error flag, no cause`, async () => {
     assert.equal((await request(port, { path: '/nowhere' })).status, 404);
     const [seg] = await sink.take(1);
     assert.equal(seg.error, true);
     assert.equal(seg.cause, undefined);
   });
 
-  test(`${mode}: Sampled=0 sends nothing; Sampled=? is answered`, async () => {
+  test(`${label}: Sampled=0 sends nothing; Sampled=? is answered`, async () => {
     const t = newTraceHeader(0);
     const res = await request(port, { path: '/api/items/1', headers: { 'X-Amzn-Trace-Id': t.header } });
     assert.equal(res.status, 200);
@@ -169,7 +180,7 @@ export async function expressSuite(mode) {
     assert.equal(asked.headers['x-amzn-trace-id'], `Root=${seg.trace_id};Sampled=1`);
   });
 
-  test(`${mode}: concurrent requests through the body parser keep their own segments`, async () => {
+  test(`${label}: concurrent requests through the body parser keep their own segments`, async () => {
     const skus = Array.from({ length: 10 }, (_, i) => `s${i}`);
     const answers = await Promise.all(
       skus.map((sku) => request(port, { method: 'POST', path: '/api/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku }) })),
@@ -184,7 +195,7 @@ export async function expressSuite(mode) {
     assert.deepEqual(docs.map((d) => d.annotations.sku).sort(), [...skus].sort());
   });
 
-  test(`${mode}: an app traced on its own and mounted in a traced app: still one segment per request`, async () => {
+  test(`${label}: an app traced on its own and mounted in a traced app: still one segment per request`, async () => {
     assert.equal((await request(port, { path: '/inner/ping' })).body, 'pong');
     const [seg] = await sink.take(1);
     assert.equal(seg.http.request.url, `http://127.0.0.1:${port}/inner/ping`);
