@@ -39,8 +39,10 @@ pub enum FacadeError {
     NoHeader,
     /// The header did not parse.
     Malformed(HeaderError),
-    /// The header lacks `Root` or `Parent` (Lambda's pass-through case): nothing is traced.
-    Incomplete,
+    /// The header lacks `Root` or `Parent` (a header with only `Root` is Lambda's
+    /// pass-through case): nothing is traced. `root` is the header's `Root`, if it has one:
+    /// the facade keeps it, so calls made downstream carry this trace's id (with `Sampled=0`).
+    Incomplete { root: Option<TraceId> },
 }
 
 impl std::fmt::Display for FacadeError {
@@ -51,7 +53,7 @@ impl std::fmt::Display for FacadeError {
                 "no trace header for this invocation ({TRACE_ID_ENV} is not set)"
             ),
             FacadeError::Malformed(e) => write!(f, "invocation trace header is malformed: {e}"),
-            FacadeError::Incomplete => f.write_str(
+            FacadeError::Incomplete { .. } => f.write_str(
                 "invocation trace header has no Root or no Parent; not tracing this invocation",
             ),
         }
@@ -69,7 +71,7 @@ pub fn facade_context(header_text: &str) -> Result<FacadeContext, FacadeError> {
             sampled: header.sampled == Some(Sampled::Yes),
             header,
         }),
-        _ => Err(FacadeError::Incomplete),
+        (root, _) => Err(FacadeError::Incomplete { root }),
     }
 }
 
@@ -87,7 +89,13 @@ mod tests {
         assert_eq!(f.id.to_string(), "9a9197af755a6419");
         assert_eq!(
             facade_context("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700"),
-            Err(FacadeError::Incomplete)
+            Err(FacadeError::Incomplete {
+                root: Some(TraceId::parse("1-5bef4de7-ad49b0e87f6ef6c87fc2e700").unwrap())
+            })
+        );
+        assert_eq!(
+            facade_context("Parent=9a9197af755a6419;Sampled=1"),
+            Err(FacadeError::Incomplete { root: None })
         );
         assert!(matches!(
             facade_context("junk"),

@@ -356,7 +356,8 @@ impl Recorder {
     /// The Lambda facade for this invocation, from `header` (the invocation's trace header,
     /// passed explicitly with concurrent invocations) or else `_X_AMZN_TRACE_ID`. The facade is
     /// never sent; subsegments under it are sent as standalone documents. With no usable
-    /// header the facade is unsampled (nothing is recorded) and the reason is logged at debug.
+    /// header the facade is unsampled (nothing is recorded; a header with only `Root` keeps that
+    /// trace id for the headers of calls made downstream) and the reason is logged at debug.
     /// Asking again with the same header text returns the same facade while it is alive.
     pub fn lambda_facade(&self, header: Option<&str>) -> Entity {
         let text = match header {
@@ -404,12 +405,18 @@ impl Recorder {
                 } else {
                     crate::diag::report(crate::diag::Level::Debug, &e.to_string());
                 }
+                // A header with only `Root` keeps its trace: outgoing calls carry that `Root`
+                // with `Sampled=0` rather than a new trace's id.
+                let trace_id = match e {
+                    FacadeError::Incomplete { root: Some(root) } => root,
+                    _ => TraceId::generate(),
+                };
                 Entity::create(
                     Arc::clone(&self.shared),
                     NewEntity {
                         kind: EntityKind::Facade,
                         id: EntityId::generate(),
-                        trace_id: TraceId::generate(),
+                        trace_id,
                         sampled: false,
                         upstream_parent: None,
                         incoming: None,

@@ -456,6 +456,31 @@ fn lambda_without_a_usable_header_traces_nothing() {
 }
 
 #[test]
+fn a_header_with_only_root_keeps_its_trace_downstream_unsampled() {
+    let r = Recorder::in_memory();
+    let facade = r.lambda_facade(Some("Root=1-5759e988-bd862e3fe1be46a994272793"));
+    assert!(!facade.is_sampled());
+    assert_eq!(
+        facade.trace_id().to_string(),
+        "1-5759e988-bd862e3fe1be46a994272793"
+    );
+    let call = facade
+        .begin_subsegment("## handler")
+        .begin_subsegment("api.example.com");
+    assert_eq!(
+        call.outgoing_header().to_string(),
+        format!(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent={};Sampled=0",
+            call.id()
+        )
+    );
+    // Without a Root there is no trace to keep: a new one, still unsampled.
+    let rootless = r.lambda_facade(Some("Parent=53995c3f42cd8ad8;Sampled=1"));
+    assert!(!rootless.is_sampled());
+    assert_ne!(rootless.trace_id(), facade.trace_id());
+}
+
+#[test]
 fn outgoing_headers_propagate_lineage_and_drop_self() {
     let r = Recorder::in_memory();
     let incoming = TraceHeader::parse(

@@ -99,6 +99,10 @@ export declare class ProviderService {
   putAnnotation(key: string, value: AnnotationValue): void;
   putMetadata(key: string, value: unknown, namespace?: string): void;
   captureAWSv3Client<T>(client: T): T;
+  /** @deprecated AWS SDK v2 is not supported: returns the argument unchanged. */
+  captureAWS<T>(aws: T): T;
+  /** @deprecated AWS SDK v2 is not supported: returns the argument unchanged. */
+  captureAWSClient<T>(client: T): T;
   captureHTTPsGlobal(): void;
   instrumentFetch(): void;
   getNamespace(): import('node:async_hooks').AsyncLocalStorage<unknown>;

@@ -10,6 +10,12 @@
  * header (AWS SDK clients traced by captureAWSv3Client), are left alone.
  *
  * Subsegments end when the response headers arrive (or on error), for http and fetch alike.
+ *
+ * http/https loaded by the handler itself, after its invocation began (a lazy `import`), or a
+ * `request` function taken from the module before it was wrapped: such a request is seen on
+ * Node's `http.client.request.start` channel, once its headers are already written. It is
+ * recorded all the same, without the trace header (too late for it), and the modules are
+ * wrapped there and then, so the requests that follow carry the header.
  */
 
 const nativeLoader = require('./native');
@@ -117,6 +123,18 @@ function onHttpResponse(message) {
   endRemote(pending, res.statusCode, toLength(res.headers?.['content-length']));
 }
 
+/**
+ * A client request on its way out (`http.client.request.start`): nothing to do for one the
+ * wrappers saw; any other, made in traced code, is recorded without the header (see the
+ * module docs), and the modules loaded meanwhile are wrapped.
+ * @param {any} message
+ */
+function onHttpRequestStart({ request }) {
+  if (httpPending.has(request)) return;
+  wrapLoadedHttp();
+  if (context().currentStore() !== null) instrumentClientRequest(request);
+}
+
 /** @param {any} mod node:http or node:https */
 function wrapModule(mod) {
   const original = mod.request;
@@ -221,8 +239,9 @@ let seenModules = 0;
 
 /**
  * Wraps node:http / node:https once something has loaded them: oxray never loads them itself
- * (node:https alone costs milliseconds and megabytes at cold start). Called at install and at
- * the start of every traced invocation; cheap when nothing new was loaded.
+ * (node:https alone costs milliseconds and megabytes at cold start). Called at install, at
+ * the start of every traced invocation and for a request the wrappers did not see; cheap when
+ * nothing new was loaded.
  */
 function wrapLoadedHttp() {
   if (!installed || (wrapped.http && wrapped.https)) return;
@@ -247,6 +266,7 @@ function httpAndFetch() {
   installed = true;
   wrapLoadedHttp();
   const dc = require('node:diagnostics_channel');
+  dc.subscribe('http.client.request.start', safe(onHttpRequestStart));
   dc.subscribe('http.client.response.finish', safe(onHttpResponse));
   dc.subscribe('undici:request:create', safe(onFetchCreate));
   dc.subscribe('undici:request:headers', safe(onFetchHeaders));

@@ -92,6 +92,23 @@ class ProviderService {
     return this._tracer.captureAWSv3Client(client);
   }
 
+  /**
+   * AWS SDK v2 is not supported: as {@link import('./tracer').Tracer#captureAWS}, a warning and
+   * the argument back unchanged.
+   * @template T @param {T} sdk @returns {T}
+   */
+  captureAWS(sdk) {
+    return this._tracer.captureAWS(sdk);
+  }
+
+  /**
+   * AWS SDK v2 is not supported: a warning and the client back unchanged.
+   * @template T @param {T} client @returns {T}
+   */
+  captureAWSClient(client) {
+    return this._tracer.captureAWSClient(client);
+  }
+
   /** http/https are captured once per process by the first enabled Tracer; kept for compatibility. */
   captureHTTPsGlobal() {
     if (this._tracer.isTracingEnabled()) require('./instrument').httpAndFetch();

@@ -4,6 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { setupLambda, invoke, fakeContext, decorate, flatten } from './helpers/lambda.mjs';
+import { captureLogs } from './helpers/logs.mjs';
 
 const sink = await setupLambda({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'eu-west-1' });
 const { Tracer } = await import('oxray');
@@ -76,5 +77,24 @@ test('outside a handler the client works untraced', async () => {
   delete process.env._X_AMZN_TRACE_ID;
   const out = await client.send(new GetItemCommand({ TableName: 'orders', Key: { id: { S: '1' } } }));
   assert.deepEqual(out.Item, { id: { S: '1' } });
+  await sink.none();
+});
+
+test('AWS SDK v2 entry points (tracer and provider): a warning, the argument back unchanged, nothing thrown', async () => {
+  const logs = captureLogs();
+  try {
+    const sdk = { DynamoDB: function DynamoDB() {} };
+    const v2client = { service: { api: {} }, makeRequest() {} };
+    assert.equal(tracer.captureAWS(sdk), sdk);
+    assert.equal(tracer.captureAWSClient(v2client), v2client);
+    assert.equal(tracer.provider.captureAWS(sdk), sdk);
+    assert.equal(tracer.provider.captureAWSClient(v2client), v2client);
+    assert.deepEqual(Object.keys(v2client), ['service', 'makeRequest'], 'the client is not changed');
+    const lines = await logs.settle();
+    assert.equal(lines.filter((l) => /captureAWS\(\) \(AWS SDK v2\) is not supported/.test(l)).length, 2, lines.join('\n'));
+    assert.equal(lines.filter((l) => /captureAWSClient\(\) \(AWS SDK v2\) is not supported/.test(l)).length, 2, lines.join('\n'));
+  } finally {
+    logs.restore();
+  }
   await sink.none();
 });

@@ -15,6 +15,11 @@ test('require() and import() share one module instance', async () => {
   assert.equal(cjs.VERSION, require('oxray/package.json').version);
 });
 
+test("'oxray/types' (types only, as Powertools' '/types') loads as an empty module both ways", async () => {
+  assert.deepEqual(Object.keys(require('oxray/types')), []);
+  assert.deepEqual(Object.keys(await import('oxray/types')), []);
+});
+
 test('middleware object has middy steps and does nothing when disabled', async () => {
   delete process.env.AWS_EXECUTION_ENV;
   const { Tracer } = require('oxray');

@@ -135,6 +135,7 @@ test('fetch: subsegments via undici channels, flags, header injected once with t
   assert.equal(throttled.throttle, true);
   assert.equal(throttled.error, true);
   assert.equal(down.fault, true);
+  assert.equal(down.error ?? false, false, 'a network failure is a fault, not error + fault (README: deliberate differences)');
   assert.equal(down.cause.exceptions[0].remote, true);
   const nested = byName(docs, '### callDownstream');
   assert.equal(nested.subsegments.length, 1);
@@ -185,4 +186,24 @@ test('node:https loaded after the Tracer is wrapped at the next traced invocatio
   await sink.take(1);
   assert.notEqual(https.request, before, 'https.request wrapped');
   assert.equal(typeof https.get, 'function');
+});
+
+test('a header with only Root: nothing sent, downstream gets that Root with Sampled=0', async () => {
+  seen.length = 0;
+  const root = '1-5759e988-bd862e3fe1be46a994272793';
+  process.env._X_AMZN_TRACE_ID = `Root=${root}`;
+  let reported;
+  class RootOnly {
+    async handler() {
+      reported = tracer.getRootXrayTraceId();
+      await (await fetch(`http://127.0.0.1:${port}/root-only-fetch`)).text();
+      return get('/root-only-http');
+    }
+  }
+  decorate(RootOnly, 'handler', tracer.captureLambdaHandler());
+  assert.equal(await new RootOnly().handler({}, fakeContext()), 200);
+  await sink.none();
+  assert.equal(reported, root);
+  assert.deepEqual(seen.map((s) => s.url), ['/root-only-fetch', '/root-only-http']);
+  for (const s of seen) assert.match(s.header, new RegExp(`^Root=${root};Parent=[0-9a-f]{16};Sampled=0$`));
 });

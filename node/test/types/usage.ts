@@ -49,3 +49,12 @@ export const expressMiddleware = [traceExpress(tracer, { name: 'api' }), traceEx
 const expressLike = Object.assign((_req: http.IncomingMessage, _res: http.ServerResponse) => {}, { handle: (..._args: unknown[]) => undefined, locals: { answer: 42 } });
 export const tracedApp: typeof expressLike = traceExpressApp(tracer, expressLike, { name: 'api' });
 export const answer: number = tracedApp.locals.answer;
+
+// `oxray/types` under Powertools' names (`@aws-lambda-powertools/tracer/types`).
+import type { TracerInterface, TracerOptions as PtTracerOptions, CaptureMethodOptions as PtCaptureMethodOptions, HandlerMethodDecorator, MethodDecorator as PtMethodDecorator, AnyClass } from 'oxray/types';
+const asInterface: TracerInterface = tracer;
+const ptOptions: PtTracerOptions = { serviceName: 'types', enabled: true };
+const ptMethodOptions: PtCaptureMethodOptions = { subSegmentName: '### typed', captureResponse: false };
+const handlerDecorator: HandlerMethodDecorator = asInterface.captureLambdaHandler();
+const methodDecorator: PtMethodDecorator<AnyClass> = asInterface.captureMethod(ptMethodOptions);
+void [new Tracer(ptOptions), handlerDecorator, methodDecorator];

@@ -1,0 +1,3 @@
+'use strict';
+// `oxray/types` holds types only (lib/types.d.ts); this module is empty.
+module.exports = {};

@@ -1,0 +1,2 @@
+// `oxray/types` holds types only (lib/types.d.ts); this module is empty.
+export {};
