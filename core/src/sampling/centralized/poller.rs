@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::sampling::random_unit;
+
 /// What the thread drives.
 pub trait Polled: Send + Sync {
     /// Fetches the rules; true on success.
@@ -119,8 +121,28 @@ impl Drop for Poller {
     }
 }
 
-fn jittered(base: Duration, jitter: Duration) -> Duration {
-    base + jitter.mul_f64(crate::sampling::random_unit())
+impl Schedule {
+    /// When to fetch the rules next, after a fetch that began at `began` and `fetched` them
+    /// or failed: `rules` later, or `rules_retry` later after a failure (with the targets'
+    /// small jitter then). `unit`, a uniform draw in [0, 1), picks the jitter.
+    pub fn next_rules(&self, began: Instant, fetched: bool, unit: f64) -> Instant {
+        began
+            + if fetched {
+                jittered(self.rules, self.rules_jitter, unit)
+            } else {
+                jittered(self.rules_retry, self.targets_jitter, unit)
+            }
+    }
+
+    /// When to report statistics next: `targets` plus jitter after `now` (the thread's start,
+    /// or the end of the last report). `unit`, a uniform draw in [0, 1), picks the jitter.
+    pub fn next_targets(&self, now: Instant, unit: f64) -> Instant {
+        now + jittered(self.targets, self.targets_jitter, unit)
+    }
+}
+
+fn jittered(base: Duration, jitter: Duration, unit: f64) -> Duration {
+    base + jitter.mul_f64(unit)
 }
 
 fn run(target: Weak<dyn Polled>, control: Arc<Control>) {
@@ -130,7 +152,7 @@ fn run(target: Weak<dyn Polled>, control: Arc<Control>) {
     };
     let start = Instant::now();
     let mut next_rules = start;
-    let mut next_targets = start + jittered(schedule.targets, schedule.targets_jitter);
+    let mut next_targets = schedule.next_targets(start, random_unit());
     loop {
         {
             let mut flags = control.flags.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,18 +180,282 @@ fn run(target: Weak<dyn Polled>, control: Arc<Control>) {
             return;
         };
         if Instant::now() >= next_rules {
-            next_rules = Instant::now()
-                + if target.poll_rules() {
-                    jittered(schedule.rules, schedule.rules_jitter)
-                } else {
-                    jittered(schedule.rules_retry, schedule.targets_jitter)
-                };
+            let began = Instant::now();
+            next_rules = schedule.next_rules(began, target.poll_rules(), random_unit());
         }
         if Instant::now() >= next_targets {
             if target.poll_targets() {
                 next_rules = Instant::now();
             }
-            next_targets = Instant::now() + jittered(schedule.targets, schedule.targets_jitter);
+            next_targets = schedule.next_targets(Instant::now(), random_unit());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The schedule's arithmetic with seeded draws, and the real thread against a recording
+    //! stand-in. The thread checks are logical (what was called, in which order, how often)
+    //! or lower bounds on a monotonic clock, never how soon something happened.
+
+    use super::*;
+    use crate::sampling::centralized::{CentralizedOptions, CentralizedSampler};
+    use crate::sampling::clock::{Clock, ManualClock};
+    use crate::sampling::FixedSampler;
+
+    const DRAWS: usize = 10_000;
+
+    fn defaults() -> Schedule {
+        let options = CentralizedOptions::new("127.0.0.1:2000".parse().unwrap());
+        let sampler = CentralizedSampler::new(options, Arc::new(FixedSampler::never()));
+        sampler.inner.schedule()
+    }
+
+    #[test]
+    fn the_default_periods_are_the_protocols() {
+        // PROTOCOL.md §4.4: rules about every 300 s with up to 5 s jitter, targets every 10 s
+        // plus up to 0.1 s; README: a failed rule fetch is retried after 10 s.
+        let s = defaults();
+        assert_eq!(s.rules, Duration::from_secs(300));
+        assert_eq!(s.rules_jitter, Duration::from_secs(5));
+        assert_eq!(s.rules_retry, Duration::from_secs(10));
+        assert_eq!(s.targets, Duration::from_secs(10));
+        assert_eq!(s.targets_jitter, Duration::from_millis(100));
+    }
+
+    /// The smallest and largest delay after `t0` over many seeded draws.
+    fn spread(mut next: impl FnMut(f64) -> Instant, t0: Instant) -> (Duration, Duration) {
+        let clock = ManualClock::new(0, 7);
+        let delays: Vec<Duration> = (0..DRAWS).map(|_| next(clock.random_unit()) - t0).collect();
+        (*delays.iter().min().unwrap(), *delays.iter().max().unwrap())
+    }
+
+    #[test]
+    fn the_jitter_stays_within_its_bounds_and_is_used() {
+        let s = defaults();
+        let t0 = Instant::now();
+        let cases = [
+            (
+                "rules",
+                spread(|u| s.next_rules(t0, true, u), t0),
+                300_000,
+                5_000,
+            ),
+            (
+                "retry",
+                spread(|u| s.next_rules(t0, false, u), t0),
+                10_000,
+                100,
+            ),
+            (
+                "targets",
+                spread(|u| s.next_targets(t0, u), t0),
+                10_000,
+                100,
+            ),
+        ];
+        for (what, (min, max), base_ms, jitter_ms) in cases {
+            let base = Duration::from_millis(base_ms);
+            let jitter = Duration::from_millis(jitter_ms);
+            assert!(min >= base, "{what}: {min:?} < {base:?}");
+            assert!(
+                max <= base + jitter,
+                "{what}: {max:?} > {base:?} + {jitter:?}"
+            );
+            // Over 10 000 uniform draws both ends of the range are reached closely.
+            assert!(min < base + jitter / 100, "{what}: no draw near 0: {min:?}");
+            assert!(
+                max > base + jitter * 99 / 100,
+                "{what}: no draw near 1: {max:?}"
+            );
+        }
+        // The ends of the draw's range.
+        assert_eq!(s.next_rules(t0, true, 0.0) - t0, Duration::from_secs(300));
+        assert_eq!(s.next_targets(t0, 0.0) - t0, Duration::from_secs(10));
+        assert!(s.next_rules(t0, true, 1.0 - f64::EPSILON) - t0 <= Duration::from_secs(305));
+        assert!(s.next_targets(t0, 1.0 - f64::EPSILON) - t0 <= Duration::from_millis(10_100));
+    }
+
+    #[test]
+    fn each_poll_is_scheduled_from_its_own_time() {
+        let s = defaults();
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(1234);
+        assert_eq!(
+            s.next_rules(later, true, 0.5) - s.next_rules(t0, true, 0.5),
+            Duration::from_secs(1234)
+        );
+        assert_eq!(
+            s.next_targets(later, 0.5) - s.next_targets(t0, 0.5),
+            Duration::from_secs(1234)
+        );
+        assert_eq!(
+            s.next_rules(t0, true, 0.5) - t0,
+            Duration::from_millis(302_500)
+        );
+        assert_eq!(
+            s.next_rules(t0, false, 0.5) - t0,
+            Duration::from_millis(10_050)
+        );
+        assert_eq!(s.next_targets(t0, 0.5) - t0, Duration::from_millis(10_050));
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Call {
+        Rules,
+        Targets,
+    }
+
+    /// Records each call and when it began; answers as configured.
+    struct Recording {
+        schedule: Schedule,
+        rules_fetched: bool,
+        rules_changed: bool,
+        calls: Mutex<Vec<(Call, Instant)>>,
+    }
+
+    impl Recording {
+        fn new(schedule: Schedule, rules_fetched: bool, rules_changed: bool) -> Arc<Recording> {
+            Arc::new(Recording {
+                schedule,
+                rules_fetched,
+                rules_changed,
+                calls: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn calls(&self) -> Vec<(Call, Instant)> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn count(&self, call: Call) -> usize {
+            self.calls().iter().filter(|(c, _)| *c == call).count()
+        }
+
+        /// Waits (bounded, a guard against a hang, not a timing check) until `check` holds.
+        fn wait_for(&self, what: &str, check: impl Fn(&Recording) -> bool) {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !check(self) {
+                assert!(Instant::now() < deadline, "never happened: {what}");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    impl Polled for Recording {
+        fn poll_rules(&self) -> bool {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((Call::Rules, Instant::now()));
+            self.rules_fetched
+        }
+
+        fn poll_targets(&self) -> bool {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((Call::Targets, Instant::now()));
+            self.rules_changed
+        }
+
+        fn schedule(&self) -> Schedule {
+            self.schedule
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn schedule(rules: Duration, rules_retry: Duration, targets: Duration) -> Schedule {
+        Schedule {
+            rules,
+            rules_jitter: Duration::ZERO,
+            rules_retry,
+            targets,
+            targets_jitter: Duration::from_millis(1),
+        }
+    }
+
+    fn run_on(recording: &Arc<Recording>) -> Poller {
+        let poller = Poller::default();
+        let weak: Weak<dyn Polled> = Arc::downgrade(recording) as Weak<dyn Polled>;
+        poller.start(weak).unwrap();
+        poller
+    }
+
+    #[test]
+    fn rules_are_fetched_at_once_then_not_before_the_rule_interval() {
+        let targets = Duration::from_millis(5);
+        let r = Recording::new(schedule(HOUR, HOUR, targets), true, false);
+        let t0 = Instant::now();
+        let poller = run_on(&r);
+        r.wait_for("5 target polls", |r| r.count(Call::Targets) >= 5);
+        drop(poller);
+        let calls = r.calls();
+        assert_eq!(calls[0].0, Call::Rules, "rules first, at once: {calls:?}");
+        assert_eq!(r.count(Call::Rules), 1, "the rule interval is an hour");
+        // Targets: the first one period after the start, each next one period after the last
+        // (lower bounds on a monotonic clock; a busy machine only makes the gaps longer).
+        let times: Vec<Instant> = calls
+            .iter()
+            .filter(|(c, _)| *c == Call::Targets)
+            .map(|(_, t)| *t)
+            .collect();
+        assert!(times[0] - t0 >= targets);
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= targets, "{:?}", pair[1] - pair[0]);
+        }
+    }
+
+    #[test]
+    fn rules_are_fetched_again_after_the_rule_interval() {
+        let r = Recording::new(schedule(Duration::from_millis(5), HOUR, HOUR), true, false);
+        let poller = run_on(&r);
+        r.wait_for("4 rule fetches", |r| r.count(Call::Rules) >= 4);
+        drop(poller);
+        assert_eq!(r.count(Call::Targets), 0, "the target interval is an hour");
+    }
+
+    #[test]
+    fn a_failed_rule_fetch_is_retried_after_the_retry_delay() {
+        let r = Recording::new(schedule(HOUR, Duration::from_millis(5), HOUR), false, false);
+        let poller = run_on(&r);
+        r.wait_for("4 rule fetches", |r| r.count(Call::Rules) >= 4);
+        drop(poller);
+        assert_eq!(r.count(Call::Targets), 0);
+    }
+
+    #[test]
+    fn changed_rules_are_fetched_right_after_the_target_poll() {
+        let r = Recording::new(schedule(HOUR, HOUR, Duration::from_millis(5)), true, true);
+        let poller = run_on(&r);
+        r.wait_for("3 target polls", |r| r.count(Call::Targets) >= 3);
+        drop(poller);
+        let calls: Vec<Call> = r.calls().iter().map(|(c, _)| *c).collect();
+        // Every target poll that saw a change is followed by a rule fetch (the last one may
+        // not have been when the thread stopped).
+        for (i, pair) in calls.windows(2).enumerate() {
+            if pair[0] == Call::Targets {
+                assert_eq!(pair[1], Call::Rules, "call {i}: {calls:?}");
+            }
+        }
+        assert!(r.count(Call::Rules) >= 3, "{calls:?}");
+    }
+
+    #[test]
+    fn the_thread_stops_when_the_poller_is_dropped() {
+        let r = Recording::new(schedule(HOUR, HOUR, HOUR), true, false);
+        let poller = run_on(&r);
+        assert!(poller.is_running());
+        r.wait_for("the first rule fetch", |r| r.count(Call::Rules) == 1);
+        drop(poller);
+        // The thread holds the only weak reference, and drops it as it exits.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Arc::weak_count(&r) > 0 {
+            assert!(Instant::now() < deadline, "the thread never exited");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(r.count(Call::Rules), 1);
+        assert_eq!(r.count(Call::Targets), 0);
     }
 }
