@@ -212,7 +212,9 @@ class Tracer {
    * @returns {T}
    */
   captureAWSv3Client(client) {
-    if (!this._enabled) return client;
+    // A Tracer off only for running outside Lambda is turned on if server mode begins later:
+    // its clients are instrumented now (their calls pass through untouched until then).
+    if (!this._enabled && !this._config.offOutsideLambdaOnly) return client;
     try {
       require('./aws-sdk').instrumentClient(client, this);
     } catch (err) {
