@@ -4,35 +4,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { setupLambda, invoke, newTraceHeader, fakeContext, decorate, flatten } from './helpers/lambda.mjs';
+import { makeCertificate, NO_OPENSSL } from './helpers/tls.mjs';
 
 const sink = await setupLambda();
 const { Tracer } = await import('oxray');
 const tracer = new Tracer();
 
-/** A throw-away key and self-signed certificate for 127.0.0.1 / localhost, or null without openssl. */
-function makeCertificate() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'oxray-tls-'));
-  try {
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=oxray-test',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-    return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8'), dir, certPath: cert };
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-}
-
 const tls = makeCertificate();
-const noOpenssl = tls === null && 'openssl is not installed: no certificate to test with';
-after(() => tls && rmSync(tls.dir, { recursive: true, force: true }));
+const noOpenssl = tls === null && NO_OPENSSL;
+after(() => tls?.remove());
 
 /** @type {{ url: string, header: string | undefined, secure: boolean }[]} */
 const seen = [];

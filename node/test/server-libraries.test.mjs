@@ -9,36 +9,18 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setupServerMode, listen, request, ALWAYS } from './helpers/server.mjs';
 import { newTraceHeader, flatten } from './helpers/lambda.mjs';
+import { makeCertificate, NO_OPENSSL } from './helpers/tls.mjs';
 
 const sink = await setupServerMode({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'eu-west-1' });
 const { Tracer } = await import('oxray');
 const { traceHttpServer } = await import('oxray/middleware');
 const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
 
-/** A throw-away key and self-signed certificate for 127.0.0.1, or null without openssl. */
-function makeCertificate() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'oxray-tls-'));
-  try {
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=oxray-test',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-    return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
-  } catch {
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 const tls = makeCertificate();
-const noOpenssl = tls === null && 'openssl is not installed: no certificate to test with';
+tls?.remove(); // the key and certificate are held in memory
+const noOpenssl = tls === null && NO_OPENSSL;
 
 /** What the stand-ins saw: DynamoDB targets and tables, and the paths called over TLS, with their trace headers. */
 const seen = { dynamo: [], secure: [] };

@@ -201,5 +201,38 @@ export async function expressSuite(mode, expressPackage = 'express') {
     assert.equal(seg.http.request.url, `http://127.0.0.1:${port}/inner/ping`);
   });
 
+  if (mode === 'app') await mountedInUntraced(express, tracer, sink, label);
   return { sink, tracer, port };
+}
+
+/**
+ * traceExpressApp only: a traced app mounted in an untraced one. Its requests reach it with
+ * Express's prototypes and the mount path cut from req.url; the untraced app's own routes
+ * stay untraced.
+ */
+async function mountedInUntraced(express, tracer, sink, label) {
+  const { traceExpressApp } = createRequire(import.meta.url)('oxray/middleware');
+  const outer = express();
+  const mounted = traceExpressApp(tracer, express(), { name: 'mounted' });
+  mounted.get('/ping', (req, res) => res.send(`pong ${tracer.getRootXrayTraceId()}`));
+  outer.use('/v1', mounted);
+  outer.get('/untraced', (req, res) => res.send('no segment'));
+  const outerServer = http.createServer(outer);
+  const outerPort = await listen(outerServer);
+  after(() => outerServer.close());
+
+  test(`${label}: an app mounted in an untraced app is traced with its full URL`, async () => {
+    const t = newTraceHeader(1);
+    const res = await request(outerPort, { path: '/v1/ping?x=1', headers: { 'X-Amzn-Trace-Id': t.header } });
+    assert.equal(res.body, `pong ${t.root}`);
+    const [seg] = await sink.take(1);
+    assert.equal(seg.name, 'mounted');
+    assert.equal(seg.trace_id, t.root);
+    assert.equal(seg.parent_id, t.parent);
+    assert.equal(seg.http.request.url, `http://127.0.0.1:${outerPort}/v1/ping`);
+    assert.equal(seg.http.response.status, 200);
+    assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
+    assert.equal((await request(outerPort, { path: '/untraced' })).body, 'no segment');
+    await sink.none();
+  });
 }
