@@ -7,9 +7,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setupLambda, invoke, fakeContext, decorate, byName, flatten, newTraceHeader, UdpSink } from './helpers/lambda.mjs';
+import { runNode } from './helpers/child.mjs';
 
 const sink = await setupLambda({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'eu-west-1' });
 const { Tracer } = await import('oxray');
@@ -60,14 +60,7 @@ async function runChild(script, env, opts = {}) {
   const childEnv = { ...process.env, AWS_XRAY_DAEMON_ADDRESS: address, _X_AMZN_TRACE_ID: t.header, ...env };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const args = opts.module ? ['--input-type=module', '-e', script] : ['-e', script];
-  const child = spawn(process.execPath, args, { cwd: packageDir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code, signal] = await new Promise((resolve) => child.on('close', (c, s) => resolve([c, s])));
-  clearTimeout(guard);
+  const { code, signal, stdout: out, stderr: err } = await runNode(args, { cwd: packageDir, env: childEnv, guardMs: 30_000 });
   if (opts.expectSignal) assert.equal(signal, opts.expectSignal, `child stderr: ${err}`);
   else assert.equal(code, 0, `child stderr: ${err}`);
   const line = out.split('\n').find((l) => l.startsWith('OUT '));

@@ -2,8 +2,8 @@
 // the end of an invocation sent from the caller, and OXRAY_EMIT_MODE=udp.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { setupLambda, invoke, fakeContext, decorate, flatten, UdpSink } from './helpers/lambda.mjs';
+import { runNode } from './helpers/child.mjs';
 
 // A queue far shorter than the burst below.
 const sink = await setupLambda({ OXRAY_QUEUE_CAPACITY: '64' });
@@ -64,11 +64,8 @@ test('OXRAY_EMIT_MODE=udp sends from the caller: same documents', async () => {
     decorate('work', tracer.captureMethod());
     new App().handler({}, {}).then((r) => console.log(JSON.stringify({ r, counters: tracer.getCounters() })));`;
   const env = { ...process.env, OXRAY_EMIT_MODE: 'udp', AWS_XRAY_DAEMON_ADDRESS: address, _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1' };
-  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const code = await new Promise((r) => child.on('close', r));
-  assert.equal(code, 0);
+  const { code, stdout: out, stderr } = await runNode(['-e', script], { env });
+  assert.equal(code, 0, stderr);
   const { r, counters } = JSON.parse(out);
   assert.equal(r, 7);
   assert.equal(counters.sent, 1);

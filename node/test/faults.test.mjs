@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { spawn } from 'node:child_process';
 import { setupLambda, invoke, fakeContext, decorate } from './helpers/lambda.mjs';
+import { runNode } from './helpers/child.mjs';
 import { validateDocument } from './helpers/validate.mjs';
 import { captureLogs } from './helpers/logs.mjs';
 
@@ -146,15 +146,7 @@ async function childWithAddress(address) {
       console.log(JSON.stringify({ results, counters: tracer.getCounters() }));
     })();`;
   const env = { ...process.env, AWS_XRAY_DAEMON_ADDRESS: address };
-  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  // A hang guard only: a healthy child exits in well under a second.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  clearTimeout(guard);
+  const { code, stdout, stderr } = await runNode(['-e', script], { env });
   return { code, stdout, stderr };
 }
 

@@ -6,8 +6,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import { setupLambda, newTraceHeader, flatten } from './helpers/lambda.mjs';
+import { runNode } from './helpers/child.mjs';
 
 const sink = await setupLambda();
 /** @type {{ path: string, header: string | undefined }[]} */
@@ -45,15 +45,9 @@ process.stdout.write(JSON.stringify({ loadedBefore, statuses }));
 
 test('node:http first loaded inside the handler: every request recorded, the header from the second on', async () => {
   const t = newTraceHeader(1);
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', child], {
+  const { code, stdout: out, stderr: err } = await runNode(['--input-type=module', '-e', child], {
     env: { ...process.env, _X_AMZN_TRACE_ID: t.header, OXRAY_ENTRY: import.meta.resolve('oxray'), BASE: `http://127.0.0.1:${port}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d) => (out += d));
-  proc.stderr.on('data', (d) => (err += d));
-  const code = await new Promise((resolve) => proc.on('close', resolve));
   assert.equal(code, 0, err);
   const { loadedBefore, statuses } = JSON.parse(out);
   assert.equal(loadedBefore, false, 'the child must not have loaded node:http before the invocation');

@@ -4,9 +4,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { spawn } from 'node:child_process';
 import { setupLambda, invoke, newTraceHeader, fakeContext, decorate, flatten } from './helpers/lambda.mjs';
 import { makeCertificate, NO_OPENSSL } from './helpers/tls.mjs';
+import { runNode } from './helpers/child.mjs';
 
 const sink = await setupLambda();
 const { Tracer } = await import('oxray');
@@ -162,7 +162,7 @@ process.stdout.write(JSON.stringify(await new Api().handler({}, fakeContext())))
 test('fetch over TLS (child process trusting the certificate): subsegments, https URL with port, header', { skip: noOpenssl }, async () => {
   seen.length = 0;
   const t = newTraceHeader(1);
-  const child = spawn(process.execPath, ['--input-type=module', '-e', fetchChild], {
+  const { code, stdout: out, stderr: err } = await runNode(['--input-type=module', '-e', fetchChild], {
     env: {
       ...process.env,
       _X_AMZN_TRACE_ID: t.header,
@@ -171,13 +171,7 @@ test('fetch over TLS (child process trusting the certificate): subsegments, http
       HELPERS_ENTRY: new URL('./helpers/lambda.mjs', import.meta.url).href,
       BASE: `https://127.0.0.1:${port}`,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const code = await new Promise((resolve) => child.on('close', resolve));
   assert.equal(code, 0, err);
   assert.deepEqual(JSON.parse(out), [200, 404, 500]);
 

@@ -6,8 +6,8 @@
 // the daemon; the counters printed at exit account for what was sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { UdpSink, flatten, newTraceHeader } from './helpers/lambda.mjs';
+import { runNode } from './helpers/child.mjs';
 
 /** Traced calls outside any invocation (one standalone document each). */
 const CALLS = 100;
@@ -63,14 +63,7 @@ async function runChild(body) {
     AWS_XRAY_DAEMON_ADDRESS: address,
     _X_AMZN_TRACE_ID: header.header,
   };
-  const child = spawn(process.execPath, ['-e', PREAMBLE + body], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const [code, signal] = await new Promise((resolve) => child.on('close', (c, s) => resolve([c, s])));
-  clearTimeout(guard);
+  const { code, signal, stdout, stderr } = await runNode(['-e', PREAMBLE + body], { env });
   const exit = JSON.parse(stdout.split('\n').find((l) => l.startsWith('EXIT ')).slice(5));
   // Everything was sent before the child exited: wait until the sink read it.
   await sink.waitFor(Math.min(exit.counters.sent, 1));

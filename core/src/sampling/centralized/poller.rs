@@ -332,30 +332,33 @@ mod tests {
             self.calls().iter().filter(|(c, _)| *c == call).count()
         }
 
-        /// Waits (bounded, a guard against a hang, not a timing check) until `check` holds.
+        fn record(&self, call: Call) {
+            self.calls.lock().unwrap().push((call, Instant::now()));
+        }
+
+        /// Waits until `check` holds (see [`wait_until`]).
         fn wait_for(&self, what: &str, check: impl Fn(&Recording) -> bool) {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !check(self) {
-                assert!(Instant::now() < deadline, "never happened: {what}");
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            wait_until(what, || check(self));
+        }
+    }
+
+    /// Waits until `check` holds; the 60 s bound is a guard against a hang, not a timing check.
+    fn wait_until(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
     impl Polled for Recording {
         fn poll_rules(&self) -> bool {
-            self.calls
-                .lock()
-                .unwrap()
-                .push((Call::Rules, Instant::now()));
+            self.record(Call::Rules);
             self.rules_fetched
         }
 
         fn poll_targets(&self) -> bool {
-            self.calls
-                .lock()
-                .unwrap()
-                .push((Call::Targets, Instant::now()));
+            self.record(Call::Targets);
             self.rules_changed
         }
 
@@ -450,11 +453,7 @@ mod tests {
         r.wait_for("the first rule fetch", |r| r.count(Call::Rules) == 1);
         drop(poller);
         // The thread holds the only weak reference, and drops it as it exits.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Arc::weak_count(&r) > 0 {
-            assert!(Instant::now() < deadline, "the thread never exited");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_until("the thread exited", || Arc::weak_count(&r) == 0);
         assert_eq!(r.count(Call::Rules), 1);
         assert_eq!(r.count(Call::Targets), 0);
     }
