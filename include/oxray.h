@@ -193,6 +193,11 @@ typedef enum oxray_header_error {
      * `Sampled` is not `0`, `1` or `?`.
      */
     OXRAY_HEADER_ERROR_INVALID_SAMPLED = 6,
+    /**
+     * A character that is not printable ASCII or a tab (a CR/LF, say): refused, as it would
+     * be copied into downstream headers.
+     */
+    OXRAY_HEADER_ERROR_INVALID_CHARACTER = 7,
 } oxray_header_error;
 
 /**
@@ -629,7 +634,12 @@ enum oxray_status oxray_entity_send_in_progress(const struct oxray_entity *entit
 
 /**
  * Sets one field of the `aws` object (`operation`, `region`, `request_id`, `table_name`,
- * `account_id`, …) to a JSON value: `"\"PutItem\""`, `"3"`, `"[\"a\",\"b\"]"`.
+ * `account_id`, …) to a JSON value: `"\"PutItem\""`, `"3"` (for a `retries` count, say),
+ * `"[\"a\",\"b\"]"`. The fields the segment document schema types must have its type, or the
+ * call returns `OXRAY_INVALID_ARGUMENT` (receivers drop a whole document that does not
+ * match): `account_id`, `operation`, `region`, `request_id`, `queue_url`, `table_name` are
+ * strings; `ec2`, `ecs`, `elastic_beanstalk`, `tracing` objects whose named fields are
+ * strings (`elastic_beanstalk.deployment_id` a number).
  *
  * # Safety
  * `key`, `json_value`: NULL or NUL-terminated strings.

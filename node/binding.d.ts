@@ -183,7 +183,10 @@ export interface ParsedDaemonAddress {
 /** A parsed `X-Amzn-Trace-Id`, or why it was refused (`error` is then set). */
 export interface ParsedTraceHeader {
   valid: boolean
-  /** `empty`, `too_long`, `missing_equals`, `invalid_root`, `invalid_parent`, `invalid_sampled`. */
+  /**
+   * `empty`, `too_long`, `missing_equals`, `invalid_root`, `invalid_parent`, `invalid_sampled`,
+   * `invalid_character`.
+   */
   error?: string
   message?: string
   root?: string

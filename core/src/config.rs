@@ -110,33 +110,43 @@ impl DaemonAddress {
     }
 }
 
-/// Resolves a host name (already checked to be `[A-Za-z0-9.-]+`) and port to one address.
+/// Resolves a host name (already checked to be `[A-Za-z0-9._-]+`) and port to one address.
 #[doc(hidden)]
 pub type Resolver = dyn Fn(&str, u16) -> Result<SocketAddr, String>;
 
+/// `host:port`, where host is an IPv4 address, a host name, or an IPv6 address in brackets
+/// (or bare: the last `:` separates the port).
 fn parse_host_port(text: &str, resolve: &Resolver) -> Result<SocketAddr, String> {
     let (host, port) = text
         .rsplit_once(':')
         .ok_or_else(|| format!("{text:?} has no port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("port {port:?} is not a number from 1 to 65535"))?;
+    // Digits only: `parse` would take a leading `+`.
+    let port: u16 = Some(port)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("port {port:?} is not a number from 1 to 65535"))?;
     if port == 0 {
         return Err("port 0 is not allowed".to_string());
     }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("{text:?} has no host"));
     }
-    if host.contains(':') && host.parse::<IpAddr>().is_err() {
-        return Err(format!("host {host:?} is not valid"));
+    if let Some(inner) = host.strip_prefix('[') {
+        return match inner
+            .strip_suffix(']')
+            .map(str::parse::<std::net::Ipv6Addr>)
+        {
+            Some(Ok(ip)) => Ok(SocketAddr::new(IpAddr::V6(ip), port)),
+            _ => Err(format!("host {host:?} is not an IPv6 address in brackets")),
+        };
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
+    // Underscores too: container and compose service names (`xray_daemon`) have them.
     if !host
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
     {
         return Err(format!("host {host:?} is not a valid host name"));
     }
@@ -419,6 +429,33 @@ mod tests {
         ] {
             assert!(DaemonAddress::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn host_names_with_underscores_are_resolved_and_brackets_hold_only_ipv6() {
+        let resolved = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let asked = std::rc::Rc::clone(&resolved);
+        let resolve = move |host: &str, port: u16| {
+            asked.borrow_mut().push(host.to_string());
+            Ok(SocketAddr::from(([10, 0, 0, 7], port)))
+        };
+        let d = DaemonAddress::parse_with("xray_daemon:2000", &resolve).unwrap();
+        assert_eq!(d.udp.to_string(), "10.0.0.7:2000");
+        assert_eq!(*resolved.borrow(), ["xray_daemon"]);
+        let d = DaemonAddress::parse_with("[::1]:2000", &resolve).unwrap();
+        assert_eq!(d.udp.to_string(), "[::1]:2000");
+        for bad in [
+            "[[::1]]:2000",
+            "[127.0.0.1]:2000",
+            "[::1:2000",
+            "::1]:2000",
+            "127.0.0.1:+2000",
+            ":+2000",
+            "host name:2000",
+        ] {
+            assert!(DaemonAddress::parse_with(bad, &resolve).is_err(), "{bad}");
+        }
+        assert_eq!(resolved.borrow().len(), 1, "{:?}", resolved.borrow());
     }
 
     #[test]

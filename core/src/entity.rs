@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use crate::emit::Counters;
 use crate::entity_lock::EntityLock;
 use crate::header::TraceHeader;
+use crate::http_meta::{HttpMetaUpdate, HttpMetaValue};
 use crate::id::{EntityId, TraceId};
 use crate::json;
 use crate::model::{
@@ -46,8 +47,11 @@ enum Route {
     Embed,
     /// On its own because its open parent already holds its fill of children.
     Streamed,
-    /// On its own: a segment, a child of a facade, or of a parent that has ended.
+    /// On its own: a segment, or a child of a parent that has ended.
     OnItsOwn,
+    /// On its own, sent from this thread at once: a child of a Lambda facade (see
+    /// [`crate::Emitter::emit_now`]).
+    Now,
 }
 
 /// What an entity is.
@@ -491,6 +495,10 @@ impl Entity {
                 *field = v.into_owned();
             }
         }
+        // Each flag belongs to one kind of entity (PROTOCOL.md §1.10).
+        let segment = self.inner.kind == EntityKind::Segment;
+        request.x_forwarded_for &= segment;
+        request.traced &= !segment;
         self.with_data(|d| d.http_request = Some(request))
     }
 
@@ -527,8 +535,29 @@ impl Entity {
         })
     }
 
-    /// Sets one field of the `aws` object (e.g. `operation`, `region`, `request_id`).
+    /// Sets one field of `http.request` or `http.response` by the X-Ray SDKs' key names
+    /// (`method`, `url`, `user_agent`, `client_ip`, `x_forwarded_for` on segments, `traced` on
+    /// subsegments, `status`, `content_length`), keeping the others: their `put_http_meta`.
+    /// Anything else is refused with a warning.
+    pub fn put_http_meta(&self, key: &str, value: HttpMetaValue<'_>) -> Result<(), TraceError> {
+        let segment = self.inner.kind == EntityKind::Segment;
+        match HttpMetaUpdate::parse(key, value, segment) {
+            Ok(update) => self.with_data(|d| update.apply(d)),
+            Err(reason) => {
+                self.warn(&format!("put_http_meta refused: {reason}"));
+                Err(TraceError::InvalidArgument(reason))
+            }
+        }
+    }
+
+    /// Sets one field of the `aws` object (e.g. `operation`, `region`, `request_id`). A field
+    /// the schema types (`account_id`, `operation`, … strings; `ec2`, `ecs`, … objects) is
+    /// refused with another type: receivers drop a whole document whose field does not match.
     pub fn set_aws(&self, key: &str, value: serde_json::Value) -> Result<(), TraceError> {
+        if let Err(reason) = aws_field_fits_schema(key, &value) {
+            self.warn(&format!("aws.{key} refused: {reason}"));
+            return Err(TraceError::InvalidArgument(format!("aws.{key}: {reason}")));
+        }
         let key = key.to_string();
         self.with_data(|d| {
             d.aws.insert(key, value);
@@ -536,8 +565,26 @@ impl Entity {
     }
 
     /// Sets the `sql` block. A `url` that names no database is refused (receivers would
-    /// reject the whole document); put such text in `connection_string` instead.
-    pub fn set_sql(&self, sql: Sql) -> Result<(), TraceError> {
+    /// reject the whole document); put such text in `connection_string` instead. So is a
+    /// `preparation` other than `call` or `statement`. `user` is cut to 250 characters (the
+    /// schema's limit).
+    pub fn set_sql(&self, mut sql: Sql) -> Result<(), TraceError> {
+        if let Some(p) = &sql.preparation {
+            if p != "call" && p != "statement" {
+                self.warn(&format!(
+                    "sql.preparation {p:?} is not \"call\" or \"statement\"; sql block refused"
+                ));
+                return Err(TraceError::InvalidArgument(format!(
+                    "sql.preparation {p:?} is not \"call\" or \"statement\""
+                )));
+            }
+        }
+        if let Some(user) = &mut sql.user {
+            let (v, cut) = sanitize::truncate_chars(user, sanitize::MAX_SHORT_FIELD_CHARS);
+            if cut {
+                *user = v.into_owned();
+            }
+        }
         if let Some(url) = &sql.url {
             if !Sql::url_names_database(url) {
                 self.warn(&format!(
@@ -771,6 +818,7 @@ impl Entity {
                 shared.emitter.emit(buf);
             }
             Route::OnItsOwn => shared.emitter.emit(buf),
+            Route::Now => shared.emitter.emit_now(buf),
         }
     }
 
@@ -782,7 +830,7 @@ impl Entity {
             return Route::OnItsOwn;
         };
         if parent.inner.kind == EntityKind::Facade {
-            return Route::OnItsOwn;
+            return Route::Now;
         }
         // Deep chains are cut into several documents: receivers (and serde_json's default
         // recursion limit of 128) refuse JSON nested much deeper than this.
@@ -948,4 +996,50 @@ pub(crate) fn clean_name<'a, 's>(
         ));
     }
     clean
+}
+
+/// Whether `value` has the type the segment document schema gives `aws.<key>` (segments and
+/// subsegments together); keys the schema does not name take any JSON. The error says why not.
+fn aws_field_fits_schema(key: &str, value: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    /// (key, nested keys that must be strings, nested keys that must be numbers)
+    const OBJECTS: [(&str, &[&str], &[&str]); 4] = [
+        ("ecs", &["container"], &[]),
+        ("ec2", &["instance_id", "availability_zone"], &[]),
+        (
+            "elastic_beanstalk",
+            &["environment_name", "version_label"],
+            &["deployment_id"],
+        ),
+        ("tracing", &["sdk"], &[]),
+    ];
+    const STRINGS: [&str; 6] = [
+        "account_id",
+        "operation",
+        "region",
+        "request_id",
+        "queue_url",
+        "table_name",
+    ];
+    if STRINGS.contains(&key) {
+        return match value {
+            Value::String(_) => Ok(()),
+            _ => Err("must be a string".into()),
+        };
+    }
+    let Some((_, strings, numbers)) = OBJECTS.iter().find(|(k, _, _)| *k == key) else {
+        return Ok(());
+    };
+    let Value::Object(fields) = value else {
+        return Err("must be an object".into());
+    };
+    for (name, field) in fields {
+        if strings.contains(&name.as_str()) && !field.is_string() {
+            return Err(format!("{name} must be a string"));
+        }
+        if numbers.contains(&name.as_str()) && !field.is_number() {
+            return Err(format!("{name} must be a number"));
+        }
+    }
+    Ok(())
 }

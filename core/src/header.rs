@@ -5,6 +5,12 @@
 //! the first `=`, unknown keys are kept in order. `Self` (added by ALB) is dropped on re-emit.
 //! Values that cannot be right (a Root that is not a trace id, a Parent that is not 16 hex, a
 //! Sampled other than 0/1/?) are a typed [`HeaderError`], never a panic.
+//!
+//! Only printable ASCII (and tabs) is accepted. Lineage and unknown keys are passed on to
+//! downstream requests verbatim, so a CR/LF or another control character in an incoming header
+//! would be written into outgoing HTTP headers (a header injection, or an exception from the
+//! HTTP client inside the user's code); the header is refused whole instead, like any other
+//! malformed one.
 
 use std::fmt;
 
@@ -61,6 +67,8 @@ pub enum HeaderError {
     InvalidParent(IdError),
     /// `Sampled` is not `0`, `1` or `?` (the value is given).
     InvalidSampled(String),
+    /// A character that is not printable ASCII or a tab (the first one is given).
+    InvalidCharacter(char),
 }
 
 impl fmt::Display for HeaderError {
@@ -76,11 +84,21 @@ impl fmt::Display for HeaderError {
             HeaderError::InvalidSampled(v) => {
                 write!(f, "trace header Sampled={v:?} is not 0, 1 or ?")
             }
+            HeaderError::InvalidCharacter(c) => write!(
+                f,
+                "trace header has {c:?}, which is not printable ASCII (nor a tab)"
+            ),
         }
     }
 }
 
 impl std::error::Error for HeaderError {}
+
+/// Printable ASCII or a tab: what a header value may hold (RFC 9110 field values without
+/// `obs-text`, which HTTP clients encode differently or refuse).
+fn is_header_char(c: char) -> bool {
+    c == '\t' || (' '..='~').contains(&c)
+}
 
 /// A parsed trace header.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -101,6 +119,11 @@ impl TraceHeader {
     pub fn parse(text: &str) -> Result<TraceHeader, HeaderError> {
         if text.len() > MAX_HEADER_LEN {
             return Err(HeaderError::TooLong(text.len()));
+        }
+        // Leading and trailing whitespace (a line end, say) is trimmed like a part's.
+        let inner = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if let Some(c) = inner.chars().find(|&c| !is_header_char(c)) {
+            return Err(HeaderError::InvalidCharacter(c));
         }
         let mut header = TraceHeader::default();
         let rest = header.take_canonical_start(text);
@@ -286,6 +309,16 @@ mod tests {
         ] {
             let _ = TraceHeader::parse(s);
         }
+    }
+
+    #[test]
+    fn control_characters_refuse_the_header_and_are_named() {
+        let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
+        let err = TraceHeader::parse(&format!("{root};App=a\r\nX-Injected: yes")).unwrap_err();
+        assert_eq!(err, HeaderError::InvalidCharacter('\r'));
+        assert!(err.to_string().contains("'\\r'"), "{err}");
+        // Only inside: a line end around the header is trimmed.
+        assert!(TraceHeader::parse(&format!("{root};Sampled=1\r\n")).is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod entity;
 mod entity_lock;
 mod fragment_pool;
 pub mod header;
+pub mod http_meta;
 pub mod id;
 pub mod json;
 pub mod lambda;

@@ -571,3 +571,61 @@ fn tracing_name_overrides_and_sampling_rule_name_is_recorded() {
     assert_eq!(d["aws"]["xray"]["sampling_rule_name"], "checkout");
     assert_eq!(d["aws"]["xray"]["sdk"], "oxray");
 }
+
+/// A Lambda function's top-level documents (children of the facade) are sent from the calling
+/// thread when they end, past the background queue: a handler without a wrapper that flushes
+/// would otherwise leave them queued when Lambda freezes the process after it returns. What
+/// they stream (children beyond the bound) still goes through the queue.
+#[test]
+fn facade_children_are_sent_before_end_returns() {
+    use oxray_core::emit::background::BackgroundEmitter;
+    use oxray_core::emit::memory::MemoryEmitter;
+    use std::sync::Arc;
+
+    let mut memory = None;
+    let config = Config {
+        max_embedded_children: 2,
+        ..Config::default()
+    };
+    let r = Recorder::with_emitter(config, |counters| {
+        let m = Arc::new(MemoryEmitter::new(Arc::clone(&counters)));
+        memory = Some(Arc::clone(&m));
+        Arc::new(BackgroundEmitter::new(m, 1024, counters))
+    });
+    let memory = memory.unwrap();
+    let facade = r.lambda_facade(Some(HEADER));
+    for i in 0..20 {
+        let top = facade.begin_subsegment(&format!("## step {i}"));
+        top.end().unwrap();
+        // Already sent, before any flush and whatever the sender thread is doing.
+        let sent = memory.take_datagrams();
+        assert_eq!(sent.len(), 1, "step {i}");
+        let doc = common::validate_document(document_of(&sent[0]));
+        assert_eq!(doc["name"], format!("## step {i}"));
+        assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
+    }
+    let handler = facade.begin_subsegment("## handler");
+    for i in 0..5 {
+        handler
+            .begin_subsegment(&format!("child {i}"))
+            .end()
+            .unwrap();
+    }
+    handler.end().unwrap();
+    assert!(r.flush(Duration::from_secs(5)));
+    let docs: Vec<Value> = memory
+        .take_datagrams()
+        .iter()
+        .map(|d| common::validate_document(document_of(d)))
+        .collect();
+    // 3 children streamed through the queue, then the handler with 2 embedded.
+    assert_eq!(docs.len(), 4, "{docs:?}");
+    assert_eq!(r.counters().streamed, 3);
+    assert_eq!(r.counters().sent, 24);
+}
+
+/// The document in a datagram (after the daemon's header line).
+fn document_of(datagram: &[u8]) -> &str {
+    let document = datagram.strip_prefix(oxray_core::DAEMON_HEADER).unwrap();
+    std::str::from_utf8(document).unwrap()
+}

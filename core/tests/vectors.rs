@@ -68,6 +68,7 @@ fn trace_headers() {
                 HeaderError::InvalidRoot(_) => "invalid_root",
                 HeaderError::InvalidParent(_) => "invalid_parent",
                 HeaderError::InvalidSampled(_) => "invalid_sampled",
+                HeaderError::InvalidCharacter(_) => "invalid_character",
             };
             assert_eq!(kind, case["error"].as_str().unwrap(), "{input:?}");
             assert!(!e.to_string().is_empty());

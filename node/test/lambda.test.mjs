@@ -76,6 +76,20 @@ test('a decorated synchronous method stays synchronous, inside and outside a han
   assert.equal(docs[0].type, 'subsegment');
 });
 
+test('an undecorated handler has sent its traced calls when it returns (nothing flushes after it)', async () => {
+  // Lambda may freeze the process as soon as the handler returns: each top-level
+  // subsegment (a child of the facade) is sent from the calling thread as it ends.
+  const before = tracer.getCounters().sent;
+  const { root } = await invoke(async () => {
+    await payment.charge(5);
+    payment.receipt({ charged: 5 });
+  });
+  assert.equal(tracer.getCounters().sent - before, 2);
+  const docs = await sink.take(2);
+  assert.deepEqual(docs.map((d) => d.name).sort(), ['### charge', '### receipt']);
+  for (const d of docs) assert.equal(d.trace_id, root);
+});
+
 test('handler error: fault + cause with real stack frames (ESM paths and line numbers), rethrown unchanged', async () => {
   class Failing {
     async handler() {

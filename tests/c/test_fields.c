@@ -126,6 +126,14 @@ static void aws_fields_take_json_values(void) {
     CHECK_STATUS(oxray_entity_set_aws(f.sub, "operation", "PutItem"), OXRAY_INVALID_JSON);
     CHECK(strstr(harness_last_error(), "operation") != NULL);
     CHECK_STATUS(oxray_entity_set_aws(f.sub, "", "1"), OXRAY_INVALID_ARGUMENT);
+    /* Fields the schema types keep their type (receivers drop a document that does not). */
+    CHECK_STATUS(oxray_entity_set_aws(f.sub, "account_id", "3"), OXRAY_INVALID_ARGUMENT);
+    CHECK(strstr(harness_last_error(), "aws.account_id") != NULL);
+    CHECK_STATUS(oxray_entity_set_aws(f.sub, "region", "42"), OXRAY_INVALID_ARGUMENT);
+    CHECK_STATUS(oxray_entity_set_aws(f.sub, "operation", "[1]"), OXRAY_INVALID_ARGUMENT);
+    CHECK_STATUS(oxray_entity_set_aws(f.sub, "ec2", "\"i-1\""), OXRAY_INVALID_ARGUMENT);
+    CHECK_STATUS(oxray_entity_set_aws(f.sub, "ec2", "{\"instance_id\":1}"), OXRAY_INVALID_ARGUMENT);
+    CHECK_OK(oxray_entity_set_aws(f.sub, "ec2", "{\"instance_id\":\"i-1\"}"));
     CHECK_STATUS(oxray_entity_set_aws(f.sub, NULL, "1"), OXRAY_NULL_ARGUMENT);
     CHECK_STATUS(oxray_entity_set_aws(f.sub, "k", NULL), OXRAY_NULL_ARGUMENT);
     CHECK_STATUS(oxray_entity_set_aws(f.sub, HARNESS_BAD_UTF8, "1"), OXRAY_INVALID_UTF8);
@@ -165,6 +173,7 @@ static void sql_block_is_checked_for_receivers(void) {
     bad = sql;
     bad.preparation = "prepared";
     CHECK_STATUS(oxray_entity_set_sql(f.sub, &bad), OXRAY_INVALID_ARGUMENT);
+    CHECK(strstr(harness_last_error(), "sql.preparation") != NULL);
     bad = sql;
     bad.user = HARNESS_BAD_UTF8;
     CHECK_STATUS(oxray_entity_set_sql(f.sub, &bad), OXRAY_INVALID_UTF8);

@@ -51,6 +51,7 @@ static oxray_header_error error_kind(const char *name) {
         {"invalid_root", OXRAY_HEADER_ERROR_INVALID_ROOT},
         {"invalid_parent", OXRAY_HEADER_ERROR_INVALID_PARENT},
         {"invalid_sampled", OXRAY_HEADER_ERROR_INVALID_SAMPLED},
+        {"invalid_character", OXRAY_HEADER_ERROR_INVALID_CHARACTER},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name && strcmp(name, kinds[i].name) == 0) {

@@ -171,7 +171,12 @@ pub extern "C" fn oxray_entity_set_http_response(
 }
 
 /// Sets one field of the `aws` object (`operation`, `region`, `request_id`, `table_name`,
-/// `account_id`, …) to a JSON value: `"\"PutItem\""`, `"3"`, `"[\"a\",\"b\"]"`.
+/// `account_id`, …) to a JSON value: `"\"PutItem\""`, `"3"` (for a `retries` count, say),
+/// `"[\"a\",\"b\"]"`. The fields the segment document schema types must have its type, or the
+/// call returns `OXRAY_INVALID_ARGUMENT` (receivers drop a whole document that does not
+/// match): `account_id`, `operation`, `region`, `request_id`, `queue_url`, `table_name` are
+/// strings; `ec2`, `ecs`, `elastic_beanstalk`, `tracing` objects whose named fields are
+/// strings (`elastic_beanstalk.deployment_id` a number).
 ///
 /// # Safety
 /// `key`, `json_value`: NULL or NUL-terminated strings.
@@ -241,14 +246,6 @@ pub unsafe extern "C" fn oxray_entity_set_sql(
                     format!(
                         "sql.url {url:?} does not name a database (expected scheme://host/database)"
                     ),
-                ));
-            }
-        }
-        if let Some(p) = &sql.preparation {
-            if p != "call" && p != "statement" {
-                return Err(Failure::new(
-                    OXRAY_INVALID_ARGUMENT,
-                    format!("sql.preparation {p:?} is not \"call\" or \"statement\""),
                 ));
             }
         }

@@ -1,7 +1,9 @@
 //! Handle tables: what C holds instead of raw pointers.
 //!
 //! A handle given to C is an opaque token, never a real address: a serial number (never reused
-//! on 64-bit targets) shifted left by two, with a two-bit tag for the kind of object. C sees it
+//! on 64-bit targets) mixed with a key drawn once per process, shifted left by two, with a
+//! two-bit tag for the kind of object. The key puts live tokens far from small numbers (a
+//! handle made up as `(oxray_entity *)6` is refused, not taken for the sixth object). C sees it
 //! as a pointer to an incomplete struct, so NULL works as "no handle" and the types stay
 //! distinct. Looking a token up in its table answers `OXRAY_INVALID_HANDLE` for anything not
 //! live — freed twice, used after free, garbage, or a handle of the other kind — instead of
@@ -10,7 +12,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use crate::error::{Failure, Outcome};
 use crate::status::{OXRAY_INVALID_HANDLE, OXRAY_NULL_ARGUMENT};
@@ -42,6 +44,21 @@ impl Hasher for TokenHasher {
 
 type TokenMap<T> = HashMap<usize, T, BuildHasherDefault<TokenHasher>>;
 
+/// The key tokens are mixed with: random, drawn once per process, with its top bit (below the
+/// tag bits and one spare) set, so that `serial ^ key` is never 0 and never small, and
+/// shifting it by the tag bits loses nothing.
+fn process_key() -> usize {
+    static KEY: OnceLock<usize> = OnceLock::new();
+    *KEY.get_or_init(|| {
+        use std::hash::BuildHasher;
+        // RandomState is seeded from the operating system's randomness.
+        let random = std::collections::hash_map::RandomState::new().hash_one(0x006f_7872_6179_u64);
+        let room = usize::BITS - TAG_BITS - 1;
+        let top = 1usize << (room - 1);
+        ((random as usize) & (top - 1)) | top
+    })
+}
+
 /// A table of live handles of one kind. Lookups clone the value out (an `Arc` in practice), so
 /// the table lock is held only for the lookup itself.
 pub(crate) struct Registry<T> {
@@ -64,7 +81,7 @@ impl<T: Clone> Registry<T> {
     /// Registers `value` and returns its token as an opaque pointer.
     pub(crate) fn insert<H>(&self, value: T) -> *mut H {
         let serial = self.next.fetch_add(1, Ordering::Relaxed) as usize;
-        let token = (serial << TAG_BITS) | self.tag;
+        let token = ((serial ^ process_key()) << TAG_BITS) | self.tag;
         self.live
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -156,6 +173,17 @@ mod tests {
         );
         let junk: *const A = std::ptr::without_provenance(0xdead_bee1);
         assert_eq!(AS.get(junk, "x").unwrap_err().status, OXRAY_INVALID_HANDLE);
+        // Small numbers, the first serials a made-up handle would guess, are never live.
+        let a3: *mut A = AS.insert(10);
+        for guess in 1..64usize {
+            let made_up: *const A = std::ptr::without_provenance(guess << TAG_BITS | 1);
+            assert_eq!(
+                AS.get(made_up, "x").unwrap_err().status,
+                OXRAY_INVALID_HANDLE
+            );
+        }
+        assert!(a3.addr() > 1 << 28, "{:#x}", a3.addr());
+        AS.remove(a3);
         // Tokens are never reused.
         let a2: *mut A = AS.insert(9);
         assert_ne!(a2, a);

@@ -42,6 +42,9 @@ pub enum oxray_header_error {
     OXRAY_HEADER_ERROR_INVALID_PARENT = 5,
     /// `Sampled` is not `0`, `1` or `?`.
     OXRAY_HEADER_ERROR_INVALID_SAMPLED = 6,
+    /// A character that is not printable ASCII or a tab (a CR/LF, say): refused, as it would
+    /// be copied into downstream headers.
+    OXRAY_HEADER_ERROR_INVALID_CHARACTER = 7,
 }
 
 /// The main fields of a parsed trace header (the Lineage and other keys are kept by
@@ -67,6 +70,7 @@ fn error_kind(e: &HeaderError) -> oxray_header_error {
         HeaderError::InvalidRoot(_) => OXRAY_HEADER_ERROR_INVALID_ROOT,
         HeaderError::InvalidParent(_) => OXRAY_HEADER_ERROR_INVALID_PARENT,
         HeaderError::InvalidSampled(_) => OXRAY_HEADER_ERROR_INVALID_SAMPLED,
+        HeaderError::InvalidCharacter(_) => OXRAY_HEADER_ERROR_INVALID_CHARACTER,
     }
 }
 

@@ -81,6 +81,10 @@ impl Emitter for QueueWithBackpressure {
         }
     }
 
+    fn emit_now(&self, datagram: Vec<u8>) {
+        self.inner.emit(datagram);
+    }
+
     fn take_buffer(&self) -> Vec<u8> {
         self.queue.take_buffer()
     }

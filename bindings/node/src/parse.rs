@@ -8,7 +8,8 @@ use oxray_core::{DaemonAddress, TraceHeader};
 #[napi(object)]
 pub struct ParsedTraceHeader {
     pub valid: bool,
-    /// `empty`, `too_long`, `missing_equals`, `invalid_root`, `invalid_parent`, `invalid_sampled`.
+    /// `empty`, `too_long`, `missing_equals`, `invalid_root`, `invalid_parent`, `invalid_sampled`,
+    /// `invalid_character`.
     pub error: Option<String>,
     pub message: Option<String>,
     pub root: Option<String>,
@@ -29,6 +30,7 @@ fn error_kind(e: &HeaderError) -> &'static str {
         HeaderError::InvalidRoot(_) => "invalid_root",
         HeaderError::InvalidParent(_) => "invalid_parent",
         HeaderError::InvalidSampled(_) => "invalid_sampled",
+        HeaderError::InvalidCharacter(_) => "invalid_character",
     }
 }
 

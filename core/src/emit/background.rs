@@ -215,6 +215,12 @@ impl Emitter for BackgroundEmitter {
         }
     }
 
+    fn emit_now(&self, datagram: Vec<u8>) {
+        // The inner emitter sends on this thread; the queue (and a forked child's copy of the
+        // parent's) is not involved.
+        self.inner.emit(datagram);
+    }
+
     fn take_buffer(&self) -> Vec<u8> {
         if self.parents_queue() {
             return Vec::with_capacity(512);

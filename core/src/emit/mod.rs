@@ -19,6 +19,15 @@ pub trait Emitter: Send + Sync {
     /// Takes one datagram: [`crate::DAEMON_HEADER`] followed by one document.
     fn emit(&self, datagram: Vec<u8>);
 
+    /// Sends a datagram from the calling thread before returning, bypassing any queue: a
+    /// Lambda function's top-level document (a child of the facade), which must be out before
+    /// the handler returns and Lambda freezes the process, also when no handler wrapper
+    /// flushes at its end (the X-Ray SDKs send these at once too). Emitters without a queue
+    /// just emit.
+    fn emit_now(&self, datagram: Vec<u8>) {
+        self.emit(datagram)
+    }
+
     /// Sends a datagram the caller keeps (the background sender recycles its buffers).
     fn emit_borrowed(&self, datagram: &[u8]) {
         self.emit(datagram.to_vec())
