@@ -339,9 +339,43 @@ class _TracedContextManager:
         self._close(ev if ev is not None and not suppress else None)
         return suppress
 
+    def _recreated(self) -> "Any":
+        """A fresh copy of the wrapped manager, for one call of a function it decorates
+        (contextlib's managers are single-use; ``_recreate_cm`` is how their own decorator
+        form gets a new one per call)."""
+        recreate = getattr(self._cm, "_recreate_cm", None)
+        if recreate is None:
+            raise TypeError(f"{type(self._cm).__name__!r} object is not callable")
+        return recreate()
+
+    def __call__(self, func: "Callable[..., Any]") -> "Callable[..., Any]":
+        """``@cm()`` as a decorator, as ``@contextmanager`` managers allow: each call of
+        ``func`` runs inside a fresh traced ``with`` block."""
+        self._recreated()  # refuse a manager that has no decorator form, now
+        import functools
+
+        @functools.wraps(func)
+        def inner(*args: "Any", **kwargs: "Any") -> "Any":
+            with type(self)(self._recreated(), self._site):
+                return func(*args, **kwargs)
+
+        return inner
+
 
 class _TracedAsyncContextManager(_TracedContextManager):
     __slots__ = ()
+
+    def __call__(self, func: "Callable[..., Any]") -> "Callable[..., Any]":
+        """``@cm()`` on a coroutine function, as ``@asynccontextmanager`` managers allow."""
+        self._recreated()
+        import functools
+
+        @functools.wraps(func)
+        async def inner(*args: "Any", **kwargs: "Any") -> "Any":
+            async with type(self)(self._recreated(), self._site):
+                return await func(*args, **kwargs)
+
+        return inner
 
     async def __aenter__(self) -> "Any":
         self._open()

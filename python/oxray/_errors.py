@@ -31,7 +31,7 @@ def record(entity: "_core.Entity", exc: "BaseException", remote: bool = False) -
             if seen[2] != entity.id:  # recorded here already (a framework signal, then the raise)
                 entity.add_exception_ref(seen[1])
             return
-        exception_id = entity.add_exception(exc, remote, stack_limit)
+        exception_id = entity.add_exception(exc, remote=remote, limit=stack_limit)
         if exception_id is None:
             return
         if len(_recorded) >= _MAX_REMEMBERED:

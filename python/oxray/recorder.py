@@ -41,6 +41,14 @@ def _restorable(parent: Optional[_core.Entity]) -> Optional[_core.Entity]:
     return None if parent is None or parent.kind == "facade" else parent
 
 
+def _dummy_subsegment(name: str) -> _core.Entity:
+    """With tracing off, what the escape hatch hands out instead of None: a subsegment of an
+    unsampled segment, which takes every call and sends nothing (the X-Ray SDK's dummy
+    entities when the SDK is disabled, as Powertools disables it outside Lambda). It is not
+    made current: nothing is traced, so nothing needs to find it."""
+    return _runtime.recorder().begin_segment(name, None, False).begin_subsegment(name)
+
+
 def _is_root(entity: _core.Entity) -> bool:
     return entity.kind in ("segment", "facade")
 
@@ -234,6 +242,8 @@ class XRayRecorder:
     def current_segment(self) -> Optional[_core.Entity]:
         entity = _current.get()
         if entity is None:
+            if not self.enabled:
+                return _dummy_subsegment("dummy").parent
             rec = _runtime.recorder()
             return rec.lambda_facade() if rec.lambda_mode else None
         while entity is not None and not _is_root(entity):
@@ -249,6 +259,8 @@ class XRayRecorder:
             )
 
     def _begin(self, name: str, namespace: Optional[str]) -> Optional[_core.Entity]:
+        if not self.enabled:
+            return _dummy_subsegment(name)
         parent = _current.get()
         if parent is None:
             rec = _runtime.recorder()
@@ -263,6 +275,8 @@ class XRayRecorder:
         return sub
 
     def begin_subsegment(self, name: str, namespace: str = "local") -> Optional[_core.Entity]:
+        if not self.enabled:
+            return _dummy_subsegment(name)
         sub = self._begin(name, namespace)
         if sub is not None:
             _current.set(sub)
@@ -277,14 +291,17 @@ class XRayRecorder:
     def end_subsegment(self, end_time: Optional[float] = None) -> None:
         sub = _current.get()
         if sub is None or sub.kind != "subsegment":
-            self._context_missing("end_subsegment")
+            if self.enabled:  # off, begin_subsegment handed out a dummy, never current
+                self._context_missing("end_subsegment")
             return
         sub.end(end_time)
         _current.set(_restorable(sub.parent))
 
     def current_subsegment(self) -> Optional[_core.Entity]:
         entity = _current.get()
-        return entity if entity is not None and entity.kind == "subsegment" else None
+        if entity is not None and entity.kind == "subsegment":
+            return entity
+        return None if self.enabled else _dummy_subsegment("dummy")
 
     def in_subsegment(self, name: Optional[str] = None, **kwargs: Any) -> _SubsegmentContext:
         return _SubsegmentContext(self, name, kwargs.get("namespace"))

@@ -136,7 +136,7 @@ def _run_script(script: Dict[str, Any]):
             target.set_sql(**{k: v for k, v in op.items() if k not in ("op", "entity")})
         elif kind == "exception":
             exc = _raise_with_stack(op["type"], op["message"], op.get("stack", []))
-            exception_id = target.add_exception(exc, bool(op.get("remote", False)))
+            exception_id = target.add_exception(exc, remote=bool(op.get("remote", False)))
             if "as" in op:
                 exceptions[op["as"]] = exception_id
         elif kind == "cause_ref":

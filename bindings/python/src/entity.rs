@@ -10,7 +10,7 @@ use std::sync::Arc;
 use oxray_core::model::JsonText;
 use oxray_core::{AnnotationValue, Entity, EntityId, EntityKind, HttpRequest, Namespace, Sql};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 use crate::convert;
 use crate::diag;
@@ -321,11 +321,32 @@ impl PyEntity {
         ok
     }
 
-    /// Sets one field of the `aws` object; the value is converted like metadata.
-    fn set_aws(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> bool {
+    /// Sets one field of the `aws` object; the value is converted like metadata. Given one
+    /// dict instead (the X-Ray SDK's `set_aws(aws_meta)`), sets each of its items.
+    #[pyo3(signature = (key, value = None))]
+    fn set_aws(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
         if !self.entity.is_sampled() {
             return true;
         }
+        let value = match (key.cast::<PyDict>(), value) {
+            (Ok(fields), None) => {
+                let mut all = true;
+                for (k, v) in fields.iter() {
+                    all &= self.set_aws(py, &k, Some(&v));
+                }
+                return all;
+            }
+            (_, Some(value)) => value,
+            (Err(_), None) => {
+                self.warn(py, "set_aws needs a key and a value, or one dict; ignored");
+                return false;
+            }
+        };
         let Ok(key) = key.cast::<PyString>() else {
             self.warn(
                 py,
@@ -412,6 +433,50 @@ impl PyEntity {
         ok
     }
 
+    /// The X-Ray SDK's names for `set_error()`, `set_fault()`, `set_throttle()`.
+    fn add_error_flag(&self, py: Python<'_>) -> bool {
+        self.set_error(py, true)
+    }
+
+    fn add_fault_flag(&self, py: Python<'_>) -> bool {
+        self.set_fault(py, true)
+    }
+
+    fn add_throttle_flag(&self, py: Python<'_>) -> bool {
+        self.set_throttle(py, true)
+    }
+
+    /// Sets one field of `http.request` / `http.response` by the X-Ray SDK's key names
+    /// (`method`, `url`, `user_agent`, `client_ip`, `x_forwarded_for`, `traced`, `status`,
+    /// `content_length`), keeping the others. A `None` value is ignored, as in the SDK.
+    fn put_http_meta(&self, py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> bool {
+        use oxray_core::http_meta::HttpMetaValue;
+        if value.is_none() || !self.entity.is_sampled() {
+            return true;
+        }
+        let text;
+        let meta = if let Ok(b) = value.cast::<PyBool>() {
+            HttpMetaValue::Flag(b.is_true())
+        } else if let Ok(n) = value.extract::<i64>() {
+            HttpMetaValue::Number(n)
+        } else if let Ok(s) = value.cast::<PyString>() {
+            text = s.to_string_lossy().into_owned();
+            HttpMetaValue::Text(&text)
+        } else {
+            self.warn(
+                py,
+                &format!(
+                    "put_http_meta {key:?}: a {} value is not text, a number or a bool; ignored",
+                    convert::type_name(value)
+                ),
+            );
+            return false;
+        };
+        let ok = self.entity.put_http_meta(key, meta).is_ok();
+        diag::drain(py);
+        ok
+    }
+
     fn set_user(&self, py: Python<'_>, user: &Bound<'_, PyAny>) -> bool {
         let Ok(user) = user.cast::<PyString>() else {
             self.warn(
@@ -442,14 +507,18 @@ impl PyEntity {
 
     /// Records `exc` in `cause.exceptions` (type, message, up to `limit` stack frames from its
     /// traceback, oxray's own frames left out) and sets `fault`. Returns the exception id.
-    #[pyo3(signature = (exc, remote = false, limit = 10))]
+    /// `stack` is the X-Ray SDK's second argument (a stack it was given): accepted and not
+    /// used, the frames come from the exception's own traceback.
+    #[pyo3(signature = (exc, stack = None, remote = false, limit = 10))]
     fn add_exception(
         &self,
         py: Python<'_>,
         exc: &Bound<'_, PyAny>,
+        stack: Option<&Bound<'_, PyAny>>,
         remote: bool,
         limit: usize,
     ) -> Option<String> {
+        let _ = stack;
         if !self.entity.is_sampled() {
             return None;
         }

@@ -17,6 +17,7 @@ fn error_kind(e: &HeaderError) -> &'static str {
         HeaderError::InvalidRoot(_) => "invalid_root",
         HeaderError::InvalidParent(_) => "invalid_parent",
         HeaderError::InvalidSampled(_) => "invalid_sampled",
+        HeaderError::InvalidCharacter(_) => "invalid_character",
     }
 }
 

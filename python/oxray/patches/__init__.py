@@ -26,6 +26,21 @@ _TARGETS: "Dict[str, List[Tuple[str, str]]]" = {
     "sqlite3": [("sqlite3", "sqlite3:patch")],
 }
 _ALIASES = {"boto3": "botocore", "http.client": "httplib", "http_client": "httplib"}
+#: Modules the X-Ray SDK patches and oxray does not: asked for, they are logged and skipped,
+#: never an error (a Tracer(patch_modules=[...]) written for Powertools must not fail in
+#: Lambda). pynamodb calls go through botocore, which is patched instead, as the SDK adds it.
+_SDK_ONLY = {
+    "aiobotocore": None,
+    "aioboto3": None,
+    "pynamodb": "botocore",
+    "mysql": None,
+    "pymongo": None,
+    "pymysql": None,
+    "psycopg2": None,
+    "psycopg": None,
+    "pg8000": None,
+    "sqlalchemy_core": None,
+}
 #: What patch_all() patches; http.client only with double_patch (as the X-Ray SDK does).
 _ALL = ("botocore", "requests", "sqlite3", "httpx", "aiohttp")
 
@@ -51,12 +66,20 @@ def patch_all(double_patch: bool = False) -> None:
 
 
 def patch(modules: "Sequence[str]", raise_errors: bool = True) -> None:
-    """Requests patches by name. An unknown name is logged (or raises ValueError when
-    ``raise_errors``, as the SDK does for unsupported modules)."""
+    """Requests patches by name. A module the X-Ray SDK patches and oxray does not is logged
+    and skipped; any other unknown name is logged (or raises ValueError when ``raise_errors``,
+    as the SDK does for names it does not know)."""
     if isinstance(modules, str):
         modules = [modules]
     unknown = []
+    not_traced = []
     for raw in modules:
+        if raw in _SDK_ONLY:
+            not_traced.append(raw)
+            instead = _SDK_ONLY[raw]
+            if instead is None:
+                continue
+            raw = instead
         name = _ALIASES.get(raw, raw)
         if name not in _TARGETS:
             unknown.append(raw)
@@ -70,6 +93,13 @@ def patch(modules: "Sequence[str]", raise_errors: bool = True) -> None:
             else:
                 _waiting.setdefault(module_name, []).append(target)
                 _install_finder()
+    if not_traced:
+        from .._log import warn  # imported only when there is something to log
+
+        warn(
+            f"modules {not_traced} are patched by the X-Ray SDK, not by oxray: their calls are not traced "
+            f"(oxray patches {sorted(_TARGETS)})"
+        )
     if unknown:
         message = f"modules {unknown} are not supported by oxray (supported: {sorted(_TARGETS)})"
         if raise_errors:

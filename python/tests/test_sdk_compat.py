@@ -1,0 +1,206 @@
+"""What code written for Powertools and the X-Ray SDK does through oxray: the escape hatch with
+tracing off (dummy entities, never None), patch names only the SDK knows, a traced
+``@contextmanager`` used as a decorator, and the SDK's entity methods (``put_http_meta``, the
+flag setters, ``set_aws`` with a dict, ``add_exception(e, stack)``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+
+import pytest
+
+from conftest import reset_oxray
+from oxray import Tracer, xray_recorder
+
+
+@pytest.fixture
+def outside_lambda(monkeypatch, daemon):
+    for key in ("LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "_X_AMZN_TRACE_ID", "POWERTOOLS_TRACE_DISABLED"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
+    reset_oxray()
+    yield daemon
+    xray_recorder.clear_trace_entities()
+    reset_oxray()
+
+
+def _use_every_escape_hatch_entry(provider) -> None:
+    """What unit-tested code typically does with the escape hatch."""
+    with provider.in_subsegment("manual") as sub:
+        sub.put_annotation("k", 1)
+        sub.put_metadata("m", {"a": 1})
+        sub.add_fault_flag()
+        sub.put_http_meta("status", 500)
+
+    async def in_task() -> None:
+        async with provider.in_subsegment_async("manual async") as sub:
+            sub.put_annotation("k", 2)
+
+    asyncio.run(in_task())
+    sub = provider.begin_subsegment("begun")
+    sub.put_annotation("k", 3)
+    provider.current_subsegment().put_annotation("k", 4)
+    provider.current_segment().put_annotation("k", 5)
+    provider.end_subsegment()
+
+
+def test_escape_hatch_outside_lambda_hands_out_entities_that_send_nothing(outside_lambda, caplog):
+    tracer = Tracer(service="payment")
+    assert tracer.disabled
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        _use_every_escape_hatch_entry(tracer.provider)
+    assert outside_lambda.documents() == []
+    # Nothing to complain about: tracing is off, not misused.
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_escape_hatch_with_tracing_disabled_in_lambda_sends_nothing(lam, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    tracer = Tracer()
+
+    def handler(event, context):
+        _use_every_escape_hatch_entry(tracer.provider)
+        return "ok"
+
+    assert lam.invoke(handler) == "ok"
+    xray_recorder.flush()
+    assert lam.daemon.documents() == []
+
+
+def test_escape_hatch_with_tracing_on_in_lambda_still_records(lam):
+    tracer = Tracer()
+
+    def handler(event, context):
+        with tracer.provider.in_subsegment("manual") as sub:
+            sub.put_annotation("k", 1)
+
+    lam.invoke(handler)
+    xray_recorder.flush()
+    (doc,) = lam.daemon.documents(1)
+    assert doc["name"] == "manual" and doc["annotations"] == {"k": 1}
+
+
+def test_patch_names_only_the_sdk_knows_are_logged_not_raised(lam, caplog):
+    import botocore.client
+
+    with caplog.at_level(logging.WARNING, logger="oxray"):
+        tracer = Tracer(patch_modules=["boto3", "pynamodb", "psycopg2", "aioboto3", "sqlalchemy_core"])
+    assert not tracer.disabled
+    warned = [r.getMessage() for r in caplog.records if "X-Ray SDK" in r.getMessage()]
+    assert len(warned) == 1 and "psycopg2" in warned[0] and "pynamodb" in warned[0], warned
+    from oxray import patches
+
+    assert "botocore" in patches.patched()
+    assert getattr(botocore.client.BaseClient._make_api_call, "__oxray__", False)
+    # A name nobody knows is still an error, as in the SDK.
+    with pytest.raises(ValueError, match="not supported"):
+        tracer.patch(["no_such_library"])
+
+
+def test_a_traced_contextmanager_works_as_a_decorator(traces):
+    tracer = Tracer(service="svc")
+
+    @tracer.capture_method
+    @contextlib.contextmanager
+    def timed(label):
+        yield label
+
+    @timed("sync")
+    def work(x):
+        return x * 2
+
+    @tracer.capture_method
+    @contextlib.asynccontextmanager
+    async def timed_async(label):
+        yield label
+
+    @timed_async("async")
+    async def work_async(x):
+        return x + 1
+
+    @tracer.capture_lambda_handler
+    def handler(event, context):
+        return work(2) + work(3) + asyncio.run(work_async(1))
+
+    assert handler({}, None) == 12
+    names = [n.name for n in traces.nodes()]
+    assert sum(name.endswith("locals.timed") for name in names) == 2, names
+    assert sum(name.endswith("locals.timed_async") for name in names) == 1, names
+
+
+def test_a_manager_without_a_decorator_form_still_refuses_to_decorate(traces):
+    tracer = Tracer(service="svc")
+
+    class Plain:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    traced = tracer.capture_method(lambda: Plain())
+    with pytest.raises(TypeError, match="not callable"):
+        traced()(lambda: None)
+
+
+def test_sdk_entity_methods(lam):
+    tracer = Tracer()
+
+    def handler(event, context):
+        with tracer.provider.in_subsegment("api.example.com", namespace="remote") as sub:
+            sub.put_http_meta("method", "get")
+            sub.put_http_meta("url", "https://api.example.com/items")
+            sub.put_http_meta("status", "503")
+            sub.put_http_meta("content_length", 12)
+            sub.put_http_meta("user_agent", None)  # None is ignored, as in the SDK
+            assert sub.put_http_meta("colour", "red") is False
+            sub.add_throttle_flag()
+            sub.add_error_flag()
+        with tracer.provider.in_subsegment("DynamoDB", namespace="aws") as aws:
+            aws.set_aws({"operation": "GetItem", "region": "us-east-1", "retries": 0})
+            assert aws.set_aws({"account_id": 123}) is False  # the schema's type: a string
+        with tracer.provider.in_subsegment("failing") as failing:
+            try:
+                raise KeyError("missing")
+            except KeyError as err:
+                assert failing.add_exception(err, traceback.extract_stack()) is not None
+
+    lam.invoke(handler)
+    xray_recorder.flush()
+    docs = {d["name"]: d for d in lam.daemon.documents(3)}
+    api = docs["api.example.com"]
+    assert api["http"] == {
+        "request": {"method": "GET", "url": "https://api.example.com/items"},
+        "response": {"status": 503, "content_length": 12},
+    }
+    assert api["fault"] is True and api["throttle"] is True and api["error"] is True
+    assert docs["DynamoDB"]["aws"] == {"operation": "GetItem", "region": "us-east-1", "retries": 0}
+    (exc,) = docs["failing"]["cause"]["exceptions"]
+    assert exc["type"] == "KeyError" and docs["failing"]["fault"] is True
+
+
+def test_an_undecorated_handler_has_sent_its_subsegments_when_it_returns(lam):
+    """Without ``capture_lambda_handler`` nothing flushes at the end of the invocation, and
+    Lambda may freeze the process as soon as the handler returns: each top-level subsegment
+    is sent from the calling thread when it ends, as the X-Ray SDK sends it."""
+    tracer = Tracer()
+
+    @tracer.capture_method
+    def charge(order_id):
+        tracer.put_annotation("OrderId", order_id)
+        return order_id
+
+    def handler(event, context):
+        with tracer.provider.in_subsegment("manual"):
+            pass
+        return [charge(f"o-{i}") for i in range(3)]
+
+    assert lam.invoke(handler) == ["o-0", "o-1", "o-2"]
+    # Counted as sent before anything flushed: the datagrams left inside the handler.
+    assert xray_recorder.counters()["sent"] == 4
+    docs = lam.daemon.documents(4)
+    names = sorted(d["name"] for d in docs)
+    assert names[3] == "manual" and all(name.endswith("locals.charge") for name in names[:3]), names
