@@ -12,7 +12,8 @@
 // process-wide context tracking costs (AsyncLocalStorage, enabled once oxray serves requests);
 // ALS_FLOOR=1 adds an untraced server that only enters an AsyncLocalStorage store per request,
 // an untraced Express app with one middleware that only calls next(), and one whose app.handle
-// is wrapped by a function that only calls it, to show those floors. Prints one JSON line: medians in µs per request.
+// is wrapped by a function that only calls it, to show those floors, and a second untraced
+// app (the same code again) for the spread between two untraced apps. Prints one JSON line: medians in µs per request.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -83,6 +84,8 @@ if (process.env.ALS_FLOOR === '1') {
     return Reflect.apply(handle, this, [req, res, callback]);
   };
   servers.expressNoopEntry = http.createServer(wrappedNoop);
+  // A second untraced app of the same code (an A/A pair): how far two untraced apps differ.
+  servers.expressAgain = http.createServer(expressApp(null));
 }
 
 const MARK = 'HTTP/1.1 200';
@@ -155,7 +158,7 @@ const cases = {
   expressUnsampled: ['expressTraced', 0],
   expressAppSampled: ['expressAppTraced', 1],
   expressAppUnsampled: ['expressAppTraced', 0],
-  ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1], expressNoopEntry: ['expressNoopEntry', 1] } : {}),
+  ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1], expressNoopEntry: ['expressNoopEntry', 1], expressAgain: ['expressAgain', 1] } : {}),
   ...(servers.httpTracedBase
     ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0] }
     : {}),
@@ -212,7 +215,7 @@ const result = { rounds: ROUNDS, block: BLOCK, perRequest: {}, added: {} };
 for (const name of Object.keys(cases)) {
   result.perRequest[name] = { wallUs: median(samples[name].wall), threadCpuUs: median(samples[name].thread), processCpuUs: median(samples[name].process) };
 }
-const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['expressAppSampled', 'express'], ['expressAppUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express'], ['expressNoopEntry', 'express']];
+const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['expressAppSampled', 'express'], ['expressAppUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express'], ['expressNoopEntry', 'express'], ['expressAgain', 'express']];
 for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
 for (const [name, base] of pairs) {
   if (!samples[name]) continue;

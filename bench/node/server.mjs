@@ -83,6 +83,7 @@ line('Express traced by traceExpressApp, not sampled', 'expressAppUnsampled', 'e
 if (A.httpAls) line('floor: an AsyncLocalStorage store entered per request, no tracing', 'httpAls', 'http');
 if (A.expressNoop) line('floor: Express with one more middleware (only next()), no tracing', 'expressNoop', 'express');
 if (A.expressNoopEntry) line('floor: Express with app.handle wrapped (only calls it), no tracing', 'expressNoopEntry', 'express');
+if (A.expressAgain) line('A/A: a second untraced Express app (same code), no tracing', 'expressAgain', 'express');
 if (A.httpSampledBase) {
   line('baseline build: traceHttpServer, sampled', 'httpSampledBase', 'http');
   line('baseline build: traceHttpServer, not sampled', 'httpUnsampledBase', 'http');
