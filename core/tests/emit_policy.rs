@@ -21,14 +21,6 @@ fn recorder_with(f: impl FnOnce(&mut Config)) -> Recorder {
     Recorder::new(c)
 }
 
-fn validated(recorder: &Recorder) -> Vec<Value> {
-    recorder
-        .take_documents()
-        .iter()
-        .map(|d| common::validate_document(d))
-        .collect()
-}
-
 #[test]
 fn children_beyond_the_count_bound_are_streamed() {
     let r = recorder_with(|c| c.max_embedded_children = 3);
@@ -37,7 +29,7 @@ fn children_beyond_the_count_bound_are_streamed() {
         seg.begin_subsegment(&format!("child {i}")).end().unwrap();
     }
     seg.end().unwrap();
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     // 7 streamed on their own, then the segment with 3 embedded.
     assert_eq!(docs.len(), 8);
     let seg_doc = docs.last().unwrap();
@@ -75,7 +67,7 @@ fn a_deep_chain_is_cut_into_documents_receivers_can_parse() {
     }
     // validate_document parses with serde_json's default recursion limit (128), as the
     // collector does.
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     assert!(docs.len() > 1, "a 100-deep chain needs several documents");
     assert!(
         docs.iter().all(|d| nesting(d) <= 24),
@@ -151,7 +143,7 @@ fn an_entity_too_big_on_its_own_is_truncated_with_a_marker_never_dropped() {
         .collect();
     seg.add_exception(e, None).unwrap();
     seg.end().unwrap();
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     assert_eq!(docs.len(), 1);
     let d = &docs[0];
     let huge = d["metadata"]["default"]["huge"].as_str().unwrap();
@@ -175,7 +167,7 @@ fn thousands_of_annotations_still_fit() {
             .unwrap();
     }
     seg.end().unwrap();
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     assert!(docs[0]["metadata"]["oxray"]["annotations"]
         .as_str()
         .unwrap()
@@ -245,7 +237,7 @@ fn bad_values_are_errors_or_corrected_never_invalid_json() {
     seg.put_metadata_json(Some("ok"), "quote\"key\n", "\"v\"")
         .unwrap();
     seg.end().unwrap();
-    let d = &validated(&r)[0];
+    let d = &common::validated(&r)[0];
     assert_eq!(d["annotations"]["nan"], "NaN");
     assert_eq!(d["annotations"]["inf"], "inf");
     assert_eq!(d["annotations"]["long"].as_str().unwrap().len(), 1000);
@@ -288,7 +280,7 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
         sub.end().unwrap();
     }
     seg.end().unwrap();
-    let d = &validated(&r)[0];
+    let d = &common::validated(&r)[0];
     let subs = d["subsegments"].as_array().unwrap();
     assert_eq!(subs.len(), 5);
     let first = &subs[0];
@@ -310,7 +302,7 @@ fn lent_values_are_checked_like_owned_ones_and_recycled_records_keep_none_of_the
     let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
     seg.put_annotation_str("long", &"é".repeat(1500)).unwrap();
     seg.end().unwrap();
-    let d = &validated(&r)[0];
+    let d = &common::validated(&r)[0];
     assert_eq!(
         d["annotations"]["long"].as_str().unwrap().chars().count(),
         1000
@@ -341,7 +333,7 @@ fn a_segment_begun_in_a_recycled_record_carries_nothing_of_the_previous_one() {
         }
         seg.end().unwrap();
     }
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     assert_eq!(docs.len(), 3);
     assert_eq!(docs[0]["http"]["response"]["status"], 503);
     assert_eq!(docs[0]["fault"], true);
@@ -405,7 +397,7 @@ fn incoming_requests_are_written_into_recycled_buffers_and_keep_nothing_of_the_p
     r.begin_segment(Some("svc 3"), None, &SamplingRequest::default())
         .end()
         .unwrap();
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     assert_eq!(docs.len(), 4);
     let first = &docs[0]["http"]["request"];
     assert_eq!(first["method"], "POST");
@@ -566,7 +558,7 @@ fn tracing_name_overrides_and_sampling_rule_name_is_recorded() {
     r.begin_segment(Some("given"), None, &SamplingRequest::default())
         .end()
         .unwrap();
-    let d = &validated(&r)[0];
+    let d = &common::validated(&r)[0];
     assert_eq!(d["name"], "from-env");
     assert_eq!(d["aws"]["xray"]["sampling_rule_name"], "checkout");
     assert_eq!(d["aws"]["xray"]["sdk"], "oxray");

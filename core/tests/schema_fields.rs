@@ -8,22 +8,13 @@ use oxray_core::config::{Config, EmitMode};
 use oxray_core::model::{HttpRequest, Sql};
 use oxray_core::sampling::SamplingRequest;
 use oxray_core::{Recorder, TraceError};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn recorder() -> Recorder {
     Recorder::new(Config {
         emit_mode: EmitMode::Memory,
         ..Config::default()
     })
-}
-
-/// The documents sent, each validated against the schema and PROTOCOL.md's rules.
-fn validated(recorder: &Recorder) -> Vec<Value> {
-    recorder
-        .take_documents()
-        .iter()
-        .map(|d| common::validate_document(d))
-        .collect()
 }
 
 #[test]
@@ -62,7 +53,7 @@ fn aws_fields_keep_the_schemas_types() {
     sub.end().unwrap();
     seg.end().unwrap();
     assert_eq!(r.counters().warnings, refused.len() as u64);
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     let aws = &docs[0]["subsegments"][0]["aws"];
     // The refused calls left the values set before them.
     assert_eq!(aws["region"], "eu-west-1");
@@ -93,7 +84,7 @@ fn sql_user_is_cut_and_preparation_checked() {
     sub.end().unwrap();
     seg.end().unwrap();
     assert_eq!(r.counters().warnings, 1);
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     let recorded = &docs[0]["subsegments"][0]["sql"];
     assert_eq!(recorded["user"].as_str().unwrap().chars().count(), 250);
     assert_eq!(recorded["preparation"], "statement");
@@ -115,7 +106,7 @@ fn http_request_flags_stay_on_their_kind_of_entity() {
     sub.set_http_request(both).unwrap();
     sub.end().unwrap();
     seg.end().unwrap();
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     let seg_request = &docs[0]["http"]["request"];
     let sub_request = &docs[0]["subsegments"][0]["http"]["request"];
     // PROTOCOL.md §1.10: x_forwarded_for on segments only, traced on subsegments only.
@@ -152,7 +143,7 @@ fn put_http_meta_sets_one_field_at_a_time() {
     sub.end().unwrap();
     seg.end().unwrap();
     assert_eq!(r.counters().warnings, 4);
-    let docs = validated(&r);
+    let docs = common::validated(&r);
     let seg_doc = &docs[0];
     let sub_doc = &seg_doc["subsegments"][0];
     assert_eq!(

@@ -139,6 +139,15 @@ fn strict_entity(v: &Value, path: &str, top: bool, problems: &mut Vec<String>) {
     }
 }
 
+/// The documents a memory-mode recorder sent so far, each validated by [`validate_document`].
+pub fn validated(recorder: &oxray_core::Recorder) -> Vec<Value> {
+    recorder
+        .take_documents()
+        .iter()
+        .map(|d| validate_document(d))
+        .collect()
+}
+
 /// Validates one document against the published schema and the stricter receiver rules
 /// (PROTOCOL.md §6.5); panics with every problem found.
 pub fn validate_document(text: &str) -> Value {
