@@ -628,7 +628,10 @@ enum oxray_status oxray_entity_put_metadata(const struct oxray_entity *entity, c
 
 /**
  * Sends an in-progress document for this open entity now (for long-running work), without
- * its children. The complete document sent at `oxray_entity_end` replaces it.
+ * its children. The complete document sent at `oxray_entity_end` replaces it. One per entity:
+ * a second call returns `OXRAY_OK` and sends nothing. `OXRAY_ALREADY_ENDED` once ended,
+ * `OXRAY_INVALID_ARGUMENT` on a Lambda facade (never sent), `OXRAY_OK` and nothing when the
+ * entity is not sampled.
  */
 enum oxray_status oxray_entity_send_in_progress(const struct oxray_entity *entity);
 

@@ -73,6 +73,8 @@ pub(crate) struct State {
     children_bytes: usize,
     /// Listed in the recorder's set of parents holding children (for flush).
     listed: bool,
+    /// [`Entity::send_in_progress`] sent its document (it sends one at most).
+    in_progress_sent: bool,
 }
 
 /// What every entity of a trace needs from its root: the recorder and the trace's incoming
@@ -183,6 +185,7 @@ fn new_state(data: Option<Box<EntityData>>) -> EntityLock<State> {
         children: Vec::new(),
         children_bytes: 0,
         listed: false,
+        in_progress_sent: false,
     })
 }
 
@@ -757,15 +760,19 @@ impl Entity {
     }
 
     /// Sends an in-progress document for this open entity (for long-running work), without
-    /// its children. The complete document sent at `end()` replaces it.
+    /// its children. The complete document sent at `end()` replaces it. One per entity
+    /// (PROTOCOL.md §1.2: "one or zero in-progress segments"): later calls send nothing. Like
+    /// the setters: an ended entity gives `AlreadyEnded`, a Lambda facade (never sent)
+    /// `InvalidArgument`, an unsampled one Ok and nothing.
     pub fn send_in_progress(&self) -> Result<(), TraceError> {
-        let snapshot = {
-            let st = self.inner.state.lock();
-            match st.data.as_ref() {
-                Some(d) => d.clone(),
-                None => return Ok(()),
-            }
+        let mut snapshot = None;
+        self.with_data(|d| snapshot = Some(Box::new(d.clone())))?;
+        let Some(snapshot) = snapshot else {
+            return Ok(()); // unsampled
         };
+        if std::mem::replace(&mut self.inner.state.lock().in_progress_sent, true) {
+            return Ok(()); // sent already
+        }
         let mut data = *snapshot;
         data.end_micros = None;
         let mut buf = Vec::new();

@@ -621,3 +621,30 @@ fn document_of(datagram: &[u8]) -> &str {
     let document = datagram.strip_prefix(oxray_core::DAEMON_HEADER).unwrap();
     std::str::from_utf8(document).unwrap()
 }
+
+/// PROTOCOL.md §1.2: "one complete segment, and one or zero in-progress segments". A second
+/// `send_in_progress` sends nothing; after `end` it is refused like a setter.
+#[test]
+fn send_in_progress_sends_one_document_per_entity() {
+    let r = recorder_with(|_| {});
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    seg.send_in_progress().unwrap();
+    seg.put_annotation("k", AnnotationValue::Int(1)).unwrap();
+    seg.send_in_progress().unwrap();
+    seg.end().unwrap();
+    assert!(matches!(
+        seg.send_in_progress(),
+        Err(TraceError::AlreadyEnded)
+    ));
+    let facade = r.lambda_facade(Some(HEADER));
+    assert!(matches!(
+        facade.send_in_progress(),
+        Err(TraceError::InvalidArgument(_))
+    ));
+    let docs = common::validated(&r);
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    assert_eq!(docs[0]["in_progress"], true);
+    assert!(docs[0].get("annotations").is_none());
+    assert_eq!(docs[1]["annotations"]["k"], 1);
+    assert!(docs[1].get("end_time").is_some());
+}

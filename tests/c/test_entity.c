@@ -197,8 +197,11 @@ static void an_entity_freed_without_end_is_sent_in_progress(void) {
 static void send_in_progress_then_end_sends_both(void) {
     fixture f = open_fixture();
     CHECK_OK(oxray_entity_send_in_progress(f.segment));
+    /* One in-progress document per entity (PROTOCOL.md 1.2): the second call sends nothing. */
+    CHECK_OK(oxray_entity_send_in_progress(f.segment));
     CHECK_STATUS(oxray_entity_send_in_progress(NULL), OXRAY_NULL_ARGUMENT);
     CHECK_OK(oxray_entity_end(f.segment));
+    CHECK_STATUS(oxray_entity_send_in_progress(f.segment), OXRAY_ALREADY_ENDED);
     harness_documents docs = harness_take_documents(f.recorder);
     CHECK(harness_documents_count(&docs) == 2);
     const json_value *first = harness_document(&docs, 0);

@@ -79,7 +79,10 @@ pub extern "C" fn oxray_entity_end(entity: *const oxray_entity) -> oxray_status 
 }
 
 /// Sends an in-progress document for this open entity now (for long-running work), without
-/// its children. The complete document sent at `oxray_entity_end` replaces it.
+/// its children. The complete document sent at `oxray_entity_end` replaces it. One per entity:
+/// a second call returns `OXRAY_OK` and sends nothing. `OXRAY_ALREADY_ENDED` once ended,
+/// `OXRAY_INVALID_ARGUMENT` on a Lambda facade (never sent), `OXRAY_OK` and nothing when the
+/// entity is not sampled.
 #[no_mangle]
 pub extern "C" fn oxray_entity_send_in_progress(entity: *const oxray_entity) -> oxray_status {
     firewall!({ Ok(entity_of(entity)?.send_in_progress()?) })

@@ -370,8 +370,8 @@ void rc_op_namespace(rc_world *w) {
 
 void rc_op_send_in_progress(rc_world *w) {
     rc_entity_arg e = rc_pick_entity(w);
-    /* On an ended entity the header promises nothing particular: OK or ALREADY_ENDED. */
-    rc_mask allowed = e.misuse ? e.misuse : RC_OK | (e.state >= 0 && w->states[e.state].ended ? RC_BIT(OXRAY_ALREADY_ENDED) : 0);
+    /* As the setters: ALREADY_ENDED once ended, INVALID_ARGUMENT on a facade. */
+    rc_mask allowed = rc_allowed(e.misuse, rc_state_refusals(w, e.state), unsampled(w, e.state));
     rc_expect("oxray_entity_send_in_progress", oxray_entity_send_in_progress(e.h), allowed);
 }
 
