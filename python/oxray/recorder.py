@@ -44,8 +44,9 @@ def _restorable(parent: Optional[_core.Entity]) -> Optional[_core.Entity]:
 def _dummy_subsegment(name: str) -> _core.Entity:
     """With tracing off, what the escape hatch hands out instead of None: a subsegment of an
     unsampled segment, which takes every call and sends nothing (the X-Ray SDK's dummy
-    entities when the SDK is disabled, as Powertools disables it outside Lambda). It is not
-    made current: nothing is traced, so nothing needs to find it."""
+    entities when the SDK is disabled, as Powertools disables it outside Lambda).
+    ``begin_subsegment`` does not make it current (nothing is traced, so nothing needs to
+    find it); ``in_subsegment`` makes it current for its block, as any subsegment."""
     return _runtime.recorder().begin_segment(name, None, False).begin_subsegment(name)
 
 
