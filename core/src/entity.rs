@@ -493,10 +493,7 @@ impl Entity {
         .into_iter()
         .flatten()
         {
-            let (v, cut) = sanitize::truncate_chars(field, sanitize::MAX_SHORT_FIELD_CHARS);
-            if cut {
-                *field = v.into_owned();
-            }
+            sanitize::cut_chars_in_place(field, sanitize::MAX_SHORT_FIELD_CHARS);
         }
         // Each flag belongs to one kind of entity (PROTOCOL.md §1.10).
         let segment = self.inner.kind == EntityKind::Segment;
@@ -557,7 +554,7 @@ impl Entity {
     /// the schema types (`account_id`, `operation`, … strings; `ec2`, `ecs`, … objects) is
     /// refused with another type: receivers drop a whole document whose field does not match.
     pub fn set_aws(&self, key: &str, value: serde_json::Value) -> Result<(), TraceError> {
-        if let Err(reason) = aws_field_fits_schema(key, &value) {
+        if let Err(reason) = crate::aws_fields::check(key, &value) {
             self.warn(&format!("aws.{key} refused: {reason}"));
             return Err(TraceError::InvalidArgument(format!("aws.{key}: {reason}")));
         }
@@ -574,19 +571,13 @@ impl Entity {
     pub fn set_sql(&self, mut sql: Sql) -> Result<(), TraceError> {
         if let Some(p) = &sql.preparation {
             if p != "call" && p != "statement" {
-                self.warn(&format!(
-                    "sql.preparation {p:?} is not \"call\" or \"statement\"; sql block refused"
-                ));
-                return Err(TraceError::InvalidArgument(format!(
-                    "sql.preparation {p:?} is not \"call\" or \"statement\""
-                )));
+                let reason = format!("sql.preparation {p:?} is not \"call\" or \"statement\"");
+                self.warn(&format!("{reason}; sql block refused"));
+                return Err(TraceError::InvalidArgument(reason));
             }
         }
         if let Some(user) = &mut sql.user {
-            let (v, cut) = sanitize::truncate_chars(user, sanitize::MAX_SHORT_FIELD_CHARS);
-            if cut {
-                *user = v.into_owned();
-            }
+            sanitize::cut_chars_in_place(user, sanitize::MAX_SHORT_FIELD_CHARS);
         }
         if let Some(url) = &sql.url {
             if !Sql::url_names_database(url) {
@@ -1003,50 +994,4 @@ pub(crate) fn clean_name<'a, 's>(
         ));
     }
     clean
-}
-
-/// Whether `value` has the type the segment document schema gives `aws.<key>` (segments and
-/// subsegments together); keys the schema does not name take any JSON. The error says why not.
-fn aws_field_fits_schema(key: &str, value: &serde_json::Value) -> Result<(), String> {
-    use serde_json::Value;
-    /// (key, nested keys that must be strings, nested keys that must be numbers)
-    const OBJECTS: [(&str, &[&str], &[&str]); 4] = [
-        ("ecs", &["container"], &[]),
-        ("ec2", &["instance_id", "availability_zone"], &[]),
-        (
-            "elastic_beanstalk",
-            &["environment_name", "version_label"],
-            &["deployment_id"],
-        ),
-        ("tracing", &["sdk"], &[]),
-    ];
-    const STRINGS: [&str; 6] = [
-        "account_id",
-        "operation",
-        "region",
-        "request_id",
-        "queue_url",
-        "table_name",
-    ];
-    if STRINGS.contains(&key) {
-        return match value {
-            Value::String(_) => Ok(()),
-            _ => Err("must be a string".into()),
-        };
-    }
-    let Some((_, strings, numbers)) = OBJECTS.iter().find(|(k, _, _)| *k == key) else {
-        return Ok(());
-    };
-    let Value::Object(fields) = value else {
-        return Err("must be an object".into());
-    };
-    for (name, field) in fields {
-        if strings.contains(&name.as_str()) && !field.is_string() {
-            return Err(format!("{name} must be a string"));
-        }
-        if numbers.contains(&name.as_str()) && !field.is_number() {
-            return Err(format!("{name} must be a number"));
-        }
-    }
-    Ok(())
 }

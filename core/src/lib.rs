@@ -6,6 +6,7 @@
 //! [`Recorder`] that ties them together. This crate knows nothing of C, Python or Node:
 //! bindings are thin glue over [`Recorder`] and [`Entity`].
 
+mod aws_fields;
 pub mod config;
 pub mod diag;
 pub mod document;

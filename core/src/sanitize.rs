@@ -133,6 +133,13 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> (Cow<'_, str>, bool) {
     }
 }
 
+/// Cuts `s` in place to at most `max_chars` characters (no copy).
+pub fn cut_chars_in_place(s: &mut String, max_chars: usize) {
+    if let Some(cut) = char_cut(s, max_chars) {
+        s.truncate(cut);
+    }
+}
+
 /// Cuts `s` to at most `max_bytes` bytes on a character boundary.
 pub fn truncate_bytes(s: &str, max_bytes: usize) -> &str {
     if s.len() <= max_bytes {
