@@ -18,7 +18,9 @@ _cold_start = True
 
 
 def _take_cold_start() -> bool:
-    """True for the first invocation of the process, unless provisioned concurrency."""
+    """True for the first decorated handler of the process to complete, unless provisioned
+    concurrency. Taken at completion, as Powertools takes it: with two nested decorated
+    handlers the inner one, which completes first, carries ``ColdStart: true``."""
     global _cold_start
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
         _cold_start = False
@@ -33,8 +35,8 @@ def reset_cold_start() -> None:
     _cold_start = True
 
 
-def _annotate(sub: "_core.Entity", cold: bool, service: str) -> None:
-    sub.put_annotation("ColdStart", cold)
+def _annotate(sub: "_core.Entity", service: str) -> None:
+    sub.put_annotation("ColdStart", _take_cold_start())
     if service:
         sub.put_annotation("Service", service)
 
@@ -48,9 +50,9 @@ def _finish_invocation() -> None:
     _runtime.flush(on_caller=True)
 
 
-def _ok(site: "_core.Site", sub: "_core.Entity", result: "Any", cold: bool, service: str) -> None:
+def _ok(site: "_core.Site", sub: "_core.Entity", result: "Any", service: str) -> None:
     try:
-        _annotate(sub, cold, service)
+        _annotate(sub, service)
         site.finish(sub, result)
     except Exception as problem:  # noqa: BLE001
         from ._log import warn  # imported only when there is a problem to log
@@ -59,9 +61,9 @@ def _ok(site: "_core.Site", sub: "_core.Entity", result: "Any", cold: bool, serv
     _finish_invocation()
 
 
-def _failed(site: "_core.Site", sub: "_core.Entity", exc: "BaseException", cold: bool, service: str) -> None:
+def _failed(site: "_core.Site", sub: "_core.Entity", exc: "BaseException", service: str) -> None:
     try:
-        _annotate(sub, cold, service)
+        _annotate(sub, service)
     except Exception:  # noqa: BLE001
         pass
     _capture._fail(site, sub, exc)
@@ -88,7 +90,6 @@ def _sync_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) ->
         parent = _invocation_parent()
         sub = site.begin(parent) if parent is not None else None
         if sub is None:
-            _take_cold_start()
             # Nested calls see the unsampled parent at once, without looking it up.
             token = _set(parent) if parent is not None else None
             try:
@@ -96,17 +97,17 @@ def _sync_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) ->
             finally:
                 if token is not None:
                     _reset(token)
+                _take_cold_start()
                 _finish_invocation()
-        cold = _take_cold_start()
         token = _set(sub)
         try:
             result = fn(event, context, **kwargs)
         except BaseException as exc:
             _reset(token)
-            _failed(site, sub, exc, cold, service)
+            _failed(site, sub, exc, service)
             raise
         _reset(token)
-        _ok(site, sub, result, cold, service)
+        _ok(site, sub, result, service)
         return result
 
     return handler
@@ -119,24 +120,23 @@ def _async_handler(fn: "Callable[..., Any]", site: "_core.Site", service: str) -
         parent = _invocation_parent()
         sub = site.begin(parent) if parent is not None else None
         if sub is None:
-            _take_cold_start()
             token = _set(parent) if parent is not None else None
             try:
                 return await fn(event, context, **kwargs)
             finally:
                 if token is not None:
                     _reset(token)
+                _take_cold_start()
                 _finish_invocation()
-        cold = _take_cold_start()
         token = _set(sub)
         try:
             result = await fn(event, context, **kwargs)
         except BaseException as exc:
             _reset(token)
-            _failed(site, sub, exc, cold, service)
+            _failed(site, sub, exc, service)
             raise
         _reset(token)
-        _ok(site, sub, result, cold, service)
+        _ok(site, sub, result, service)
         return result
 
     return handler

@@ -71,6 +71,63 @@ def test_cold_then_warm(lam):
     assert second.trace_id == "1-6740c2a1-5f1e2d3c4b5a69788796a002"
 
 
+def test_cold_start_goes_to_the_first_handler_to_complete(lam):
+    # Powertools takes the flag when a decorated handler completes: with a decorated handler
+    # calling another, the inner one completes first and is the cold one.
+    tracer = Tracer()
+
+    @tracer.capture_lambda_handler
+    def inner_handler(event, context):
+        return "inner"
+
+    @tracer.capture_lambda_handler
+    def outer_handler(event, context):
+        return inner_handler(event, context)
+
+    lam.invoke(outer_handler)
+    (outer,) = lam.trees(1)
+    (inner,) = outer.children
+    assert outer.name == "## outer_handler" and inner.name == "## inner_handler"
+    assert inner.annotations["ColdStart"] is True
+    assert outer.annotations["ColdStart"] is False
+
+
+def test_a_failed_first_invocation_is_the_cold_one(lam):
+    tracer = Tracer()
+
+    @tracer.capture_lambda_handler
+    def lambda_handler(event, context):
+        if event.get("fail"):
+            raise ValueError("first one fails")
+        return "ok"
+
+    with pytest.raises(ValueError):
+        lam.invoke(lambda_handler, {"fail": True})
+    lam.invoke(lambda_handler, {}, header=HEADER_2)
+    first, second = lam.trees(2)
+    assert first.annotations["ColdStart"] is True and first.doc["fault"] is True
+    assert second.annotations["ColdStart"] is False
+
+
+def test_metadata_keys_that_are_not_str_are_recorded_as_json_writes_them(lam):
+    # The SDK keeps such a key and its json.dumps writes it as text; oxray records the same
+    # text rather than dropping the value (a tuple, which json.dumps refuses, by its str()).
+    tracer = Tracer()
+
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event, context):
+        tracer.put_metadata(7, "seven")
+        tracer.put_metadata(True, "yes")
+        tracer.put_metadata(None, "none")
+        tracer.put_metadata((1, 2), "pair")
+        tracer.put_metadata(1.5, {3: "three"})
+
+    lam.invoke(lambda_handler)
+    (root,) = lam.trees(1)
+    recorded = {"7": "seven", "true": "yes", "null": "none", "(1, 2)": "pair", "1.5": {"3": "three"}}
+    assert root.metadata == {"payment": recorded}
+
+
 def test_provisioned_concurrency_is_never_cold(lam, monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
     tracer = Tracer()

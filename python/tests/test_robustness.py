@@ -305,6 +305,7 @@ def test_entity_methods_take_wrong_types_without_raising(traces, caplog):
         assert sub.set_namespace(3) is True  # not a namespace: local work
         assert sub.apply_status_code("x") is False
         assert sub.apply_status_code(429) is True
-        assert sub.put_metadata(None, 1) is False
+        assert sub.put_metadata(None, 1) is True  # recorded under "null", as json.dumps writes it
     (node,) = traces.nodes()
     assert node.throttle and node.error and "user" not in node.doc
+    assert node.metadata == {"default": {"null": 1}}

@@ -215,19 +215,10 @@ impl Writer {
         self.out.push(b'}');
     }
 
-    /// JSON keys are strings: `None` → "null", booleans → "true"/"false", anything else → str().
     fn key(&mut self, k: &Bound<'_, PyAny>) {
-        if let Ok(s) = k.cast::<PyString>() {
-            self.py_str(s);
-        } else if k.is_none() {
-            self.str("null");
-        } else if let Ok(b) = k.cast::<PyBool>() {
-            self.str(if b.is_true() { "true" } else { "false" });
-        } else {
-            match k.str() {
-                Ok(s) => self.py_str(&s),
-                Err(_) => self.str(&format!("<{} key>", type_name(k))),
-            }
+        match k.cast::<PyString>() {
+            Ok(s) => self.py_str(s),
+            Err(_) => self.str(&key_text(k)),
         }
     }
 
@@ -294,6 +285,25 @@ impl Writer {
         match v.str() {
             Ok(s) => self.py_str(&s),
             Err(_) => self.str(&format!("<unserializable {}>", type_name(v))),
+        }
+    }
+}
+
+/// The text of a key that is not a `str`, as `json.dumps` writes it (JSON keys are strings):
+/// `None` → "null", booleans → "true"/"false", anything else → `str()` (which `json.dumps`
+/// refuses for a tuple; a key whose `str()` fails → `<type key>`). Used for the keys of
+/// recorded dicts and for `put_metadata`'s own key.
+pub fn key_text(k: &Bound<'_, PyAny>) -> String {
+    if let Ok(s) = k.cast::<PyString>() {
+        s.to_string_lossy().into_owned()
+    } else if k.is_none() {
+        "null".to_owned()
+    } else if let Ok(b) = k.cast::<PyBool>() {
+        (if b.is_true() { "true" } else { "false" }).to_owned()
+    } else {
+        match k.str() {
+            Ok(s) => s.to_string_lossy().into_owned(),
+            Err(_) => format!("<{} key>", type_name(k)),
         }
     }
 }

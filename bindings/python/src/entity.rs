@@ -246,16 +246,9 @@ impl PyEntity {
         if !self.entity.is_sampled() {
             return true;
         }
-        let Ok(key) = key.cast::<PyString>() else {
-            self.warn(
-                py,
-                &format!(
-                    "metadata key must be a str, not {}; value dropped",
-                    convert::type_name(key)
-                ),
-            );
-            return false;
-        };
+        // A key that is not a str is recorded under its JSON text (`1` → "1"), as the SDK's
+        // `json.dumps` of the document writes it, not dropped.
+        let key = convert::key_text(key);
         let namespace = match namespace {
             None => "default".to_string(),
             Some(ns) if ns.is_none() => "default".to_string(),
@@ -273,7 +266,7 @@ impl PyEntity {
                 }
             },
         };
-        self.metadata(py, &namespace, &key.to_string_lossy(), value)
+        self.metadata(py, &namespace, &key, value)
     }
 
     #[pyo3(signature = (method = None, url = None, user_agent = None, client_ip = None, traced = false, x_forwarded_for = false))]
