@@ -96,8 +96,8 @@ impl std::error::Error for HeaderError {}
 
 /// Printable ASCII or a tab: what a header value may hold (RFC 9110 field values without
 /// `obs-text`, which HTTP clients encode differently or refuse).
-fn is_header_char(c: char) -> bool {
-    c == '\t' || (' '..='~').contains(&c)
+fn is_header_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b)
 }
 
 /// A parsed trace header.
@@ -121,8 +121,17 @@ impl TraceHeader {
             return Err(HeaderError::TooLong(text.len()));
         }
         // Leading and trailing whitespace (a line end, say) is trimmed like a part's.
-        let inner = text.trim_matches(|c: char| c.is_ascii_whitespace());
-        if let Some(c) = inner.chars().find(|&c| !is_header_char(c)) {
+        let inner = text.trim_ascii();
+        // Servers parse a header per request: every byte is checked without stopping early
+        // (which the compiler turns into a few vector compares), and only a header that
+        // fails is searched for its first bad byte. That byte starts a char: every byte
+        // before it is ASCII.
+        if inner.bytes().fold(false, |bad, b| bad | !is_header_byte(b)) {
+            let at = inner.bytes().position(|b| !is_header_byte(b)).unwrap_or(0);
+            let c = inner[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             return Err(HeaderError::InvalidCharacter(c));
         }
         let mut header = TraceHeader::default();
@@ -319,6 +328,11 @@ mod tests {
         assert!(err.to_string().contains("'\\r'"), "{err}");
         // Only inside: a line end around the header is trimmed.
         assert!(TraceHeader::parse(&format!("{root};Sampled=1\r\n")).is_ok());
+        // A character of several bytes is named whole, and the first bad one is named.
+        let err = TraceHeader::parse(&format!("{root};Name=café\x01")).unwrap_err();
+        assert_eq!(err, HeaderError::InvalidCharacter('é'));
+        let err = TraceHeader::parse(&format!("{root};Name=\x7f;Other=é")).unwrap_err();
+        assert_eq!(err, HeaderError::InvalidCharacter('\x7f'));
     }
 
     #[test]

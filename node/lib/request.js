@@ -258,24 +258,28 @@ function endRequest(traced) {
   const native = /** @type {import('./native').Native} */ (tracer._native);
   // What could be read of the response is recorded; a read that throws (a response class or a
   // framework replacing `getHeader`, say) is logged, and the segment is still ended and sent.
+  // An unsampled request records nothing, so nothing of its response is read (under Express
+  // each read is a lookup without inline cache, see access.js).
   let status = 0;
   /** @type {number | undefined} */ let length;
-  try {
-    if (!read.writableFinished(res) && !traced.failed) {
-      native.setFlags(traced.h, true, false, false);
-      native.addException(traced.h, {
-        typeName: 'ClientClosedRequest',
-        message: 'the connection closed before the response was complete',
-        remote: true,
-        stack: [],
-      });
+  if (!store.unsampled) {
+    try {
+      if (!read.writableFinished(res) && !traced.failed) {
+        native.setFlags(traced.h, true, false, false);
+        native.addException(traced.h, {
+          typeName: 'ClientClosedRequest',
+          message: 'the connection closed before the response was complete',
+          remote: true,
+          stack: [],
+        });
+      }
+      if (read.headersSent(res)) {
+        status = read.statusCode(res);
+        length = contentLength(res, read);
+      }
+    } catch (err) {
+      tracer._internalError(err);
     }
-    if (read.headersSent(res)) {
-      status = read.statusCode(res);
-      length = contentLength(res, read);
-    }
-  } catch (err) {
-    tracer._internalError(err);
   }
   try {
     native.endRequest(traced.h, status, length);

@@ -100,6 +100,11 @@ async function app(req, res) {
       res.end('second');
       return;
     }
+    case '/segment':
+      // Kept to look at after the response.
+      handled.set('segment', tracer.getSegment());
+      res.end('kept');
+      return;
     case '/whoami':
       res.setHeader('x-root', String(tracer.getRootXrayTraceId()));
       res.setHeader('x-sampled', String(tracer.isTraceSampled()));
@@ -162,6 +167,24 @@ test('Sampled=0 is honoured: the handler runs, nothing is sent', async () => {
   assert.equal(res.headers['x-amzn-trace-id'], `Root=${t.root}`);
   // The call made inside passes the decision on.
   assert.match(seenDownstream.at(-1), new RegExp(`^Root=${t.root};Parent=[0-9a-f]{16};Sampled=0$`));
+  await sink.none();
+});
+
+test('a request is ended when its response closes, sampled or not (an unsampled one reads nothing of the response)', async () => {
+  for (const sampled of [1, 0]) {
+    handled.clear();
+    const res = await request(port, { path: '/segment', headers: { 'X-Amzn-Trace-Id': newTraceHeader(sampled).header } });
+    assert.equal(res.body, 'kept');
+    const segment = handled.get('segment');
+    // The close event may follow the client's read of the answer by a turn.
+    for (let i = 0; i < 50 && !segment.isClosed(); i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(segment.isClosed(), true, `Sampled=${sampled}`);
+    if (sampled === 1) {
+      const [doc] = await sink.take(1);
+      assert.equal(doc.http.response.status, 200);
+      assert.equal(doc.http.response.content_length, 4);
+    }
+  }
   await sink.none();
 });
 
