@@ -750,6 +750,28 @@ impl Entity {
         Ok(())
     }
 
+    /// The document this entity would send if it were sent now, as JSON text (without the
+    /// daemon's header line): in progress, with the children that closed so far embedded.
+    /// What the SDKs' `serialize()` gives, for looking at an entity while it is open. None
+    /// when there is no such document: unsampled, ended (its document is gone), or a Lambda
+    /// facade. Sends nothing and counts nothing.
+    pub fn document_now(&self) -> Option<String> {
+        if !self.inner.sampled {
+            return None;
+        }
+        let (mut data, mut children) = {
+            let st = self.inner.state.lock();
+            (st.data.as_ref()?.clone(), st.children.clone())
+        };
+        data.end_micros = None;
+        let mut fragment = Vec::new();
+        // Children too large to embed are left out here (fit moves them to its report).
+        json::fit(self.inner.id, &mut data, &mut children, &mut fragment);
+        let datagram = self.datagram(&fragment);
+        let body = datagram.splitn(2, |b| *b == b'\n').nth(1)?;
+        String::from_utf8(body.to_vec()).ok()
+    }
+
     /// Sends an in-progress document for this open entity (for long-running work), without
     /// its children. The complete document sent at `end()` replaces it. One per entity
     /// (PROTOCOL.md §1.2: "one or zero in-progress segments"): later calls send nothing. Like

@@ -648,3 +648,43 @@ fn send_in_progress_sends_one_document_per_entity() {
     assert_eq!(docs[1]["annotations"]["k"], 1);
     assert!(docs[1].get("end_time").is_some());
 }
+
+#[test]
+fn document_now_shows_an_open_entity_without_sending_it() {
+    let r = recorder_with(|_| {});
+    let seg = r.begin_segment(Some("svc"), None, &SamplingRequest::default());
+    seg.put_annotation("order", AnnotationValue::Str("o-1".into()))
+        .unwrap();
+    let child = seg.begin_subsegment("child");
+    child.begin_subsegment("grandchild").end().unwrap();
+    // The open child: its document as it would be streamed, with its closed child.
+    let child_doc = common::validate_document(&child.document_now().unwrap());
+    assert_eq!(child_doc["in_progress"], true);
+    assert_eq!(child_doc["type"], "subsegment");
+    assert_eq!(child_doc["parent_id"], seg.id().to_string());
+    assert_eq!(child_doc["subsegments"][0]["name"], "grandchild");
+    child.end().unwrap();
+    let seg_doc = common::validate_document(&seg.document_now().unwrap());
+    assert_eq!(seg_doc["in_progress"], true);
+    assert!(seg_doc.get("end_time").is_none());
+    assert_eq!(seg_doc["annotations"]["order"], "o-1");
+    assert_eq!(seg_doc["subsegments"][0]["name"], "child");
+    assert_eq!(seg_doc["trace_id"], seg.trace_id().to_string());
+    // Looking sent nothing, counted nothing, and took nothing from the entity.
+    assert!(r.take_documents().is_empty());
+    assert_eq!(r.counters().sent, 0);
+    seg.end().unwrap();
+    let docs = common::validated(&r);
+    assert_eq!(docs.len(), 1);
+    assert_eq!(
+        docs[0]["subsegments"][0]["subsegments"][0]["name"],
+        "grandchild"
+    );
+    // Ended: its document is gone.
+    assert!(seg.document_now().is_none());
+    // Unsampled: there is none.
+    let incoming =
+        TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0").unwrap();
+    let unsampled = r.begin_segment(Some("svc"), Some(&incoming), &SamplingRequest::default());
+    assert!(unsampled.document_now().is_none());
+}

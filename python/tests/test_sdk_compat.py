@@ -1,18 +1,20 @@
 """What code written for Powertools and the X-Ray SDK does through oxray: the escape hatch with
 tracing off (dummy entities, never None), patch names only the SDK knows, a traced
-``@contextmanager`` used as a decorator, and the SDK's entity methods (``put_http_meta``, the
-flag setters, ``set_aws`` with a dict, ``add_exception(e, stack)``)."""
+``@contextmanager`` used as a decorator, the SDK's entity methods (``put_http_meta``, the
+flag setters, ``set_aws`` with a dict, ``add_exception(e, stack)``) and its read-back
+(``serialize``, ``to_dict``, ``annotations``, ``metadata``, ``namespace``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import traceback
 
 import pytest
 
-from conftest import reset_oxray
+from conftest import FACADE_ID, TRACE_ID, reset_oxray
 from oxray import Tracer, xray_recorder
 
 
@@ -204,3 +206,51 @@ def test_an_undecorated_handler_has_sent_its_subsegments_when_it_returns(lam):
     docs = lam.daemon.documents(4)
     names = sorted(d["name"] for d in docs)
     assert names[3] == "manual" and all(name.endswith("locals.charge") for name in names[:3]), names
+
+
+def test_entities_can_be_read_back_while_open(lam):
+    """``serialize()`` / ``to_dict()`` and the ``annotations`` / ``metadata`` / ``namespace``
+    attributes, as tests written for the SDK read them: the document as it stands, sending
+    nothing."""
+    seen = {}
+
+    def handler(event, context):
+        with xray_recorder.in_subsegment("outer") as outer:
+            outer.put_annotation("order", "o-1")
+            outer.put_metadata("cart", {"items": 2}, "shop")
+            with xray_recorder.in_subsegment("inner") as inner:
+                inner.set_namespace("remote")
+                seen["inner namespace"] = inner.namespace
+            seen["annotations"] = outer.annotations
+            seen["metadata"] = outer.metadata
+            seen["namespace"] = outer.namespace
+            seen["dict"] = outer.to_dict()
+            seen["text"] = outer.serialize()
+            seen["sent while open"] = xray_recorder.counters()["sent"]
+        seen["after end"] = outer.to_dict()
+        return "ok"
+
+    lam.invoke(handler)
+    assert seen["annotations"] == {"order": "o-1"}
+    assert seen["metadata"] == {"shop": {"cart": {"items": 2}}}
+    assert seen["namespace"] is None and seen["inner namespace"] == "remote"
+    doc = seen["dict"]
+    assert doc["in_progress"] is True and "end_time" not in doc
+    assert doc["type"] == "subsegment" and doc["parent_id"] == FACADE_ID and doc["trace_id"] == TRACE_ID
+    assert [s["name"] for s in doc["subsegments"]] == ["inner"]
+    assert json.loads(seen["text"]) == doc
+    assert seen["sent while open"] == 0, "reading sends nothing"
+    # Ended, its document was sent: what is left is its identity.
+    assert seen["after end"] == {"name": "outer", "id": doc["id"], "trace_id": TRACE_ID, "parent_id": FACADE_ID}
+    (sent,) = lam.daemon.documents(1)
+    assert sent["annotations"] == {"order": "o-1"} and sent["subsegments"][0]["namespace"] == "remote"
+
+
+def test_an_unsampled_or_dummy_entity_reads_back_its_identity_only(outside_lambda):
+    tracer = Tracer()
+    assert tracer.disabled, "outside Lambda: the escape hatch hands out dummies"
+    with tracer.provider.in_subsegment("dummy") as sub:
+        sub.put_annotation("k", 1)
+        assert sub.annotations == {} and sub.metadata == {} and sub.namespace is None
+        assert set(sub.to_dict()) == {"name", "id", "trace_id", "parent_id"}
+    assert outside_lambda.documents() == []

@@ -111,6 +111,12 @@ impl PyEntity {
         diag::drain(py);
         ok
     }
+
+    /// One field of `to_dict()`, or an empty dict when the document has none.
+    fn document_field<'py>(&self, py: Python<'py>, field: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.to_dict(py)?
+            .call_method1("get", (field, pyo3::types::PyDict::new(py)))
+    }
 }
 
 #[pymethods]
@@ -161,6 +167,49 @@ impl PyEntity {
         self.entity
             .parent()
             .and_then(|p| Py::new(py, PyEntity::new(p.clone(), Arc::from(""))).ok())
+    }
+
+    /// The document as it stands, as JSON text (the SDK's `serialize()`). An open, sampled
+    /// entity gives what it would send now: in progress, with its closed children. Any other
+    /// (unsampled, ended: its document is sent and gone, the Lambda facade) gives its identity
+    /// only: name, id, trace_id, and parent_id when it has one.
+    fn serialize(&self) -> String {
+        if let Some(document) = self.entity.document_now() {
+            return document;
+        }
+        let mut identity = serde_json::Map::new();
+        identity.insert("name".into(), self.name.as_ref().into());
+        identity.insert("id".into(), self.entity.id().to_string().into());
+        identity.insert("trace_id".into(), self.entity.trace_id().to_string().into());
+        if let Some(parent) = self.entity.parent_id() {
+            identity.insert("parent_id".into(), parent.to_string().into());
+        }
+        serde_json::Value::Object(identity).to_string()
+    }
+
+    /// [`serialize`](Self::serialize) as a dict (the SDK's `to_dict()`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?
+            .call_method1("loads", (self.serialize(),))
+    }
+
+    /// The annotations recorded so far (a copy; empty when there is no document to read, see
+    /// `serialize`).
+    #[getter]
+    fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.document_field(py, "annotations")
+    }
+
+    /// The metadata recorded so far, by namespace (a copy, as `annotations`).
+    #[getter(metadata)]
+    fn recorded_metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.document_field(py, "metadata")
+    }
+
+    /// `"aws"` or `"remote"` when set; None for local work (oxray writes no `"local"`).
+    #[getter]
+    fn namespace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.to_dict(py)?.call_method1("get", ("namespace",))
     }
 
     fn same_as(&self, other: &Bound<'_, PyAny>) -> bool {
