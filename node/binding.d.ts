@@ -63,6 +63,13 @@ export interface Counters {
 }
 
 /**
+ * The document the entity would send now, as JSON text: in progress, with the children
+ * closed so far (`Entity::document_now`; sends and counts nothing). Null when there is none:
+ * unsampled, ended, a facade, or a stale handle.
+ */
+export declare function documentNow(handle: number): string | null
+
+/**
  * Turns on centralized sampling for this thread's recorder. Returns null on success, else
  * why it was refused (in Lambda, with tracing disabled, before `init`).
  */

@@ -845,6 +845,7 @@ module.exports.beginSegment = nativeBinding.beginSegment
 module.exports.checkSamplingRules = nativeBinding.checkSamplingRules
 module.exports.cliMain = nativeBinding.cliMain
 module.exports.counters = nativeBinding.counters
+module.exports.documentNow = nativeBinding.documentNow
 module.exports.enableCentralizedSampling = nativeBinding.enableCentralizedSampling
 module.exports.end = nativeBinding.end
 module.exports.endInvocation = nativeBinding.endInvocation

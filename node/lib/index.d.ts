@@ -58,7 +58,19 @@ export declare class Subsegment {
   close(error?: unknown, remote?: boolean): void;
   isClosed(): boolean;
   flush(): void;
-  toJSON(): { id?: string; name: string; trace_id?: string; parent_id?: string };
+  /**
+   * The document as it stands: while open and sampled, what it would send now (in progress,
+   * with the children closed so far; reading sends nothing); otherwise its identity only.
+   */
+  toJSON(): { id?: string; name: string; trace_id?: string; parent_id?: string; [field: string]: unknown };
+  /** toJSON() as JSON text. */
+  format(): string;
+  /** The annotations recorded so far (a copy; empty without a document). */
+  readonly annotations: Record<string, AnnotationValue>;
+  /** The metadata recorded so far, by namespace (a copy). */
+  readonly metadata: Record<string, Record<string, unknown>>;
+  /** `aws` or `remote` when set; undefined for local work. */
+  readonly namespace: string | undefined;
 }
 
 /** The Lambda function segment (facade): read-only, never sent. */

@@ -109,8 +109,37 @@ class Subsegment {
   /** Kept for SDK compatibility: oxray sends on close and flushes per invocation. */
   flush() {}
 
+  /**
+   * The document as it stands (the X-Ray SDK's `toJSON()`): while open and sampled, what it
+   * would send now (in progress, with the children closed so far), read from the core, which
+   * sends nothing for it; otherwise (ended: its document was sent and is gone; unsampled; the
+   * facade) its identity only.
+   * @returns {Record<string, any>}
+   */
   toJSON() {
+    const text = this._native.documentNow(this.handle);
+    if (text != null) return JSON.parse(text);
     return { id: this.id, name: this.name, trace_id: this.trace_id, parent_id: this.parent_id };
+  }
+
+  /** {@link toJSON} as JSON text (the X-Ray SDK's `format()`). */
+  format() {
+    return JSON.stringify(this.toJSON());
+  }
+
+  /** The annotations recorded so far (a copy; empty without a document, see {@link toJSON}). */
+  get annotations() {
+    return this.toJSON().annotations ?? {};
+  }
+
+  /** The metadata recorded so far, by namespace (a copy, as {@link annotations}). */
+  get metadata() {
+    return this.toJSON().metadata ?? {};
+  }
+
+  /** `aws` or `remote` when set; undefined for local work (oxray writes no `local`). */
+  get namespace() {
+    return this.toJSON().namespace;
   }
 }
 
@@ -179,10 +208,23 @@ class DummySegment {
  * The wrapper for a handle: a Segment for a facade, else a Subsegment.
  * @param {import('./native').Native} native
  * @param {number} handle
+ * @param {string} [name] its name when the caller knows it (else read from its document)
  */
-function wrap(native, handle) {
+function wrap(native, handle, name) {
   const kind = native.kind(handle);
-  return kind === 'facade' ? new Segment(native, handle, 'facade') : new Subsegment(native, handle, kind ?? 'unknown');
+  if (kind === 'facade') return new Segment(native, handle, 'facade');
+  return new Subsegment(native, handle, name ?? documentName(native, handle) ?? kind ?? 'unknown');
+}
+
+/**
+ * The entity's name from its document, when it has one (open and sampled).
+ * @param {import('./native').Native} native
+ * @param {number} handle
+ * @returns {string | undefined}
+ */
+function documentName(native, handle) {
+  const text = native.documentNow(handle);
+  return text != null ? JSON.parse(text).name : undefined;
 }
 
 module.exports = { Subsegment, Segment, DummySegment, wrap, releaseWhenCollected };

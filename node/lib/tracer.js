@@ -98,7 +98,7 @@ class Tracer {
     if (!this._enabled) return new (entities().DummySegment)();
     const store = context().currentStore();
     if (store === null) return entities().wrap(this._n, context().ambientFacade(this._n));
-    store.seg ??= entities().wrap(this._n, store.h);
+    store.seg ??= entities().wrap(this._n, store.h, store.name);
     return store.seg;
   }
 

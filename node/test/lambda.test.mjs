@@ -276,6 +276,51 @@ test('manual instrumentation: getSegment / addNewSubsegment / setSegment / provi
   assert.equal(handler.metadata.payment['index.handler response'], 7);
 });
 
+test('segments read back while open: toJSON / format / annotations / metadata / namespace, sending nothing', async () => {
+  const seen = {};
+  class ReadBack {
+    async handler() {
+      const handlerSegment = tracer.getSegment();
+      seen.handlerName = handlerSegment.name;
+      const sub = handlerSegment.addNewSubsegment('### readBack');
+      sub.addAnnotation('order', 'o-1');
+      sub.addMetadata('cart', { items: 2 }, 'shop');
+      const remote = sub.addNewSubsegment('api.example.com');
+      remote.close();
+      seen.doc = sub.toJSON();
+      seen.text = sub.format();
+      seen.annotations = sub.annotations;
+      seen.metadata = sub.metadata;
+      seen.namespace = sub.namespace;
+      seen.sentWhileOpen = tracer.getCounters().sent;
+      sub.close();
+      seen.afterClose = sub.toJSON();
+      seen.afterCloseAnnotations = sub.annotations;
+      return 'ok';
+    }
+  }
+  decorate(ReadBack, 'handler', tracer.captureLambdaHandler());
+  const sentBefore = tracer.getCounters().sent;
+  const { root } = await invoke(() => new ReadBack().handler({}, fakeContext()));
+  assert.equal(seen.handlerName, '## index.handler', 'getSegment() inside a traced handler names it');
+  assert.equal(seen.sentWhileOpen, sentBefore, 'reading sends nothing');
+  assert.equal(seen.doc.name, '### readBack');
+  assert.equal(seen.doc.in_progress, true);
+  assert.equal(seen.doc.end_time, undefined);
+  assert.equal(seen.doc.trace_id, root);
+  assert.deepEqual(seen.doc.subsegments.map((s) => s.name), ['api.example.com']);
+  assert.deepEqual(JSON.parse(seen.text), seen.doc);
+  assert.deepEqual(seen.annotations, { order: 'o-1' });
+  assert.deepEqual(seen.metadata, { shop: { cart: { items: 2 } } });
+  assert.equal(seen.namespace, undefined, 'local work has no namespace');
+  // Closed: its document went into the handler's, and what is left is its identity.
+  assert.deepEqual(Object.keys(seen.afterClose).sort(), ['id', 'name', 'parent_id', 'trace_id']);
+  assert.equal(seen.afterClose.id, seen.doc.id);
+  assert.deepEqual(seen.afterCloseAnnotations, {});
+  const docs = await sink.take(1);
+  assert.deepEqual(byName(docs, '### readBack').annotations, { order: 'o-1' });
+});
+
 test('the facade refuses annotations and metadata with the Powertools warnings', async () => {
   process.env._X_AMZN_TRACE_ID = newTraceHeader().header;
   tracer.putAnnotation('outside', 1);

@@ -117,6 +117,14 @@ pub fn is_open(handle: u32) -> bool {
     with_entity(handle, |e| !e.is_ended()).unwrap_or(false)
 }
 
+/// The document the entity would send now, as JSON text: in progress, with the children
+/// closed so far (`Entity::document_now`; sends and counts nothing). Null when there is none:
+/// unsampled, ended, a facade, or a stale handle.
+#[napi]
+pub fn document_now(handle: u32) -> Option<String> {
+    with_entity(handle, |e| e.document_now()).flatten()
+}
+
 /// `segment`, `subsegment`, `facade`, or null for a stale handle.
 #[napi]
 pub fn kind(handle: u32) -> Option<&'static str> {
