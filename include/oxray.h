@@ -527,6 +527,19 @@ enum oxray_status oxray_entity_add_exception(const struct oxray_entity *entity, 
 enum oxray_status oxray_entity_begin_subsegment(const struct oxray_entity *parent, const char *name, struct oxray_entity **out);
 
 /**
+ * Writes the document this entity would send now, as JSON text: in progress, with the
+ * children closed so far embedded. Reading sends and counts nothing: it is for looking at an
+ * open entity (the SDKs' `serialize()`). The empty string when there is no such document:
+ * the entity is not sampled, has ended (its document was sent), or is a Lambda facade. The
+ * document grows as the entity records more, so a size asked for first may no longer be
+ * enough by the second call (`OXRAY_BUFFER_TOO_SMALL` again, with the new size).
+ *
+ * # Safety
+ * As `oxray_entity_id`.
+ */
+enum oxray_status oxray_entity_document(const struct oxray_entity *entity, char *buf, size_t len, size_t *needed);
+
+/**
  * Ends the entity now. A segment is sent; a subsegment is embedded in its open parent's
  * document (or sent on its own under a Lambda facade, or if the parent has ended or is full).
  * `OXRAY_ALREADY_ENDED` the second time.

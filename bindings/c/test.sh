@@ -73,7 +73,9 @@ libs=("$lib" -lpthread -ldl -lm)
 gcc "${cflags[@]}" tests/c/main.c tests/c/harness.c tests/c/json_reader.c tests/c/test_*.c "${libs[@]}" \
     -o "$build/oxray_c_tests"
 gcc "${cflags[@]}" examples/c/hello.c "${libs[@]}" -o "$build/hello"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+# detect_stack_use_after_return: a pointer into a returned frame (how the random harness once
+# handed oxray a buffer that was no longer there) is reported, not left to corrupt the stack.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$build/oxray_c_tests" tests/vectors "$build/documents.jsonl"
 

@@ -252,6 +252,48 @@ static void id_getters_follow_the_buffer_convention(void) {
     close_fixture(&f, &docs);
 }
 
+static void document_shows_an_open_entity_without_sending_it(void) {
+    fixture f = open_fixture();
+    oxray_entity *child = NULL;
+    CHECK_OK(oxray_entity_put_annotation_string(f.segment, "order", "o-1"));
+    CHECK_OK(oxray_entity_begin_subsegment(f.segment, "## load", &child));
+    CHECK_OK(oxray_entity_end(child));
+    size_t needed = 0;
+    CHECK_STATUS(oxray_entity_document(f.segment, NULL, 0, &needed), OXRAY_BUFFER_TOO_SMALL);
+    char text[4096];
+    CHECK(needed > 1 && needed <= sizeof text);
+    CHECK_OK(oxray_entity_document(f.segment, text, sizeof text, NULL));
+    CHECK(strlen(text) + 1 == needed);
+    harness_record_document(text, strlen(text)); /* validated with the others by test.sh */
+    json_value *doc = json_parse(text, NULL, 0);
+    CHECK(doc != NULL);
+    if (doc != NULL) {
+        const json_value *in_progress = json_get(doc, "in_progress");
+        CHECK(in_progress != NULL && in_progress->type == JSON_BOOL && in_progress->boolean);
+        CHECK(json_get(doc, "end_time") == NULL);
+        CHECK_STR(json_get_string(json_get(doc, "annotations"), "order"), "o-1");
+        const json_value *subs = json_get(doc, "subsegments");
+        CHECK(subs != NULL && subs->type == JSON_ARRAY && subs->count == 1);
+        if (subs != NULL && subs->count == 1) CHECK_STR(json_get_string(subs->items[0], "name"), "## load");
+        json_free(doc);
+    }
+    /* Reading sent nothing. */
+    harness_documents none = harness_take_documents(f.recorder);
+    CHECK(harness_documents_count(&none) == 0);
+    harness_documents_free(&none);
+    /* Ended: no document left to show, the empty string. */
+    char after[16] = "x";
+    CHECK_OK(oxray_entity_document(child, after, sizeof after, &needed));
+    CHECK_STR(after, "");
+    CHECK(needed == 1);
+    oxray_entity_free(child);
+    harness_documents docs;
+    const json_value *sent = end_fixture(&f, &docs);
+    CHECK(sent != NULL && json_get(sent, "end_time") != NULL);
+    CHECK_STATUS(oxray_entity_document(HARNESS_BOGUS_ENTITY, after, sizeof after, NULL), OXRAY_INVALID_HANDLE);
+    close_fixture(&f, &docs);
+}
+
 static void outgoing_header_carries_this_entity_and_the_lineage(void) {
     oxray_recorder *recorder = harness_memory_recorder("");
     oxray_entity *segment = NULL, *call = NULL;
@@ -423,6 +465,7 @@ void suite_entity(void) {
     RUN(an_entity_freed_without_end_is_sent_in_progress);
     RUN(send_in_progress_then_end_sends_both);
     RUN(id_getters_follow_the_buffer_convention);
+    RUN(document_shows_an_open_entity_without_sending_it);
     RUN(outgoing_header_carries_this_entity_and_the_lineage);
     RUN(annotations_of_each_type);
     RUN(metadata_takes_json_under_a_namespace);

@@ -187,6 +187,29 @@ pub unsafe extern "C" fn oxray_entity_outgoing_header(
     })
 }
 
+/// Writes the document this entity would send now, as JSON text: in progress, with the
+/// children closed so far embedded. Reading sends and counts nothing: it is for looking at an
+/// open entity (the SDKs' `serialize()`). The empty string when there is no such document:
+/// the entity is not sampled, has ended (its document was sent), or is a Lambda facade. The
+/// document grows as the entity records more, so a size asked for first may no longer be
+/// enough by the second call (`OXRAY_BUFFER_TOO_SMALL` again, with the new size).
+///
+/// # Safety
+/// As `oxray_entity_id`.
+#[no_mangle]
+pub unsafe extern "C" fn oxray_entity_document(
+    entity: *const oxray_entity,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> oxray_status {
+    firewall!({
+        let document = entity_of(entity)?.document_now().unwrap_or_default();
+        // SAFETY: forwarded from this function's contract.
+        unsafe { cstr::write(&document, buf, len, needed) }
+    })
+}
+
 /// # Safety
 /// `key` must be NULL or a NUL-terminated string.
 unsafe fn put_annotation(

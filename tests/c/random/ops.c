@@ -3,24 +3,22 @@
 
 #include <string.h>
 
-rc_out_call rc_out_begin(rc_world *w) {
-    rc_out_call c;
+void rc_out_begin(rc_world *w, rc_out_call *c) {
     static const size_t sizes[] = {1, 2, 8, 16, 17, 35, 36, 37, 64, 128, 512, 8192};
-    c.len = sizes[rc_below(&w->rng, sizeof sizes / sizeof sizes[0])];
-    c.buf = c.storage;
-    c.misuse = 0;
-    memset(c.storage, 0x55, sizeof c.storage);
+    c->len = sizes[rc_below(&w->rng, sizeof sizes / sizeof sizes[0])];
+    c->buf = c->storage;
+    c->misuse = 0;
+    memset(c->storage, 0x55, sizeof c->storage);
     size_t pick = rc_below(&w->rng, 12);
     if (pick == 0) {
-        c.buf = NULL; /* a size query */
-        c.len = 0;
+        c->buf = NULL; /* a size query */
+        c->len = 0;
     } else if (pick == 1) {
-        c.buf = NULL; /* buf may be NULL only when len is 0 */
-        c.misuse = RC_BIT(OXRAY_NULL_ARGUMENT);
+        c->buf = NULL; /* buf may be NULL only when len is 0 */
+        c->misuse = RC_BIT(OXRAY_NULL_ARGUMENT);
     }
-    c.needed_value = (size_t)-1;
-    c.needed = rc_one_in(&w->rng, 4) ? NULL : &c.needed_value;
-    return c;
+    c->needed_value = (size_t)-1;
+    c->needed = rc_one_in(&w->rng, 4) ? NULL : &c->needed_value;
 }
 
 bool rc_out_check_with(const char *fn, rc_out_call *c, oxray_status s, rc_mask extra) {

@@ -16,7 +16,9 @@ typedef struct rc_out_call {
     char storage[8192];
 } rc_out_call;
 
-rc_out_call rc_out_begin(rc_world *w);
+/* Sets up `*c` for one call (in place: `buf` and `needed` point into `*c` itself, so it must
+ * not be returned or copied by value). */
+void rc_out_begin(rc_world *w, rc_out_call *c);
 /* Checks a status against the buffer convention (OK or BUFFER_TOO_SMALL with `*needed`
  * consistent, buf[0] NUL when short, the text NUL-terminated when OK). `extra` are further
  * documented statuses. Returns whether the answer was allowed. */

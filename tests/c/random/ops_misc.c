@@ -34,7 +34,8 @@ void rc_op_trace_header(rc_world *w) {
         break;
     }
     case 1: {
-        rc_out_call call = rc_out_begin(w);
+        rc_out_call call;
+    rc_out_begin(w, &call);
         oxray_status s = oxray_trace_header_normalize(h.p, call.buf, call.len, call.needed);
         if (misuse) {
             rc_expect("oxray_trace_header_normalize", s, misuse | call.misuse);
@@ -80,7 +81,8 @@ void rc_op_trace_header(rc_world *w) {
         if (!r && !p && sampled == OXRAY_SAMPLED_ABSENT) {
             hard |= RC_BIT(OXRAY_INVALID_ARGUMENT); /* no part at all */
         }
-        rc_out_call call = rc_out_begin(w);
+        rc_out_call call;
+    rc_out_begin(w, &call);
         oxray_status s = oxray_trace_header_format(r, p, sampled, call.buf, call.len, call.needed);
         if (hard) {
             rc_expect("oxray_trace_header_format", s, hard | call.misuse);
@@ -150,7 +152,8 @@ void rc_op_rule_queries(rc_world *w) {
             hard = rc_required(t.kind);
         }
     }
-    rc_out_call call = rc_out_begin(w);
+    rc_out_call call;
+    rc_out_begin(w, &call);
     oxray_status s;
     const char *fn;
     if (rc_one_in(&w->rng, 2)) {

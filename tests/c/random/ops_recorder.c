@@ -120,7 +120,8 @@ void rc_op_take_documents(rc_world *w) {
         rc_sink_take(r.h, w->recorders[r.index].sink);
         return;
     }
-    rc_out_call call = rc_out_begin(w);
+    rc_out_call call;
+    rc_out_begin(w, &call);
     oxray_status s = oxray_recorder_take_documents(r.h, call.buf, call.len, call.needed);
     if (r.misuse) {
         rc_expect("oxray_recorder_take_documents", s, r.misuse | call.misuse);
