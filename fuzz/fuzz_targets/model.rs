@@ -129,6 +129,10 @@ fn step(u: &mut Unstructured<'_>, recorder: &Recorder, entities: &mut Vec<Entity
             let _ = e.set_service(&text(u)?, &text(u)?);
         }
         11 => {
+            // What an open entity shows of itself is a document like any sent one.
+            if let Some(document) = e.document_now() {
+                oxray_fuzz::assert_valid_document(&document);
+            }
             let _ = e.send_in_progress();
         }
         12 => {

@@ -92,6 +92,12 @@ export declare class DummySegment {
   close(error?: unknown, remote?: boolean): void;
   isClosed(): boolean;
   flush(): void;
+  /** Nothing is recorded: the name only. */
+  toJSON(): { name: string };
+  format(): string;
+  readonly annotations: Record<string, AnnotationValue>;
+  readonly metadata: Record<string, Record<string, unknown>>;
+  readonly namespace: undefined;
 }
 
 export type AnySegment = Segment | Subsegment | DummySegment;

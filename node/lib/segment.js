@@ -202,6 +202,27 @@ class DummySegment {
   isClosed() {
     return false;
   }
+
+  /** Nothing is recorded: the name only. */
+  toJSON() {
+    return { name: this.name };
+  }
+
+  format() {
+    return JSON.stringify(this.toJSON());
+  }
+
+  get annotations() {
+    return {};
+  }
+
+  get metadata() {
+    return {};
+  }
+
+  get namespace() {
+    return undefined;
+  }
 }
 
 /**

@@ -34,6 +34,10 @@ test('not in Lambda: disabled, pass-through, dummy segment, no patching, no addo
   assert.equal(seg.name, '## Dummy segment');
   assert.notEqual(tracer.getSegment(), seg, 'a new dummy each time');
   assert.doesNotThrow(() => seg.addNewSubsegment('x').close());
+  seg.addAnnotation('k', 'v');
+  assert.deepEqual(seg.toJSON(), { name: '## Dummy segment' });
+  assert.equal(seg.format(), '{"name":"## Dummy segment"}');
+  assert.deepEqual([seg.annotations, seg.metadata, seg.namespace], [{}, {}, undefined]);
   tracer.putAnnotation('k', 'v');
   tracer.putMetadata('k', 'v');
   assert.equal(tracer.isTraceSampled(), false);
