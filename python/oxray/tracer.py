@@ -96,6 +96,15 @@ class Tracer:
         config = self._config
         return bool(config["disabled"] or (config["outside_lambda"] and not _env.server_mode))
 
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        """``tracer.disabled = True`` turns tracing off for every instance, as
+        ``Tracer(disabled=True)`` does; ``False`` turns it back on (still off outside Lambda
+        without a server middleware). Powertools keeps a plain attribute there, which silences
+        only that instance's annotations and metadata."""
+        self._config["disabled"] = bool(value)
+        _capture.set_enabled(not self.disabled)
+
     @classmethod
     def _enter_server_mode(cls) -> None:
         """A server middleware was made: Tracers that were off only for running outside

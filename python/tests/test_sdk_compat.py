@@ -254,3 +254,28 @@ def test_an_unsampled_or_dummy_entity_reads_back_its_identity_only(outside_lambd
         assert sub.annotations == {} and sub.metadata == {} and sub.namespace is None
         assert set(sub.to_dict()) == {"name", "id", "trace_id", "parent_id"}
     assert outside_lambda.documents() == []
+
+
+def test_assigning_disabled_turns_tracing_off_and_back_on(lam):
+    tracer = Tracer()
+
+    @tracer.capture_lambda_handler
+    def handler(event, context):
+        tracer.put_annotation("k", 1)
+        return "ok"
+
+    tracer.disabled = True
+    assert tracer.disabled and Tracer().disabled, "for every instance"
+    assert lam.invoke(handler) == "ok"
+    assert lam.daemon.documents() == []
+    tracer.disabled = False
+    assert not tracer.disabled
+    assert lam.invoke(handler) == "ok"
+    (doc,) = lam.daemon.documents(1)
+    assert doc["annotations"]["k"] == 1
+
+
+def test_assigning_disabled_false_outside_lambda_leaves_it_off(outside_lambda):
+    tracer = Tracer()
+    tracer.disabled = False
+    assert tracer.disabled, "outside Lambda without a server middleware"
