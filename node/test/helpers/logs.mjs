@@ -11,9 +11,16 @@ export function captureLogs() {
   }
   return {
     lines,
-    /** Diagnostics from the native side arrive on the event loop: let them land. */
+    /**
+     * Diagnostics from the native side arrive on the event loop (a threadsafe function, run
+     * in libuv's poll phase): let those already sent land. After a timer (the timers phase),
+     * an immediate runs in the check phase of the same loop turn, after that turn's poll
+     * phase, which delivers everything queued before: the wait ends after them however slow
+     * the machine is (a timer alone can fire in the same turn just before the poll phase).
+     */
     async settle() {
       await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setImmediate(resolve));
       return lines.splice(0);
     },
     restore() {
