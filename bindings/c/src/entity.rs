@@ -88,6 +88,25 @@ pub extern "C" fn oxray_entity_send_in_progress(entity: *const oxray_entity) -> 
     firewall!({ Ok(entity_of(entity)?.send_in_progress()?) })
 }
 
+/// The body of the entity's text getters: `text` of the entity, written to `buf` by the
+/// buffer convention (see `oxray_entity_outgoing_header`), inside the firewall.
+///
+/// # Safety
+/// `buf` must be NULL or point to `len` writable bytes; `needed` NULL or writable.
+unsafe fn write_text_of(
+    entity: *const oxray_entity,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+    text: impl FnOnce(&Entity) -> String,
+) -> oxray_status {
+    firewall!({
+        let text = text(&entity_of(entity)?);
+        // SAFETY: forwarded from our caller's contract.
+        unsafe { cstr::write(&text, buf, len, needed) }
+    })
+}
+
 /// Writes the entity's id (16 lowercase hex digits) to `buf`; needs 17 bytes
 /// (`OXRAY_ENTITY_ID_SIZE`). Buffer convention as for `oxray_entity_outgoing_header`.
 ///
@@ -100,11 +119,8 @@ pub unsafe extern "C" fn oxray_entity_id(
     len: usize,
     needed: *mut usize,
 ) -> oxray_status {
-    firewall!({
-        let id = entity_of(entity)?.id().to_string();
-        // SAFETY: forwarded from this function's contract.
-        unsafe { cstr::write(&id, buf, len, needed) }
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { write_text_of(entity, buf, len, needed, |e| e.id().to_string()) }
 }
 
 /// Writes the entity's trace id (`1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx`) to `buf`; needs 36
@@ -119,11 +135,8 @@ pub unsafe extern "C" fn oxray_entity_trace_id(
     len: usize,
     needed: *mut usize,
 ) -> oxray_status {
-    firewall!({
-        let id = entity_of(entity)?.trace_id().to_string();
-        // SAFETY: forwarded from this function's contract.
-        unsafe { cstr::write(&id, buf, len, needed) }
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { write_text_of(entity, buf, len, needed, |e| e.trace_id().to_string()) }
 }
 
 /// Writes the parent's id (a subsegment's parent, or a segment's upstream parent from the
@@ -138,14 +151,12 @@ pub unsafe extern "C" fn oxray_entity_parent_id(
     len: usize,
     needed: *mut usize,
 ) -> oxray_status {
-    firewall!({
-        let id = entity_of(entity)?
-            .parent_id()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        // SAFETY: forwarded from this function's contract.
-        unsafe { cstr::write(&id, buf, len, needed) }
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        write_text_of(entity, buf, len, needed, |e| {
+            e.parent_id().map(|id| id.to_string()).unwrap_or_default()
+        })
+    }
 }
 
 /// Sets `*out` to whether the entity's trace is recorded. Unsampled entities accept every
@@ -180,11 +191,12 @@ pub unsafe extern "C" fn oxray_entity_outgoing_header(
     len: usize,
     needed: *mut usize,
 ) -> oxray_status {
-    firewall!({
-        let header = entity_of(entity)?.outgoing_header().to_string();
-        // SAFETY: forwarded from this function's contract.
-        unsafe { cstr::write(&header, buf, len, needed) }
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        write_text_of(entity, buf, len, needed, |e| {
+            e.outgoing_header().to_string()
+        })
+    }
 }
 
 /// Writes the document this entity would send now, as JSON text: in progress, with the
@@ -203,11 +215,12 @@ pub unsafe extern "C" fn oxray_entity_document(
     len: usize,
     needed: *mut usize,
 ) -> oxray_status {
-    firewall!({
-        let document = entity_of(entity)?.document_now().unwrap_or_default();
-        // SAFETY: forwarded from this function's contract.
-        unsafe { cstr::write(&document, buf, len, needed) }
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        write_text_of(entity, buf, len, needed, |e| {
+            e.document_now().unwrap_or_default()
+        })
+    }
 }
 
 /// # Safety
