@@ -759,17 +759,28 @@ impl Entity {
         if !self.inner.sampled {
             return None;
         }
-        let (mut data, mut children) = {
+        let (data, children) = {
             let st = self.inner.state.lock();
             (st.data.as_ref()?.clone(), st.children.clone())
         };
-        data.end_micros = None;
-        let mut fragment = Vec::new();
         // Children too large to embed are left out here (fit moves them to its report).
-        json::fit(self.inner.id, &mut data, &mut children, &mut fragment);
-        let datagram = self.datagram(&fragment);
+        let (datagram, _) = self.in_progress_datagram(data, children, Vec::new());
         let body = datagram.splitn(2, |b| *b == b'\n').nth(1)?;
         String::from_utf8(body.to_vec()).ok()
+    }
+
+    /// `data` as an in-progress document with `children` embedded, written after this
+    /// entity's datagram prefix into `out` (the daemon's header line included).
+    fn in_progress_datagram(
+        &self,
+        mut data: Box<EntityData>,
+        mut children: Vec<Vec<u8>>,
+        mut out: Vec<u8>,
+    ) -> (Vec<u8>, json::FitReport) {
+        data.end_micros = None;
+        self.write_prefix(&mut out);
+        let report = json::fit(self.inner.id, &mut data, &mut children, &mut out);
+        (out, report)
     }
 
     /// Sends an in-progress document for this open entity (for long-running work), without
@@ -786,14 +797,13 @@ impl Entity {
         if std::mem::replace(&mut self.inner.state.lock().in_progress_sent, true) {
             return Ok(()); // sent already
         }
-        let mut data = *snapshot;
-        data.end_micros = None;
-        let mut buf = Vec::new();
-        let report = json::fit(self.inner.id, &mut data, &mut Vec::new(), &mut buf);
+        let shared = self.inner.shared();
+        let (datagram, report) =
+            self.in_progress_datagram(snapshot, Vec::new(), shared.emitter.take_buffer());
         if report.truncations > 0 {
-            Counters::bump(&self.inner.shared().counters.truncated);
+            Counters::bump(&shared.counters.truncated);
         }
-        self.inner.shared().emitter.emit(self.datagram(&buf));
+        shared.emitter.emit(datagram);
         Ok(())
     }
 

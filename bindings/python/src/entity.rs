@@ -115,7 +115,7 @@ impl PyEntity {
     /// One field of `to_dict()`, or an empty dict when the document has none.
     fn document_field<'py>(&self, py: Python<'py>, field: &str) -> PyResult<Bound<'py, PyAny>> {
         self.to_dict(py)?
-            .call_method1("get", (field, pyo3::types::PyDict::new(py)))
+            .call_method1("get", (field, PyDict::new(py)))
     }
 }
 
