@@ -41,13 +41,18 @@ def _restorable(parent: Optional[_core.Entity]) -> Optional[_core.Entity]:
     return None if parent is None or parent.kind == "facade" else parent
 
 
+def _dummy_segment(name: str) -> _core.Entity:
+    """An unsampled segment: it takes every call and sends nothing."""
+    return _runtime.recorder().begin_segment(name, None, False)
+
+
 def _dummy_subsegment(name: str) -> _core.Entity:
     """With tracing off, what the escape hatch hands out instead of None: a subsegment of an
     unsampled segment, which takes every call and sends nothing (the X-Ray SDK's dummy
     entities when the SDK is disabled, as Powertools disables it outside Lambda).
     ``begin_subsegment`` does not make it current (nothing is traced, so nothing needs to
     find it); ``in_subsegment`` makes it current for its block, as any subsegment."""
-    return _runtime.recorder().begin_segment(name, None, False).begin_subsegment(name)
+    return _dummy_segment(name).begin_subsegment(name)
 
 
 def _is_root(entity: _core.Entity) -> bool:
@@ -244,7 +249,7 @@ class XRayRecorder:
         entity = _current.get()
         if entity is None:
             if not self.enabled:
-                return _dummy_subsegment("dummy").parent
+                return _dummy_segment("dummy")
             rec = _runtime.recorder()
             return rec.lambda_facade() if rec.lambda_mode else None
         while entity is not None and not _is_root(entity):
