@@ -5,6 +5,7 @@
 //! positional argument) still raise `TypeError`, as for any function; the pure-Python layer
 //! never calls them that way.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use oxray_core::model::JsonText;
@@ -295,9 +296,12 @@ impl PyEntity {
         if !self.entity.is_sampled() {
             return true;
         }
-        // A key that is not a str is recorded under its JSON text (`1` → "1"), as the SDK's
-        // `json.dumps` of the document writes it, not dropped.
-        let key = convert::key_text(key);
+        let key = match key.cast::<PyString>() {
+            Ok(s) => s.to_string_lossy(),
+            // Not a str: recorded under its JSON text (`1` → "1"), as the SDK's `json.dumps`
+            // of the document writes it, not dropped.
+            Err(_) => Cow::Owned(convert::key_text(key)),
+        };
         let namespace = match namespace {
             None => "default".to_string(),
             Some(ns) if ns.is_none() => "default".to_string(),
