@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setupLambda, invoke, fakeContext, decorate, byName, flatten, newTraceHeader } from './helpers/lambda.mjs';
 import { captureLogs } from './helpers/logs.mjs';
+import { validateDocument } from './helpers/validate.mjs';
 
 const sink = await setupLambda();
 const logs = captureLogs();
@@ -304,6 +305,8 @@ test('segments read back while open: toJSON / format / annotations / metadata / 
   const { root } = await invoke(() => new ReadBack().handler({}, fakeContext()));
   assert.equal(seen.handlerName, '## index.handler', 'getSegment() inside a traced handler names it');
   assert.equal(seen.sentWhileOpen, sentBefore, 'reading sends nothing');
+  // What is read back is a document as it would be sent: the schema and PROTOCOL.md's rules.
+  validateDocument(seen.doc, seen.text);
   assert.equal(seen.doc.name, '### readBack');
   assert.equal(seen.doc.in_progress, true);
   assert.equal(seen.doc.end_time, undefined);

@@ -14,7 +14,7 @@ import traceback
 
 import pytest
 
-from conftest import FACADE_ID, TRACE_ID, reset_oxray
+from conftest import FACADE_ID, TRACE_ID, check_document, reset_oxray
 from oxray import Tracer, xray_recorder
 
 
@@ -235,6 +235,8 @@ def test_entities_can_be_read_back_while_open(lam):
     assert seen["metadata"] == {"shop": {"cart": {"items": 2}}}
     assert seen["namespace"] is None and seen["inner namespace"] == "remote"
     doc = seen["dict"]
+    # What is read back is a document as it would be sent: the schema and PROTOCOL.md's rules.
+    assert check_document(seen["text"]) == doc
     assert doc["in_progress"] is True and "end_time" not in doc
     assert doc["type"] == "subsegment" and doc["parent_id"] == FACADE_ID and doc["trace_id"] == TRACE_ID
     assert [s["name"] for s in doc["subsegments"]] == ["inner"]
