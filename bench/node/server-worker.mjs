@@ -67,6 +67,7 @@ if (baselineDir) {
   const baseTracer = new base.Tracer({ serviceName: 'bench' });
   servers.httpTracedBase = http.createServer(baseMiddleware.traceHttpServer(baseTracer, handler));
   servers.expressTracedBase = http.createServer(expressApp(baseMiddleware.traceExpress(baseTracer)));
+  servers.expressAppTracedBase = http.createServer(baseMiddleware.traceExpressApp(baseTracer, expressApp(null)));
 }
 if (process.env.ALS_FLOOR === '1') {
   const { AsyncLocalStorage } = require('node:async_hooks');
@@ -160,7 +161,7 @@ const cases = {
   expressAppUnsampled: ['expressAppTraced', 0],
   ...(servers.httpAls ? { httpAls: ['httpAls', 1], expressNoop: ['expressNoop', 1], expressNoopEntry: ['expressNoopEntry', 1], expressAgain: ['expressAgain', 1] } : {}),
   ...(servers.httpTracedBase
-    ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0] }
+    ? { httpSampledBase: ['httpTracedBase', 1], httpUnsampledBase: ['httpTracedBase', 0], expressSampledBase: ['expressTracedBase', 1], expressUnsampledBase: ['expressTracedBase', 0], expressAppSampledBase: ['expressAppTracedBase', 1], expressAppUnsampledBase: ['expressAppTracedBase', 0] }
     : {}),
 };
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, { wall: [], thread: [], process: [] }]));
@@ -216,7 +217,7 @@ for (const name of Object.keys(cases)) {
   result.perRequest[name] = { wallUs: median(samples[name].wall), threadCpuUs: median(samples[name].thread), processCpuUs: median(samples[name].process) };
 }
 const pairs = [['httpSampled', 'http'], ['httpUnsampled', 'http'], ['expressSampled', 'express'], ['expressUnsampled', 'express'], ['expressAppSampled', 'express'], ['expressAppUnsampled', 'express'], ['httpAls', 'http'], ['expressNoop', 'express'], ['expressNoopEntry', 'express'], ['expressAgain', 'express']];
-for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
+for (const name of ['httpSampled', 'httpUnsampled', 'expressSampled', 'expressUnsampled', 'expressAppSampled', 'expressAppUnsampled']) pairs.push([`${name}Base`, name.startsWith('http') ? 'http' : 'express']);
 for (const [name, base] of pairs) {
   if (!samples[name]) continue;
   result.added[name] = { wallUs: paired(name, base, 'wall'), threadCpuUs: paired(name, base, 'thread'), processCpuUs: paired(name, base, 'process') };

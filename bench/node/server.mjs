@@ -89,4 +89,6 @@ if (A.httpSampledBase) {
   line('baseline build: traceHttpServer, not sampled', 'httpUnsampledBase', 'http');
   line('baseline build: Express + traceExpress, sampled', 'expressSampledBase', 'express');
   line('baseline build: Express + traceExpress, not sampled', 'expressUnsampledBase', 'express');
+  line('baseline build: Express traced by traceExpressApp, sampled', 'expressAppSampledBase', 'express');
+  line('baseline build: Express traced by traceExpressApp, not sampled', 'expressAppUnsampledBase', 'express');
 }

@@ -31,6 +31,8 @@ const VERSION = require('./version');
  * @property {(name?: string, traceHeader?: string, host?: string, method?: string, path?: string, scheme?: string, userAgent?: string, remoteAddr?: string, forwardedFor?: string) => number} beginRequest begins the segment of an incoming request (server mode); 0 when tracing is off
  * @property {(handle: number) => string | null} responseHeader the `X-Amzn-Trace-Id` to answer a request with
  * @property {(handle: number, status: number, contentLength?: number) => boolean} endRequest records the response (status 0: unknown) and ends the request's segment
+ * @property {(handle: number, status: number, contentLength?: number) => boolean} endRequestLater endRequest with the segment ended, at this call's time, by the next flushRequests; true when that flush is to be scheduled
+ * @property {() => number} flushRequests ends the requests noted by endRequestLater; how many ended
  */
 /** @typedef {typeof import('../binding') & FastPath} Native */
 
@@ -108,6 +110,8 @@ const EXIT_FLUSH_MS = 1000;
 /** @param {Native} b */
 function flushAtExit(b) {
   try {
+    // Requests whose responses ended in this last turn (server mode ends them a turn later).
+    b.flushRequests();
     b.flush(EXIT_FLUSH_MS);
   } catch {
     // Nothing can be reported any more.

@@ -17,7 +17,10 @@
  *
  * The segment ends on the response's `close` event, which Node emits after the response was
  * handed to the connection (`finish`) and also when the connection closes before that: a
- * client that went away is recorded (error flag, cause `ClientClosedRequest`), not lost.
+ * client that went away is recorded (error flag, cause `ClientClosedRequest`), not lost. Its
+ * end time is taken then; the core ends and sends it on the next turn of the event loop,
+ * with every request that ended in the same turn (`endRequestLater`, `flushRequests`: see
+ * `bindings/node/src/server.rs` for why), or at exit.
  */
 
 const context = require('./context');
@@ -282,7 +285,21 @@ function endRequest(traced) {
     }
   }
   try {
-    native.endRequest(traced.h, status, length);
+    // Ended at this time, by the flush at the next turn of the event loop, together with the
+    // other requests that end in this turn (server.rs says why).
+    if (native.endRequestLater(traced.h, status, length)) setImmediate(flushRequests, tracer);
+  } catch (err) {
+    tracer._internalError(err);
+  }
+}
+
+/**
+ * Ends the requests whose ends were noted (`endRequestLater`). Never throws.
+ * @param {Tracer} tracer
+ */
+function flushRequests(tracer) {
+  try {
+    /** @type {import('./native').Native} */ (tracer._native).flushRequests();
   } catch (err) {
     tracer._internalError(err);
   }

@@ -5,6 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -105,6 +106,16 @@ async function app(req, res) {
       handled.set('segment', tracer.getSegment());
       res.end('kept');
       return;
+    case '/busy-after-close':
+      // A close listener of the application's (after oxray's, which was added before the
+      // handler ran) that keeps the event loop busy: oxray ends the segment after it.
+      res.on('close', () => {
+        handled.set('closedAt', Date.now());
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+      });
+      res.end('busy');
+      return;
     case '/whoami':
       res.setHeader('x-root', String(tracer.getRootXrayTraceId()));
       res.setHeader('x-sampled', String(tracer.isTraceSampled()));
@@ -186,6 +197,51 @@ test('a request is ended when its response closes, sampled or not (an unsampled 
     }
   }
   await sink.none();
+});
+
+test('the end time is when the response closed, though the segment is ended and sent a turn later', async () => {
+  handled.clear();
+  const res = await request(port, { path: '/busy-after-close' });
+  assert.equal(res.body, 'busy');
+  const [doc] = await sink.take(1);
+  const closedAt = handled.get('closedAt');
+  // Taken before the application's listener ran (Date.now() is in whole milliseconds), and
+  // not after its 300 ms of work, which ran before the segment was ended.
+  assert.ok(doc.end_time * 1000 <= closedAt + 1, `end_time ${doc.end_time * 1000} ms, closed at ${closedAt} ms`);
+  assert.ok(doc.end_time * 1000 < closedAt + 150, 'the end time is not the time the segment was ended');
+});
+
+test('requests that end in one turn are each ended and sent', async () => {
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => request(port, { path: `/many-${i}` })));
+  assert.ok(answers.every((r) => r.body === 'hello'));
+  const docs = await sink.take(20);
+  assert.deepEqual(docs.map((d) => d.http.request.url.replace(/^.*\//, '')).sort(), Array.from({ length: 20 }, (_, i) => `many-${i}`).sort());
+  await sink.none();
+});
+
+test('a process that exits in the turn its last response ended still sends that segment', async () => {
+  const child = spawn(process.execPath, [new URL('./helpers/exit-after-response.mjs', import.meta.url).pathname], {
+    env: { ...process.env, OXRAY_EXIT_AFTER_RESPONSE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  const { port: childPort } = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+    });
+    exited.then((code) => reject(new Error(`exit-after-response exited (${code}): ${err}`)));
+  });
+  const res = await request(childPort, { path: '/last' });
+  assert.equal(res.body, 'bye');
+  assert.equal(await exited, 0, err);
+  const [doc] = await sink.take(1);
+  assert.equal(doc.name, 'exits');
+  assert.equal(doc.http.request.url.endsWith('/last'), true);
+  assert.equal(doc.http.response.status, 200);
 });
 
 test('getRootXrayTraceId and isTraceSampled answer for the request being handled', async () => {

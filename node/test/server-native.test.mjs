@@ -82,3 +82,56 @@ test('Sampled=0: nothing recorded, the answer still given', () => {
   assert.equal(native.endRequest(handle, 200, 2), true);
   assert.deepEqual(native.takeDocuments(), []);
 });
+
+/** Begins one sampled request; returns its handle. */
+function begin(path) {
+  native.serveRequest('shop', HEADER, 'h', 'GET', path, false, undefined, '10.0.0.1', undefined);
+  return native.serverSlots[0];
+}
+
+test('endRequestLater notes the end and its time; flushRequests ends what was noted', () => {
+  native.flushRequests();
+  native.takeDocuments();
+  const first = begin('/first');
+  const second = begin('/second');
+  const before = Date.now();
+  assert.equal(native.endRequestLater(first, 200, 5), true, 'the first end noted: the caller schedules the flush');
+  assert.equal(native.endRequestLater(second, 404, undefined), false);
+  const noted = Date.now();
+  assert.deepEqual(native.takeDocuments(), [], 'nothing ended before the flush');
+  const until = Date.now() + 30;
+  while (Date.now() < until);
+  assert.equal(native.flushRequests(), 2);
+  const docs = native.takeDocuments().map((text) => {
+    const doc = JSON.parse(text);
+    validateDocument(doc, text);
+    return doc;
+  });
+  assert.deepEqual(docs.map((d) => d.http.request.url), ['http://h/first', 'http://h/second']);
+  assert.deepEqual(docs.map((d) => d.http.response), [{ status: 200, content_length: 5 }, { status: 404 }]);
+  assert.equal(docs[1].error, true);
+  for (const doc of docs) {
+    // Ended at the time noted, not at the flush 30 ms later (Date.now() is in whole ms).
+    assert.ok(doc.end_time * 1000 >= before - 1 && doc.end_time * 1000 <= noted + 1, `${doc.end_time * 1000} not in [${before}, ${noted}]`);
+  }
+  assert.equal(native.flushRequests(), 0, 'nothing noted twice');
+});
+
+test('flushRequests skips a request ended meanwhile and a stale handle', () => {
+  const h = begin('/ended-meanwhile');
+  assert.equal(native.endRequestLater(h, 200, 1), true);
+  assert.equal(native.endRequest(h, 200, 1), true);
+  assert.equal(native.endRequestLater(0, 200, 1), false);
+  assert.equal(native.flushRequests(), 0);
+  assert.equal(native.takeDocuments().length, 1, 'sent once, by endRequest');
+});
+
+test('past 1,024 noted ends the noted requests are ended without waiting for a flush', () => {
+  native.flushRequests();
+  native.takeDocuments();
+  const handles = Array.from({ length: 1030 }, (_, i) => begin(`/bulk/${i}`));
+  for (const h of handles) native.endRequestLater(h, 200, 0);
+  assert.equal(native.takeDocuments().length, 1024);
+  assert.equal(native.flushRequests(), 6);
+  assert.equal(native.takeDocuments().length, 6);
+});

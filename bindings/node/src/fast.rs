@@ -485,19 +485,56 @@ unsafe extern "C" fn response_header(
     unsafe { js_string(env, header.as_deref()) }
 }
 
-/// `endRequest(handle, status, contentLength) -> bool`: records the response (a status of 0
-/// or a non-number is unknown; so is a negative or non-number length) and ends the segment.
+/// The arguments `(handle, status, contentLength)` of `endRequest` and `endRequestLater`: a
+/// status of 0 or a non-number is unknown; so is a negative or non-number length.
+///
+/// # Safety
+/// `env` and `info` must be the running callback's.
+unsafe fn response_args(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> (u32, Option<u16>, Option<i64>) {
+    // SAFETY: as required of our caller; every value read belongs to this call.
+    let [h, status, length] = unsafe { args::<3>(env, info) };
+    let (h, status, length) = unsafe { (handle(env, h), handle(env, status), number(env, length)) };
+    let status = u16::try_from(status).ok().filter(|s| *s != 0);
+    let length = length.filter(|n| *n >= 0.0).map(|n| n as i64);
+    (h, status, length)
+}
+
+/// `endRequest(handle, status, contentLength) -> bool`: records the response (see
+/// `response_args`) and ends the segment.
 unsafe extern "C" fn end_request(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with its own env/info.
-    let [h, status, length] = unsafe { args::<3>(env, info) };
-    let (h, status, length) = unsafe { (handle(env, h), handle(env, status), number(env, length)) };
-    let status = u16::try_from(status).ok().filter(|s| *s != 0);
-    let length = length.filter(|n| *n >= 0.0).map(|n| n as i64);
+    let (h, status, length) = unsafe { response_args(env, info) };
     let ok = crate::server::end_request(h, status, length);
     unsafe { boolean(env, ok) }
+}
+
+/// `endRequestLater(handle, status, contentLength) -> bool`: `endRequest` with the segment
+/// ended at the next `flushRequests()`, at the time of this call; true when the caller is to
+/// schedule that flush (see `server::end_request_later`).
+unsafe extern "C" fn end_request_later(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with its own env/info.
+    let (h, status, length) = unsafe { response_args(env, info) };
+    let first = crate::server::end_request_later(h, status, length);
+    unsafe { boolean(env, first) }
+}
+
+/// `flushRequests() -> number`: ends the requests noted by `endRequestLater`; how many ended.
+unsafe extern "C" fn flush_requests(
+    env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let ended = crate::server::flush_ended_requests();
+    // SAFETY: called by Node-API with its own env.
+    unsafe { uint(env, ended) }
 }
 
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
@@ -516,6 +553,8 @@ const FAST: &[(&str, Callback)] = &[
     ("beginRequest\0", begin_request),
     ("responseHeader\0", response_header),
     ("endRequest\0", end_request),
+    ("endRequestLater\0", end_request_later),
+    ("flushRequests\0", flush_requests),
 ];
 
 /// Adds the raw functions to the module's exports (runs once, when the addon loads).
