@@ -17,10 +17,10 @@
  *
  * The segment ends on the response's `close` event, which Node emits after the response was
  * handed to the connection (`finish`) and also when the connection closes before that: a
- * client that went away is recorded (error flag, cause `ClientClosedRequest`), not lost. Its
- * end time is taken then; the core ends and sends it on the next turn of the event loop,
- * with every request that ended in the same turn (`endRequestLater`, `flushRequests`: see
- * `bindings/node/src/server.rs` for why), or at exit.
+ * client that went away is recorded (error flag, cause `ClientClosedRequest`), not lost. A
+ * sampled request's end time is taken then; the core ends and sends it on the next turn of
+ * the event loop, with every request that ended in the same turn (`endRequestLater`,
+ * `flushRequests`: see `bindings/node/src/server.rs` for why), or at exit.
  */
 
 const context = require('./context');
@@ -285,9 +285,11 @@ function endRequest(traced) {
     }
   }
   try {
-    // Ended at this time, by the flush at the next turn of the event loop, together with the
-    // other requests that end in this turn (server.rs says why).
-    if (native.endRequestLater(traced.h, status, length)) setImmediate(flushRequests, tracer);
+    // A sampled request is ended at this time by the flush at the next turn of the event loop,
+    // together with the other requests that end in this turn (server.rs says why). An unsampled
+    // one has next to nothing to end: it ends now, sparing it the flush's scheduling.
+    if (store.unsampled) native.endRequest(traced.h, 0, undefined);
+    else if (native.endRequestLater(traced.h, status, length)) setImmediate(flushRequests, tracer);
   } catch (err) {
     tracer._internalError(err);
   }

@@ -9,13 +9,15 @@
 //! [`end_request`] records the response and ends the segment. Nothing here fails on what a
 //! client sends: an unusable trace header is logged, counted and ignored.
 //!
-//! A response's end is usually recorded in two steps: [`end_request_later`] at the response's
+//! A sampled response's end is recorded in two steps: [`end_request_later`] at the response's
 //! `close` (the end time is taken then), and [`flush_ended_requests`] on the next turn of the
 //! event loop, which ends every request noted since. Why: between two requests' ends Node and
 //! the application run so much code that oxray's ending and serializing code is out of the CPU's
 //! instruction cache each time (callgrind's cache simulation: about 200 of the 500 first-level
 //! instruction-cache misses of a sampled request's native code are in its end); run back to
-//! back for all the requests that ended in one turn, it is cold once per turn.
+//! back for all the requests that ended in one turn, it is cold once per turn. An unsampled
+//! request has next to nothing to end and is ended at once ([`end_request`]): scheduling the
+//! flush would cost it more than it saves.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
