@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -241,6 +242,23 @@ test('a process that exits in the turn its last response ended still sends that 
   const [doc] = await sink.take(1);
   assert.equal(doc.name, 'exits');
   assert.equal(doc.http.request.url.endsWith('/last'), true);
+  assert.equal(doc.http.response.status, 200);
+});
+
+test('a worker terminated in the turn its last response ended still sends that segment, ended', async () => {
+  const worker = new Worker(new URL('./helpers/server-worker-blocked.mjs', import.meta.url));
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const { port: workerPort } = await new Promise((resolve) => worker.once('message', resolve));
+  const closed = new Promise((resolve) => worker.once('message', resolve));
+  const res = await request(workerPort, { path: '/blocked' });
+  assert.equal(res.body, 'answered');
+  assert.equal(await closed, 'closed');
+  // The worker is blocked in the turn its response closed: its flush never runs.
+  await worker.terminate();
+  assert.equal(await exited, 1);
+  const [doc] = await sink.take(1);
+  assert.equal(doc.name, 'blocked-worker');
+  assert.equal(doc.in_progress, undefined, 'ended, not in progress');
   assert.equal(doc.http.response.status, 200);
 });
 

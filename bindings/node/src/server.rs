@@ -17,10 +17,11 @@
 //! instruction-cache misses of a sampled request's native code are in its end); run back to
 //! back for all the requests that ended in one turn, it is cold once per turn. An unsampled
 //! request has next to nothing to end and is ended at once ([`end_request`]): scheduling the
-//! flush would cost it more than it saves.
+//! flush would cost it more than it saves. The noted ends live in the thread's state, so that a
+//! thread that ends before its flush (a terminated worker) still ends them as its state is
+//! released ([`end_noted_on_release`]); at process exit the JavaScript layer flushes.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use oxray_core::request_headers::host_name;
 use oxray_core::sampling::SamplingRequest;
@@ -265,7 +266,7 @@ pub fn end_request(handle: u32, status: Option<u16>, content_length: Option<i64>
 }
 
 /// A request's response ended: what it was and when.
-struct ResponseEnd {
+pub struct ResponseEnd {
     handle: u32,
     status: Option<u16>,
     content_length: Option<i64>,
@@ -285,20 +286,22 @@ impl ResponseEnd {
 
     /// Records the response and ends the segment at the time noted (see [`end_request`]).
     fn apply(&self) -> bool {
-        let known = self.status.is_some() || self.content_length.is_some();
-        // One look-up of the handle for both (as `entity::end` does it, then the slot is marked).
-        let ended = state::with_entity(self.handle, |e| {
-            !e.is_ended()
-                && (!known
-                    || !e.is_sampled()
-                    || e.set_http_response(self.status, self.content_length)
-                        .is_ok())
-                && e.end_at(self.at_micros).is_ok()
-        }) == Some(true);
+        let ended = state::with_entity(self.handle, |e| self.apply_to(e)) == Some(true);
         if ended {
             state::with(|s| s.slab.ended(self.handle));
         }
         ended
+    }
+
+    /// [`Self::apply`] on the entity itself; false if it had already ended.
+    fn apply_to(&self, e: &Entity) -> bool {
+        let known = self.status.is_some() || self.content_length.is_some();
+        !e.is_ended()
+            && (!known
+                || !e.is_sampled()
+                || e.set_http_response(self.status, self.content_length)
+                    .is_ok())
+            && e.end_at(self.at_micros).is_ok()
     }
 }
 
@@ -306,19 +309,20 @@ impl ResponseEnd {
 /// number of requests back.
 const MAX_NOTED_ENDS: usize = 1024;
 
-thread_local! {
-    /// This JavaScript thread's noted ends, in the order their responses ended.
-    static NOTED_ENDS: RefCell<Vec<ResponseEnd>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Notes that the request's response ended now (see the module docs). True when it is the
 /// first end noted since the last flush: the caller schedules [`flush_ended_requests`].
 pub fn end_request_later(handle: u32, status: Option<u16>, content_length: Option<i64>) -> bool {
     let end = ResponseEnd::now(handle, status, content_length);
-    let (first, full) = NOTED_ENDS.with_borrow_mut(|noted| {
-        noted.push(end);
-        (noted.len() == 1, noted.len() >= MAX_NOTED_ENDS)
-    });
+    // Kept in the thread's state, in the order the responses ended (no state: nothing began).
+    let Some((first, full)) = state::with(|s| {
+        s.noted_ends.push(end);
+        (
+            s.noted_ends.len() == 1,
+            s.noted_ends.len() >= MAX_NOTED_ENDS,
+        )
+    }) else {
+        return false;
+    };
     if full {
         flush_ended_requests();
     }
@@ -328,14 +332,23 @@ pub fn end_request_later(handle: u32, status: Option<u16>, content_length: Optio
 /// Ends every request noted by [`end_request_later`] at its noted time; returns how many
 /// were ended (one already ended, by `close()` on its segment say, is skipped).
 pub fn flush_ended_requests() -> u32 {
-    // Taken out while the segments end (ending runs no JavaScript, so nothing is noted
-    // meanwhile), then handed back empty: its capacity serves the next turn.
-    let mut noted = NOTED_ENDS.with_borrow_mut(std::mem::take);
+    // Taken out while the segments end (the state cannot stay borrowed: ending looks the
+    // handles up in it), then handed back empty: its capacity serves the next turn.
+    let mut noted = state::with(|s| std::mem::take(&mut s.noted_ends)).unwrap_or_default();
     let ended = noted.drain(..).map(|end| u32::from(end.apply())).sum();
-    NOTED_ENDS.with_borrow_mut(|slot| {
-        if slot.is_empty() {
-            *slot = noted;
+    state::with(|s| {
+        if s.noted_ends.is_empty() {
+            s.noted_ends = noted;
         }
     });
     ended
+}
+
+/// The thread's state is being released: its noted requests are ended from its own table.
+pub(crate) fn end_noted_on_release(state: &mut state::State) {
+    for end in std::mem::take(&mut state.noted_ends) {
+        if let Some(entity) = state.slab.get(end.handle) {
+            end.apply_to(entity);
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use oxray_core::{Entity, Recorder};
 
 use crate::emitter::QueueWithBackpressure;
+use crate::server::ResponseEnd;
 use crate::slab::Slab;
 
 pub struct State {
@@ -17,6 +18,17 @@ pub struct State {
     /// The recorder's emitter when it is the background queue (it can send on the caller).
     pub queue: Option<Arc<QueueWithBackpressure>>,
     pub slab: Slab,
+    /// Server mode's requests whose responses ended, to be ended by the next flush
+    /// (`server::end_request_later`).
+    pub noted_ends: Vec<ResponseEnd>,
+}
+
+impl Drop for State {
+    /// The thread is ending (a worker terminated before its flush ran, say): the noted requests
+    /// are ended as they would have been, before the slab releases what is still open.
+    fn drop(&mut self) {
+        crate::server::end_noted_on_release(self);
+    }
 }
 
 thread_local! {
@@ -25,13 +37,16 @@ thread_local! {
 
 /// Replaces this thread's state.
 pub fn install(recorder: Recorder, queue: Option<Arc<QueueWithBackpressure>>) {
-    STATE.with(|s| {
-        *s.borrow_mut() = Some(State {
+    let replaced = STATE.with(|s| {
+        s.borrow_mut().replace(State {
             recorder,
             queue,
             slab: Slab::default(),
+            noted_ends: Vec::new(),
         })
     });
+    // Dropped once the state is no longer borrowed: its drop ends what it noted.
+    drop(replaced);
 }
 
 /// Runs `f` on this thread's state; None before [`install`].
