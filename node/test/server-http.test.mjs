@@ -221,8 +221,8 @@ test('requests that end in one turn are each ended and sent', async () => {
 });
 
 test('a process that exits in the turn its last response ended still sends that segment', async () => {
-  const child = spawn(process.execPath, [new URL('./helpers/exit-after-response.mjs', import.meta.url).pathname], {
-    env: { ...process.env, OXRAY_EXIT_AFTER_RESPONSE: '1' },
+  const child = spawn(process.execPath, [new URL('./helpers/last-turn-server.mjs', import.meta.url).pathname], {
+    env: { ...process.env, OXRAY_LAST_TURN: 'exit' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -234,7 +234,7 @@ test('a process that exits in the turn its last response ended still sends that 
       out += d;
       if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
     });
-    exited.then((code) => reject(new Error(`exit-after-response exited (${code}): ${err}`)));
+    exited.then((code) => reject(new Error(`last-turn-server exited (${code}): ${err}`)));
   });
   const res = await request(childPort, { path: '/last' });
   assert.equal(res.body, 'bye');
@@ -246,7 +246,7 @@ test('a process that exits in the turn its last response ended still sends that 
 });
 
 test('a worker terminated in the turn its last response ended still sends that segment, ended', async () => {
-  const worker = new Worker(new URL('./helpers/server-worker-blocked.mjs', import.meta.url));
+  const worker = new Worker(new URL('./helpers/last-turn-server.mjs', import.meta.url));
   const exited = new Promise((resolve) => worker.once('exit', resolve));
   const { port: workerPort } = await new Promise((resolve) => worker.once('message', resolve));
   const closed = new Promise((resolve) => worker.once('message', resolve));
