@@ -764,9 +764,11 @@ impl Entity {
             (st.data.as_ref()?.clone(), st.children.clone())
         };
         // Children too large to embed are left out here (fit moves them to its report).
-        let (datagram, _) = self.in_progress_datagram(data, children, Vec::new());
-        let body = datagram.splitn(2, |b| *b == b'\n').nth(1)?;
-        String::from_utf8(body.to_vec()).ok()
+        let (mut datagram, _) = self.in_progress_datagram(data, children, Vec::new());
+        // The document is what follows the daemon's header line, in the same buffer.
+        let header_end = datagram.iter().position(|b| *b == b'\n')?;
+        datagram.drain(..=header_end);
+        String::from_utf8(datagram).ok()
     }
 
     /// `data` as an in-progress document with `children` embedded, written after this
